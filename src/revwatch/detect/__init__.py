@@ -1,0 +1,14 @@
+"""Detectors: each scores every row of a panel against that series' own past."""
+
+from revwatch.detect.base import TYPE_CODES, TYPE_NAMES, Detector, Scores
+from revwatch.detect.registry import METHODS, get_detector, method_names
+
+__all__ = [
+    "METHODS",
+    "TYPE_CODES",
+    "TYPE_NAMES",
+    "Detector",
+    "Scores",
+    "get_detector",
+    "method_names",
+]

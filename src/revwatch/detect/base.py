@@ -1,0 +1,157 @@
+"""The interface every detector shares.
+
+Detectors are shaped like scikit-learn estimators: keyword-only parameters
+stored as given, no logic in ``__init__``, :meth:`Detector.fit` returns
+``self`` and learned state ends in ``_``. :meth:`Detector.detect` scores every
+cell of a panel's dense ``(n_series, n_periods)`` matrix against that series'
+own past, for all series at once, and returns :class:`Scores`.
+
+A higher ``score`` always means more anomalous. The pipeline is split into
+composable steps: score (the detector) -> calibrate (``score`` is on a
+documented scale, for most detectors a robust z) -> threshold (``flag``) ->
+suppress (detectors that track events clear flags that only continue an
+already-reported event) -> classify (:mod:`revwatch.classify`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from revwatch.data.panel import Panel
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TYPE_CODES", "TYPE_NAMES", "Detector", "Scores"]
+
+#: Anomaly types, indexed by their integer code in :attr:`Scores.kind`.
+TYPE_NAMES: tuple[str, ...] = (
+    "normal",
+    "spike",
+    "drop",
+    "level_shift",
+    "trend_change",
+    "seasonal_shift",
+)
+TYPE_CODES: dict[str, int] = {name: code for code, name in enumerate(TYPE_NAMES)}
+
+
+@dataclass
+class Scores:
+    """What a detector says about every cell of a ``(n_series, n_periods)`` matrix.
+
+    All arrays have the matrix's shape. Cells that were not scored (missing
+    value, not enough history) have ``score`` NaN and ``flag`` False.
+
+    Attributes
+    ----------
+    score : ndarray of float64
+        Anomaly score, >= 0, higher = more anomalous, on the detector's
+        calibrated scale (see ``threshold``).
+    z : ndarray of float64
+        Signed deviation; its sign gives the direction (up > 0).
+    baseline : ndarray of float64
+        What the series was expected to be (the counterfactual).
+    lower, upper : ndarray of float64
+        The band of normal values around the baseline.
+    flag : ndarray of bool
+        Reported anomalies after thresholding and suppression.
+    kind : ndarray of int8
+        Anomaly type code (:data:`TYPE_CODES`); 0 where not flagged or where the
+        detector does not type its flags (the classifier then uses direction).
+    provisional : ndarray of bool
+        True where the type can only be confirmed by later periods.
+    severity : ndarray of float64 or None
+        Detector-specific severity; None means ``score``.
+    threshold : float
+        The score at or above which a cell is flagged.
+    retrospective : bool
+        True if the detector used data after a period to judge it.
+    """
+
+    score: np.ndarray
+    z: np.ndarray
+    baseline: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    flag: np.ndarray
+    kind: np.ndarray
+    provisional: np.ndarray
+    threshold: float
+    severity: np.ndarray | None = None
+    retrospective: bool = False
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, shape: tuple[int, int], threshold: float) -> Scores:
+        """Scores with nothing scored, to fill in."""
+        nan = np.full(shape, np.nan)
+        return cls(
+            score=nan.copy(),
+            z=nan.copy(),
+            baseline=nan.copy(),
+            lower=nan.copy(),
+            upper=nan.copy(),
+            flag=np.zeros(shape, dtype=bool),
+            kind=np.zeros(shape, dtype=np.int8),
+            provisional=np.zeros(shape, dtype=bool),
+            threshold=threshold,
+        )
+
+
+class Detector(ABC):
+    """Base class of all detectors.
+
+    Subclasses declare their parameters as keyword-only arguments of
+    ``__init__`` and store them unchanged under the same names.
+    """
+
+    #: Name used by ``--method`` and :func:`revwatch.detect`.
+    name: ClassVar[str] = ""
+    #: True if the detector judges a period with data after it.
+    retrospective: ClassVar[bool] = False
+
+    def get_params(self) -> dict[str, Any]:
+        """Parameters as given to ``__init__`` (scikit-learn convention)."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            p: getattr(self, p)
+            for p in sig.parameters
+            if p != "self" and sig.parameters[p].kind is inspect.Parameter.KEYWORD_ONLY
+        }
+
+    def set_params(self, **params: Any) -> Self:
+        """Set parameters by name; unknown names raise ``ParameterError``."""
+        from revwatch.errors import ParameterError
+
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ParameterError(
+                    f"method {self.name!r} has no parameter {key!r}; "
+                    f"valid: {', '.join(sorted(valid)) or 'none'}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def fit(self, panel: Panel) -> Self:
+        """Learn from the panel's history; most rolling detectors learn nothing."""
+        self.n_series_ = panel.n_series
+        return self
+
+    @abstractmethod
+    def detect(self, panel: Panel) -> Scores:
+        """Score every cell of the panel's value matrix."""
+
+    def fit_detect(self, panel: Panel) -> Scores:
+        """``fit`` then ``detect`` on the same panel."""
+        return self.fit(panel).detect(panel)

@@ -1,0 +1,54 @@
+"""Detector lookup by name (``--method NAME``)."""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from typing import Any
+
+from revwatch.detect.base import Detector
+from revwatch.errors import ParameterError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["METHODS", "get_detector", "method_names"]
+
+#: Method name -> "module:Class". Modules are imported on first use so that an
+#: optional extra (Prophet) is only needed when its method is asked for.
+METHODS: dict[str, str] = {
+    "auto": "revwatch.detect.robust:RobustShiftDetector",
+    "seed-rolling": "revwatch.detect.seed_rolling:SeedRollingZScore",
+}
+
+
+def method_names() -> list[str]:
+    """All method names, sorted."""
+    return sorted(METHODS)
+
+
+def get_detector(method: str | Detector = "auto", **params: Any) -> Detector:
+    """Return a detector instance for a method name (or pass one through).
+
+    Parameters
+    ----------
+    method : str or Detector
+        A name from :data:`METHODS`, or a detector instance.
+    **params
+        Parameters for the detector; unknown names raise ``ParameterError``.
+
+    Examples
+    --------
+    >>> get_detector("seed-rolling", window=6).window
+    6
+    """
+    if isinstance(method, Detector):
+        return method.set_params(**params) if params else method
+    target = METHODS.get(method)
+    if target is None:
+        raise ParameterError(
+            f"unknown method {method!r}; choose one of: {', '.join(method_names())}"
+        )
+    module_name, class_name = target.split(":")
+    cls = getattr(import_module(module_name), class_name)
+    detector: Detector = cls()
+    return detector.set_params(**params) if params else detector
