@@ -1,0 +1,162 @@
+"""From detector scores to typed, ranked anomalies.
+
+Every flagged row gets a ``type`` (spike, drop, level_shift, trend_change,
+seasonal_shift), a ``direction`` (up/down), a ``severity`` and a money
+``impact``:
+
+* ``type`` comes from the detector when it tracks events (``auto``,
+  ``seed-rolling``); detectors that only score points get ``spike`` or
+  ``drop`` from the direction.
+* ``severity`` is on one scale across types: the normal-equivalent z of the
+  evidence (how many Gaussian standard deviations would be as surprising).
+  For a level shift or trend change it is the strongest evidence over the
+  event; for ``seed-rolling`` it is the seed's own score (``|z|``, or
+  ``|erosion_pct| * 100`` for erosion).
+* ``impact`` is ``value - baseline`` in the input's units (money for
+  revenue), and ``pct_vs_baseline`` the same in percent of the baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from revwatch.data.panel import PERIOD, Panel
+from revwatch.detect.base import TYPE_CODES, TYPE_NAMES, Scores
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RESULT_COLUMNS", "results_frame", "series_frame"]
+
+#: Columns after the id columns, in order, of every results frame.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "period",
+    "value",
+    "baseline",
+    "pct_vs_baseline",
+    "score",
+    "type",
+    "direction",
+    "severity",
+    "impact",
+)
+
+
+def _typed(scores: Scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Type codes, direction signs and severities for every cell."""
+    kind = scores.kind.astype(np.int8).copy()
+    sign = np.sign(np.nan_to_num(scores.z, nan=0.0))
+    untyped = scores.flag & (kind == 0)
+    kind[untyped & (sign >= 0)] = TYPE_CODES["spike"]
+    kind[untyped & (sign < 0)] = TYPE_CODES["drop"]
+    kind[~scores.flag] = 0
+    severity = scores.severity if scores.severity is not None else scores.score
+    severity = np.where(scores.flag, np.nan_to_num(severity, nan=0.0), 0.0)
+    return kind, sign, severity
+
+
+def results_frame(
+    panel: Panel,
+    scores: Scores,
+    *,
+    all_rows: bool = False,
+    details: bool = False,
+    method: str | None = None,
+) -> pd.DataFrame:
+    """One row per flagged series-period (or every row), most severe first.
+
+    Parameters
+    ----------
+    panel : Panel
+        The data that was scored.
+    scores : Scores
+        The detector's output for ``panel``.
+    all_rows : bool, default False
+        Include every row; unflagged rows have type ``normal``.
+    details : bool, default False
+        Add ``provisional`` (the type may still change with later periods),
+        ``confirmed_period`` and ``method`` columns.
+    method : str, optional
+        Method name for the ``method`` column.
+
+    Returns
+    -------
+    DataFrame
+        The id columns under their input names, then :data:`RESULT_COLUMNS`.
+    """
+    mat = panel.matrix()
+    kind, sign, severity = _typed(scores)
+    pick = mat.to_rows
+    value = panel.frame["value"].to_numpy(dtype=np.float64)
+    baseline = pick(scores.baseline)
+    impact = value - baseline
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(baseline != 0, impact / np.abs(baseline) * 100.0, np.nan)
+    flag = pick(scores.flag)
+    row_kind = pick(kind)
+    row_sign = pick(sign)
+    direction = np.where(flag, np.where(row_sign < 0, "down", "up"), "")
+    type_names = np.asarray(TYPE_NAMES, dtype=object)[row_kind]
+    data: dict[str, object] = {col: panel.frame[col].to_numpy() for col in panel.id_columns}
+    data.update(
+        {
+            "period": panel.frame[PERIOD].to_numpy(),
+            "value": value,
+            "baseline": baseline,
+            "pct_vs_baseline": pct,
+            "score": pick(scores.score),
+            "type": type_names,
+            "direction": direction,
+            "severity": pick(severity),
+            "impact": impact,
+        }
+    )
+    if details:
+        confirm = scores.extra.get("confirm_at")
+        confirmed = np.full(len(value), np.datetime64("NaT"), dtype="datetime64[ns]")
+        if confirm is not None:
+            at = pick(confirm)
+            ok = flag & (at >= 0)
+            periods = mat.periods.to_numpy()
+            confirmed[ok] = periods[at[ok].astype(np.int64)]
+        data["provisional"] = flag & pick(scores.provisional)
+        data["confirmed_period"] = confirmed
+        data["method"] = method or ""
+    frame = pd.DataFrame(data)
+    if not all_rows:
+        frame = frame.loc[flag]
+    order = np.lexsort((-np.abs(frame["impact"].fillna(0.0).to_numpy()), -frame["severity"]))
+    frame = frame.iloc[order].reset_index(drop=True)
+    return frame
+
+
+def series_frame(panel: Panel, scores: Scores) -> pd.DataFrame:
+    """Every row with its baseline band, type and severity, for charts.
+
+    Returns
+    -------
+    DataFrame
+        Id columns, ``period``, ``value``, ``baseline``, ``lower``, ``upper``,
+        ``type`` ("normal" when not flagged), ``severity`` (NaN when not
+        flagged) and ``provisional``; in panel order (series, then period).
+    """
+    mat = panel.matrix()
+    kind, _, severity = _typed(scores)
+    pick = mat.to_rows
+    flag = pick(scores.flag)
+    data: dict[str, object] = {col: panel.frame[col].to_numpy() for col in panel.id_columns}
+    data.update(
+        {
+            "period": panel.frame[PERIOD].to_numpy(),
+            "value": panel.frame["value"].to_numpy(dtype=np.float64),
+            "baseline": pick(scores.baseline),
+            "lower": pick(scores.lower),
+            "upper": pick(scores.upper),
+            "type": np.asarray(TYPE_NAMES, dtype=object)[pick(kind)],
+            "severity": np.where(flag, pick(severity), np.nan),
+            "provisional": flag & pick(scores.provisional),
+        }
+    )
+    return pd.DataFrame(data)

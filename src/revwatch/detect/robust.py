@@ -1,0 +1,465 @@
+"""The default method (``--method auto``): robust, causal, event-aware.
+
+Why not the seed's rolling z-score? A 6-point standard deviation is itself
+very noisy, revenue is heavy-tailed so a 2.5 sigma rule fires on noise, and
+once an account churns or expands the trailing window keeps flagging it month
+after month. This detector fixes each of those (``docs/methods.md`` has the
+full reasoning):
+
+1. **Robust baseline with trend.** For each period, from the ``window``
+   clean observations before it in the current regime: a resistant line
+   (medians of the first and last thirds) gives the slope, shrunk toward zero
+   unless it is clearly larger than its own standard error; the baseline is
+   the median of the observations moved along that slope to the current
+   period.
+2. **Robust scale.** The noise scale comes from the median absolute
+   deviation of period-over-period changes, which a trend or a single level
+   step inside the window does not inflate. Series with little history borrow
+   strength from the portfolio: their relative scale is pooled with the
+   median relative scale of the series that have enough history
+   (``prior_weight`` pseudo-observations), and the deviation is calibrated
+   through the Student-t with the resulting degrees of freedom
+   (:func:`revwatch.detect._arrays.wallace_z`), so the same threshold means
+   the same false-alarm rate for a two-year-old and a two-month-old account.
+3. **Materiality.** A period is flagged only if its calibrated score reaches
+   ``threshold`` *and* it differs from the baseline by at least
+   ``min_change`` (a fraction of the baseline): a 1 % wobble on a very
+   steady account is not news.
+4. **Events, not rows.** A flag opens an *event* with the baseline frozen at
+   its onset. Later periods that only continue it are not flagged again. The
+   event ends as a ``spike``/``drop`` when the series returns to normal; if
+   the deviation persists for ``confirm`` periods it becomes a
+   ``level_shift`` (a step that stays) or a ``trend_change`` (a deviation
+   that keeps growing), and the baseline restarts from the onset so the new
+   level is the new normal: an account that churned is reported once, not
+   every month.
+5. **Slow drifts.** A two-sided CUSUM of the calibrated scores catches
+   erosion or growth too gradual for any single period to stand out and
+   reports it as ``trend_change``.
+6. **Causal.** Every score uses only earlier periods. The *type* of an
+   event can depend on the periods after its onset; until ``confirm``
+   periods have been seen the flag is marked ``provisional``.
+
+The scores are on a normal-equivalent z scale: ``score`` 3.5 has the tail
+probability of a 3.5 sigma Gaussian deviation given the evidence available.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from revwatch.data.panel import Panel
+from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
+from revwatch.detect.base import TYPE_CODES, Detector, Scores
+from revwatch.errors import ParameterError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RobustShiftDetector"]
+
+_MAD_TO_SIGMA = 1.4826
+_MAD_EFFICIENCY = 0.4
+_SPIKE = TYPE_CODES["spike"]
+_DROP = TYPE_CODES["drop"]
+_LEVEL = TYPE_CODES["level_shift"]
+_TREND = TYPE_CODES["trend_change"]
+
+
+@dataclass
+class _Baseline:
+    """Baseline, scale and degrees of freedom of every series at one period."""
+
+    level: np.ndarray
+    slope: np.ndarray
+    scale: np.ndarray
+    df: np.ndarray
+    n_obs: np.ndarray
+
+
+class RobustShiftDetector(Detector):
+    """Robust, causal, event-aware detector; the default (``auto``) method.
+
+    Parameters
+    ----------
+    window : int, default 12
+        Clean observations before a period that form its baseline.
+    threshold : float, default 3.5
+        Calibrated score (normal-equivalent z) at or above which a period is
+        flagged.
+    min_change : float, default 0.05
+        Minimum relative difference from the baseline for a flag.
+    min_history : int, default 3
+        Observations in the current regime needed before a period is scored.
+    confirm : int, default 3
+        Periods (the onset included) a deviation must persist to be typed as
+        a level shift or trend change rather than a spike or drop.
+    revert : float, default 2.0
+        An open event ends when the series comes back within ``revert``
+        scale units of its frozen baseline, or recovers ``revert_fraction``
+        of the onset's deviation.
+    revert_fraction : float, default 0.25
+        See ``revert``.
+    growth : float, default 2.5
+        A persistent deviation that grew by more than ``growth`` scale units
+        since its onset is a trend change; otherwise a level shift.
+    cusum_drift : float, default 0.5
+        Allowance ``k`` of the CUSUM on calibrated scores.
+    cusum_limit : float, default 7.0
+        Decision limit ``h`` of the CUSUM; ``None`` or 0 disables it.
+    prior_weight : float, default 3.0
+        Pseudo-observations of the portfolio's relative scale added to each
+        series' own scale estimate.
+    floor : float, default 0.005
+        Smallest scale as a fraction of the baseline.
+
+    Examples
+    --------
+    >>> RobustShiftDetector(threshold=4.0).threshold
+    4.0
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        *,
+        window: int = 12,
+        threshold: float = 3.5,
+        min_change: float = 0.05,
+        min_history: int = 3,
+        confirm: int = 3,
+        revert: float = 2.0,
+        revert_fraction: float = 0.25,
+        growth: float = 2.5,
+        cusum_drift: float = 0.5,
+        cusum_limit: float | None = 7.0,
+        prior_weight: float = 3.0,
+        floor: float = 0.005,
+    ) -> None:
+        self.window = window
+        self.threshold = threshold
+        self.min_change = min_change
+        self.min_history = min_history
+        self.confirm = confirm
+        self.revert = revert
+        self.revert_fraction = revert_fraction
+        self.growth = growth
+        self.cusum_drift = cusum_drift
+        self.cusum_limit = cusum_limit
+        self.prior_weight = prior_weight
+        self.floor = floor
+
+    def _check_params(self) -> None:
+        if int(self.window) < 3:
+            raise ParameterError(f"window must be at least 3, got {self.window}")
+        if int(self.min_history) < 2:
+            raise ParameterError(f"min_history must be at least 2, got {self.min_history}")
+        if int(self.confirm) < 2:
+            raise ParameterError(f"confirm must be at least 2, got {self.confirm}")
+        if not self.threshold > 0:
+            raise ParameterError(f"threshold must be positive, got {self.threshold}")
+        if self.min_change < 0:
+            raise ParameterError(f"min_change must be >= 0, got {self.min_change}")
+
+    # ------------------------------------------------------------------ baseline
+    def _baseline(
+        self,
+        clean: np.ndarray,
+        t: int,
+        seg_start: np.ndarray,
+        prior_slope: np.ndarray,
+    ) -> _Baseline:
+        """Robust level, slope and scale of every series from clean data before ``t``."""
+        lo = max(0, t - int(self.window))
+        win = clean[:, lo:t].copy()
+        cols = np.arange(lo, t)
+        win[cols[None, :] < seg_start[:, None]] = np.nan
+        n_series, width = win.shape
+        valid = ~np.isnan(win)
+        n_obs = valid.sum(axis=1)
+
+        # scale from period-over-period changes (robust to trend and to a step)
+        if width >= 2:
+            diffs = win[:, 1:] - win[:, :-1]
+            med_d, n_d = nanmedian_rows(diffs)
+            mad_d, _ = nanmedian_rows(np.abs(diffs - med_d[:, None]))
+            own_scale = _MAD_TO_SIGMA * mad_d / np.sqrt(2.0)
+            # small-sample bias of the MAD (Croux & Rousseeuw style factor)
+            own_scale = own_scale * (1.0 + 1.0 / np.maximum(n_d - 0.8, 0.2))
+        else:
+            own_scale = np.full(n_series, np.nan)
+            n_d = np.zeros(n_series, dtype=np.int64)
+        # the MAD has about 40 % of the efficiency of the standard deviation:
+        # count its degrees of freedom accordingly so the t-calibration is honest
+        own_df = _MAD_EFFICIENCY * np.maximum(n_d - 1, 0).astype(np.float64)
+
+        # resistant slope from the medians of the first and last thirds of the
+        # observations in the current regime
+        rank = np.cumsum(valid, axis=1)  # 1-based rank of each observation
+        third = n_obs // 3
+        in_left = valid & (rank <= third[:, None])
+        in_right = valid & (rank > (n_obs - third)[:, None])
+        left, n_left = nanmedian_rows(np.where(in_left, win, np.nan))
+        right, n_right = nanmedian_rows(np.where(in_right, win, np.nan))
+        x = cols.astype(np.float64)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x_left = (in_left * x).sum(axis=1) / n_left
+            x_right = (in_right * x).sum(axis=1) / n_right
+            raw = (right - left) / (x_right - x_left)
+            m = np.minimum(n_left, n_right).astype(np.float64)
+            se = own_scale * np.sqrt(np.pi / m) / (x_right - x_left)
+            shrink = np.clip(1.0 - (se / np.abs(raw)) ** 2, 0.0, 1.0)
+        # a trend that has stopped must not be extrapolated: also measure the
+        # recent slope (middle to last third) and keep the smaller of the two
+        # when they agree in sign, no slope when they disagree
+        in_mid = valid & ~in_left & ~in_right
+        mid, n_mid = nanmedian_rows(np.where(in_mid, win, np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x_mid = (in_mid * x).sum(axis=1) / n_mid
+            recent = (right - mid) / (x_right - x_mid)
+        agree = np.sign(recent) == np.sign(raw)
+        have_recent = np.isfinite(recent) & (n_mid >= 1)
+        raw = np.where(
+            have_recent,
+            np.where(agree, np.sign(raw) * np.fmin(np.abs(raw), np.abs(recent)), 0.0),
+            raw,
+        )
+        enough = (third >= 2) & np.isfinite(raw) & np.isfinite(shrink)
+        slope = np.where(enough, raw * shrink, prior_slope)
+        slope = np.where(np.isfinite(slope), slope, 0.0)
+
+        moved = win + slope[:, None] * (t - cols[None, :])
+        level, _ = nanmedian_rows(moved)
+
+        # pool the relative scale with the portfolio's
+        abs_level = np.abs(level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = own_scale / abs_level
+        pool_ok = (n_d >= 6) & np.isfinite(rel)
+        prior_df = float(self.prior_weight) if pool_ok.any() else 0.0
+        rel_prior = float(np.median(rel[pool_ok])) if pool_ok.any() else 0.0
+        own_var = np.where(own_df > 0, np.nan_to_num(own_scale) ** 2, 0.0)
+        prior_var = (rel_prior * abs_level) ** 2
+        df = own_df + prior_df
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.sqrt((own_df * own_var + prior_df * prior_var) / df)
+        scale = np.fmax(scale, float(self.floor) * abs_level)
+        return _Baseline(level=level, slope=slope, scale=scale, df=df, n_obs=n_obs)
+
+    # ------------------------------------------------------------------- detect
+    def detect(self, panel: Panel) -> Scores:
+        """Score every period of every series causally; see the module docstring."""
+        self._check_params()
+        y = panel.matrix().values
+        n_series, n_periods = y.shape
+        out = Scores.empty((n_series, n_periods), float(self.threshold))
+        confirm_at = np.full((n_series, n_periods), -1, dtype=np.int64)
+        severity = np.full((n_series, n_periods), np.nan)
+        clean = y.copy()
+        tiny = 1e-12 * float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 1e-12
+        tiny = max(tiny, 1e-300)
+
+        seg_start = np.zeros(n_series, dtype=np.int64)
+        prior_slope = np.zeros(n_series)
+        # open events
+        ev_onset = np.full(n_series, -1, dtype=np.int64)
+        ev_dir = np.zeros(n_series)
+        ev_level = np.zeros(n_series)
+        ev_slope = np.zeros(n_series)
+        ev_scale = np.ones(n_series)
+        ev_df = np.ones(n_series)
+        ev_dev0 = np.zeros(n_series)
+        ev_devmax = np.zeros(n_series)
+        ev_len = np.zeros(n_series, dtype=np.int64)
+        ev_peak = np.zeros(n_series)
+        # CUSUM state
+        cu_pos = np.zeros(n_series)
+        cu_neg = np.zeros(n_series)
+        cu_pos_start = np.zeros(n_series, dtype=np.int64)
+        cu_neg_start = np.zeros(n_series, dtype=np.int64)
+        cu_pos_sum = np.zeros(n_series)
+        cu_neg_sum = np.zeros(n_series)
+        cu_pos_len = np.zeros(n_series)
+        cu_neg_len = np.zeros(n_series)
+        limit = float(self.cusum_limit or 0.0)
+        k_drift = float(self.cusum_drift)
+        thr = float(self.threshold)
+
+        for t in range(n_periods):
+            yt = y[:, t]
+            observed = ~np.isnan(yt)
+            base = self._baseline(clean, t, seg_start, prior_slope)
+            with np.errstate(divide="ignore"):
+                inflate = np.sqrt(1.0 + np.pi / (2.0 * base.n_obs))
+            pred_scale = np.fmax(base.scale * inflate, tiny)
+            scored = observed & (base.n_obs >= int(self.min_history)) & (base.df >= 2)
+            scored &= np.isfinite(base.level) & np.isfinite(pred_scale)
+            dev = yt - base.level
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = wallace_z(dev / pred_scale, base.df)
+                material = np.abs(dev) >= float(self.min_change) * np.abs(base.level)
+            half_band = np.fmax(
+                wallace_t(thr, base.df) * pred_scale,
+                float(self.min_change) * np.abs(base.level),
+            )
+            out.baseline[:, t] = np.where(scored, base.level, np.nan)
+            out.lower[:, t] = out.baseline[:, t] - half_band
+            out.upper[:, t] = out.baseline[:, t] + half_band
+            out.z[:, t] = np.where(scored, z, np.nan)
+            out.score[:, t] = np.where(scored, np.abs(z), np.nan)
+
+            # ---- continue or close open events
+            in_event = (ev_onset >= 0) & observed
+            if in_event.any():
+                ev_base = ev_level + ev_slope * (t - ev_onset)
+                ev_dev = yt - ev_base
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ev_z = wallace_z(ev_dev / ev_scale, ev_df)
+                toward = ev_dir * ev_z
+                reverted = in_event & (
+                    (toward < float(self.revert))
+                    | (np.abs(ev_dev) < float(self.revert_fraction) * np.abs(ev_dev0))
+                )
+                # transient event over: the onset stays a spike/drop, confirmed now
+                done = np.flatnonzero(reverted)
+                out.provisional[done, ev_onset[done]] = False
+                confirm_at[done, ev_onset[done]] = t
+                ev_onset[done] = -1
+
+                going = in_event & ~reverted
+                idx = np.flatnonzero(going)
+                if idx.size:
+                    half = half_band[idx]
+                    out.baseline[idx, t] = ev_base[idx]
+                    out.lower[idx, t] = ev_base[idx] - half
+                    out.upper[idx, t] = ev_base[idx] + half
+                    out.z[idx, t] = ev_z[idx]
+                    out.score[idx, t] = np.abs(ev_z[idx])
+                    clean[idx, t] = np.nan
+                    ev_len[idx] += 1
+                    bigger = np.abs(ev_dev[idx]) > np.abs(ev_devmax[idx])
+                    ev_devmax[idx] = np.where(bigger, ev_dev[idx], ev_devmax[idx])
+                    ev_peak[idx] = np.fmax(ev_peak[idx], np.abs(ev_z[idx]))
+                    onset = ev_onset[idx]
+                    severity[idx, onset] = ev_peak[idx]
+                    ready = ev_len[idx] >= int(self.confirm)
+                    persistent = np.abs(ev_dev[idx]) >= 0.5 * np.abs(ev_devmax[idx])
+                    grown = (ev_dev[idx] - ev_dev0[idx]) * ev_dir[idx] / ev_scale[idx]
+                    settle = idx[ready & persistent]
+                    if settle.size:
+                        is_trend = grown[ready & persistent] >= float(self.growth)
+                        s_onset = ev_onset[settle]
+                        out.kind[settle, s_onset] = np.where(is_trend, _TREND, _LEVEL)
+                        out.provisional[settle, s_onset] = False
+                        confirm_at[settle, s_onset] = t
+                        run_len = np.maximum(ev_len[settle] - 1, 1)
+                        trend_slope = ev_slope[settle] + (
+                            ev_dev[settle] - ev_dev0[settle]
+                        ) / run_len
+                        prior_slope[settle] = np.where(is_trend, trend_slope, ev_slope[settle])
+                        self._restart(clean, y, settle, s_onset, t, seg_start)
+                        ev_onset[settle] = -1
+                    # a deviation that neither reverts nor settles: give up waiting
+                    stale = idx[ev_len[idx] >= 2 * int(self.confirm)]
+                    stale = stale[ev_onset[stale] >= 0]
+                    if stale.size:
+                        out.provisional[stale, ev_onset[stale]] = False
+                        confirm_at[stale, ev_onset[stale]] = t
+                        new_start = np.full(stale.size, t - int(self.confirm) + 1)
+                        self._restart(clean, y, stale, new_start, t, seg_start)
+                        ev_onset[stale] = -1
+                    for arr in (cu_pos, cu_neg, cu_pos_sum, cu_neg_sum, cu_pos_len, cu_neg_len):
+                        arr[idx] = 0.0
+
+            # ---- new events
+            # a series whose event was continued, closed or settled at t is judged by it
+            free = scored & (ev_onset < 0) & ~in_event
+            onset_now = free & (np.abs(z) >= thr) & material
+            new = np.flatnonzero(onset_now)
+            if new.size:
+                up = z[new] > 0
+                out.flag[new, t] = True
+                out.kind[new, t] = np.where(up, _SPIKE, _DROP)
+                out.provisional[new, t] = True
+                severity[new, t] = np.abs(z[new])
+                ev_onset[new] = t
+                ev_dir[new] = np.where(up, 1.0, -1.0)
+                ev_level[new] = base.level[new]
+                ev_slope[new] = base.slope[new]
+                ev_scale[new] = pred_scale[new]
+                ev_df[new] = base.df[new]
+                ev_dev0[new] = dev[new]
+                ev_devmax[new] = dev[new]
+                ev_len[new] = 1
+                ev_peak[new] = np.abs(z[new])
+                clean[new, t] = np.nan
+
+            # ---- CUSUM for slow drifts on the remaining scored periods
+            quiet = free & ~onset_now
+            if limit > 0 and quiet.any():
+                zq = np.where(quiet, np.clip(z, -thr, thr), 0.0)
+                restart_pos = quiet & (cu_pos == 0)
+                restart_neg = quiet & (cu_neg == 0)
+                cu_pos_start[restart_pos] = t
+                cu_neg_start[restart_neg] = t
+                new_pos = np.where(quiet, np.maximum(0.0, cu_pos + zq - k_drift), cu_pos)
+                new_neg = np.where(quiet, np.maximum(0.0, cu_neg - zq - k_drift), cu_neg)
+                cu_pos_sum = np.where(quiet, np.where(new_pos > 0, cu_pos_sum + zq, 0.0), cu_pos_sum)
+                cu_neg_sum = np.where(quiet, np.where(new_neg > 0, cu_neg_sum + zq, 0.0), cu_neg_sum)
+                cu_pos_len = np.where(quiet, np.where(new_pos > 0, cu_pos_len + 1, 0.0), cu_pos_len)
+                cu_neg_len = np.where(quiet, np.where(new_neg > 0, cu_neg_len + 1, 0.0), cu_neg_len)
+                cu_pos, cu_neg = new_pos, new_neg
+                alarm_up = quiet & (cu_pos >= limit) & material_drift(yt, base.level, self)
+                alarm_dn = quiet & (cu_neg >= limit) & material_drift(yt, base.level, self)
+                for alarm, start, csum, clen, sign in (
+                    (alarm_up, cu_pos_start, cu_pos_sum, cu_pos_len, 1.0),
+                    (alarm_dn, cu_neg_start, cu_neg_sum, cu_neg_len, -1.0),
+                ):
+                    hit = np.flatnonzero(alarm & ~out.flag[:, t])
+                    if not hit.size:
+                        continue
+                    out.flag[hit, t] = True
+                    out.kind[hit, t] = _TREND
+                    out.provisional[hit, t] = False
+                    confirm_at[hit, t] = t
+                    sev = np.abs(csum[hit]) / np.sqrt(np.maximum(clen[hit], 1.0))
+                    severity[hit, t] = np.fmax(sev, np.abs(z[hit]))
+                    out.z[hit, t] = sign * np.fmax(np.abs(out.z[hit, t]), sev)
+                    out.score[hit, t] = np.fmax(out.score[hit, t], sev)
+                    seg_start[hit] = start[hit]
+                    # the drift continues at the rate it built up: 2 x mean deviation / run
+                    run = np.maximum(clen[hit], 1.0)
+                    mean_dev = csum[hit] / run * pred_scale[hit]
+                    prior_slope[hit] = base.slope[hit] + 2.0 * mean_dev / run
+                    for arr in (cu_pos, cu_neg, cu_pos_sum, cu_neg_sum, cu_pos_len, cu_neg_len):
+                        arr[hit] = 0.0
+
+        out.severity = severity
+        out.extra["confirm_at"] = confirm_at.astype(np.float64)
+        return out
+
+    @staticmethod
+    def _restart(
+        clean: np.ndarray,
+        y: np.ndarray,
+        series: np.ndarray,
+        start: np.ndarray,
+        t: int,
+        seg_start: np.ndarray,
+    ) -> None:
+        """Start a new regime at ``start`` for ``series``: its values become the new normal."""
+        seg_start[series] = start
+        cols = np.arange(clean.shape[1])
+        mask = (cols[None, :] >= start[:, None]) & (cols[None, :] <= t)
+        block = clean[series]
+        block[mask] = y[series][mask]
+        clean[series] = block
+
+
+def material_drift(yt: np.ndarray, level: np.ndarray, det: RobustShiftDetector) -> np.ndarray:
+    """A CUSUM alarm also needs the current period to differ materially (half ``min_change``)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(yt - level) >= 0.5 * float(det.min_change) * np.abs(level)
