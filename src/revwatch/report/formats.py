@@ -1,0 +1,272 @@
+"""Write detection results as a table, CSV, JSON or Markdown.
+
+:func:`write_results` serialises a results frame without adding, dropping or
+reordering columns. Floats are rounded per column (:data:`COLUMN_DECIMALS`)
+and never written in scientific notation; periods become ISO dates
+(``YYYY-MM-DD``, with ``THH:MM:SS`` for sub-daily data); missing values are an
+empty field in CSV, ``null`` in JSON and an empty cell in Markdown.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from revwatch.errors import ParameterError
+from revwatch.report.terminal import (
+    _check_columns,
+    _is_missing,
+    format_number,
+    format_pct,
+    format_period,
+    render_table,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["COLUMN_DECIMALS", "DEFAULT_DECIMALS", "FORMATS", "write_results"]
+
+#: The output formats :func:`write_results` knows.
+FORMATS: tuple[str, ...] = ("table", "csv", "json", "markdown")
+
+#: Decimals kept per column in CSV and JSON; other float columns keep
+#: :data:`DEFAULT_DECIMALS`.
+COLUMN_DECIMALS: dict[str, int] = {
+    "value": 2,
+    "baseline": 2,
+    "impact": 2,
+    "lower": 2,
+    "upper": 2,
+    "pct_vs_baseline": 2,
+    "score": 4,
+    "severity": 4,
+}
+DEFAULT_DECIMALS = 4
+
+# Markdown shows money-like columns with 2 decimals and thousands separators.
+_MARKDOWN_DECIMALS = 2
+_PCT_COLUMN = "pct_vs_baseline"
+
+
+def _is_datetime_like(column: pd.Series) -> bool:
+    """True for datetime64 (naive or aware) and ``period[...]`` columns."""
+    return isinstance(column.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(
+        column.dtype
+    )
+
+
+def _is_float(column: pd.Series) -> bool:
+    return pd.api.types.is_float_dtype(column.dtype)
+
+
+def _is_bool(column: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(column.dtype)
+
+
+def _plain_float(value: float, decimals: int) -> str:
+    """Shortest positional (never scientific) text of ``value`` rounded to ``decimals``.
+
+    Keeps a trailing ``.0`` so that JSON readers see a float, not an int.
+    """
+    rounded = round(value, decimals) + 0.0  # turns -0.0 into 0.0
+    return np.format_float_positional(rounded, unique=True, trim="0")
+
+
+def _fixed_float(value: float, decimals: int) -> str:
+    """``value`` with exactly ``decimals`` digits after the point, never scientific."""
+    rounded = round(value, decimals) + 0.0
+    return f"{rounded:.{decimals}f}"
+
+
+def _float_cells(column: pd.Series, name: str, text: Callable[[float, int], str]) -> list[str]:
+    """Text of every float in ``column``; missing values become ``""``."""
+    decimals = COLUMN_DECIMALS.get(name, DEFAULT_DECIMALS)
+    cells: list[str] = []
+    for value in column.tolist():
+        if _is_missing(value):
+            cells.append("")
+        elif not math.isfinite(float(value)):
+            cells.append(str(float(value)))
+        else:
+            cells.append(text(float(value), decimals))
+    return cells
+
+
+def _to_csv(results: pd.DataFrame) -> str:
+    out = pd.DataFrame(index=results.index)
+    for name in results.columns:
+        column = results[name]
+        if _is_datetime_like(column):
+            out[name] = format_period(column, iso=True).to_numpy(dtype=object)
+        elif _is_float(column):
+            out[name] = np.array(_float_cells(column, str(name), _fixed_float), dtype=object)
+        else:
+            out[name] = column
+    return out.to_csv(index=False, na_rep="", lineterminator="\n")
+
+
+def _json_token(value: Any, decimals: int) -> str:
+    """JSON text of one scalar (floats positional, missing as null)."""
+    if _is_missing(value):
+        return "null"
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return _plain_float(number, decimals) if math.isfinite(number) else "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, pd.Timestamp):
+        return json.dumps(value.isoformat())
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _to_json(results: pd.DataFrame) -> str:
+    columns: list[list[str]] = []
+    for name in results.columns:
+        column = results[name]
+        if _is_datetime_like(column):
+            texts = format_period(column, iso=True).tolist()
+            columns.append([json.dumps(t) if t else "null" for t in texts])
+        else:
+            decimals = COLUMN_DECIMALS.get(str(name), DEFAULT_DECIMALS)
+            columns.append([_json_token(v, decimals) for v in column.tolist()])
+    keys = [json.dumps(str(name), ensure_ascii=False) for name in results.columns]
+    if len(results) == 0:
+        return "[]\n"
+    records = [
+        "  {" + ", ".join(f"{key}: {col[i]}" for key, col in zip(keys, columns, strict=True)) + "}"
+        for i in range(len(results))
+    ]
+    return "[\n" + ",\n".join(records) + "\n]\n"
+
+
+def _markdown_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _to_markdown(results: pd.DataFrame) -> str:
+    headers: list[str] = []
+    aligns: list[str] = []
+    columns: list[list[str]] = []
+    for name in results.columns:
+        column = results[name]
+        headers.append(_markdown_escape(str(name)))
+        if _is_datetime_like(column):
+            cells = format_period(column).tolist()
+            aligns.append("---")
+        elif str(name) == _PCT_COLUMN and pd.api.types.is_numeric_dtype(column.dtype):
+            cells = ["" if _is_missing(v) else format_pct(v) for v in column.tolist()]
+            aligns.append("---:")
+        elif _is_bool(column):
+            cells = ["" if _is_missing(v) else ("yes" if v else "no") for v in column.tolist()]
+            aligns.append("---")
+        elif pd.api.types.is_numeric_dtype(column.dtype):
+            decimals = _MARKDOWN_DECIMALS if _is_float(column) else 0
+            cells = ["" if _is_missing(v) else format_number(v, decimals) for v in column.tolist()]
+            aligns.append("---:")
+        else:
+            cells = ["" if _is_missing(v) else _markdown_escape(str(v)) for v in column.tolist()]
+            aligns.append("---")
+        columns.append(cells)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(aligns) + "|"]
+    for i in range(len(results)):
+        lines.append("| " + " | ".join(col[i] for col in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _to_table(results: pd.DataFrame, id_columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None, force_terminal=False)
+    render_table(results, id_columns, console=console, limit=None)
+    return buffer.getvalue()
+
+
+def write_results(
+    results: pd.DataFrame,
+    fmt: str,
+    *,
+    id_columns: Sequence[str],
+    output: str | Path | None = None,
+) -> str | None:
+    """Serialise a results frame.
+
+    Parameters
+    ----------
+    results : DataFrame
+        The results frame (see :mod:`revwatch.report`). Every column is
+        written, in order; nothing is added or dropped.
+    fmt : {"table", "csv", "json", "markdown"}
+        ``"csv"``: one row per anomaly; ``"json"``: a list of records with
+        the frame's columns as keys; ``"markdown"``: a pipe table with
+        thousands separators and percentages such as ``-64.0%``;
+        ``"table"``: the plain-text :func:`render_table` output (all rows).
+    id_columns : sequence of str
+        The columns that identify a series; they must be in ``results``.
+    output : str or Path, optional
+        Where to write (parent folders are created). None returns the text.
+
+    Returns
+    -------
+    str or None
+        The text when ``output`` is None, else None.
+
+    Raises
+    ------
+    ParameterError
+        If ``fmt`` is not one of :data:`FORMATS`.
+    MissingColumnError
+        If an id column is absent.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame(
+    ...     {
+    ...         "account": ["Apex Holdings"],
+    ...         "period": pd.to_datetime(["2026-04-01"]),
+    ...         "value": [8954.904],
+    ...         "pct_vs_baseline": [-64.03],
+    ...         "severity": [float("nan")],
+    ...     }
+    ... )
+    >>> print(write_results(results, "csv", id_columns=["account"]), end="")
+    account,period,value,pct_vs_baseline,severity
+    Apex Holdings,2026-04-01,8954.90,-64.03,
+    >>> print(write_results(results, "json", id_columns=["account"]), end="")
+    [
+      {"account": "Apex Holdings", "period": "2026-04-01", "value": 8954.9, "pct_vs_baseline": -64.03, "severity": null}
+    ]
+    >>> print(write_results(results, "markdown", id_columns=["account"]), end="")
+    | account | period | value | pct_vs_baseline | severity |
+    |---|---|---:|---:|---:|
+    | Apex Holdings | 2026-04 | 8,954.90 | -64.0% |  |
+    """  # noqa: E501
+    if fmt not in FORMATS:
+        raise ParameterError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _check_columns(results, list(id_columns), "the results frame")
+    if fmt == "csv":
+        text = _to_csv(results)
+    elif fmt == "json":
+        text = _to_json(results)
+    elif fmt == "markdown":
+        text = _to_markdown(results)
+    else:
+        text = _to_table(results, id_columns)
+    if output is None:
+        return text
+    path = Path(output).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    logger.info("wrote %d result rows as %s to %s", len(results), fmt, path)
+    return None
