@@ -1,5 +1,14 @@
 """Loading and validating revenue data into the canonical :class:`Panel`."""
 
+from revwatch.data.load import AGGREGATES, from_frame, load
 from revwatch.data.panel import FREQUENCIES, Panel, PanelMatrix, period_ordinals
 
-__all__ = ["FREQUENCIES", "Panel", "PanelMatrix", "period_ordinals"]
+__all__ = [
+    "AGGREGATES",
+    "FREQUENCIES",
+    "Panel",
+    "PanelMatrix",
+    "from_frame",
+    "load",
+    "period_ordinals",
+]

@@ -1,0 +1,1323 @@
+"""Read revenue data from files, databases or frames into a validated :class:`Panel`.
+
+:func:`load` reads a CSV/TSV, Parquet or Excel file, or runs a query against a
+SQLite or DuckDB file or a SQLAlchemy URL, and hands the table to the same
+validation path as :func:`from_frame`. That path
+
+* picks the time, value and id columns when the caller did not name them,
+  and records what it picked in :attr:`Panel.notes`;
+* parses what real exports contain: currency strings (``"$1,234.56"``,
+  ``"€1.234,56"``, ``"1 234,56"``), accounting negatives (``"(1,234.00)"``),
+  decimal commas, blank cells (kept as NaN) and the usual date spellings
+  (``2024-07-01``, ``2024-07``, ``Jul 2024``, ``07/2024``, ``2024Q3``);
+* infers the frequency from the median spacing of the distinct periods and
+  normalises each period to the start of its month, quarter, year, day or
+  hour (weekly periods keep their weekday);
+* refuses duplicate (series, period) rows unless ``aggregate="sum"``.
+
+A period the source does not contain stays missing: no row is ever added and
+nothing is filled with zero. Every problem with the input is raised as a
+:class:`~revwatch.errors.RevwatchError` whose one-line message names the
+source, the row (CSV: the line of the file, header = line 1; Excel: the
+spreadsheet row; SQL: the 1-based result row; pandas: the index label) and the
+column, and says what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import logging
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel
+from revwatch.errors import (
+    DuplicateRowsError,
+    InputError,
+    MissingColumnError,
+    MissingDependencyError,
+    ParameterError,
+    RevwatchError,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AGGREGATES", "from_frame", "load"]
+
+#: Accepted values of ``aggregate``.
+AGGREGATES: tuple[str, ...] = ("sum",)
+
+TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
+SQLITE_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3"})
+DUCKDB_SUFFIXES = frozenset({".duckdb"})
+SUPPORTED = ".csv, .tsv, .txt, .parquet, .xlsx, .xls, .db/.sqlite (with sql=), .duckdb (with sql=)"
+
+#: Bytes read from the start of a text file to sniff encoding and delimiter.
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+
+#: Cell texts that mean "no value" in a numeric column.
+NULL_TOKENS = frozenset({"NA", "N/A", "#N/A", "NAN", "NULL", "NONE", "NIL", "#VALUE!", "#REF!"})
+
+#: Median spacing of distinct periods, in days, accepted for each frequency.
+SPACING_DAYS: dict[str, tuple[float, float]] = {
+    "hourly": (0.9 / 24, 1.1 / 24),
+    "daily": (0.9, 1.1),
+    "weekly": (6.5, 7.5),
+    "monthly": (27.5, 31.5),
+    "quarterly": (88.0, 93.0),
+    "yearly": (360.0, 367.0),
+}
+
+#: Date spellings tried, in order, on the distinct texts of a time column.
+DATE_FORMATS: tuple[str, ...] = (
+    "ISO8601",
+    "%b %Y",
+    "%B %Y",
+    "%b-%Y",
+    "%B-%Y",
+    "%b-%y",
+    "%b %y",
+    "%m/%Y",
+    "%m-%Y",
+    "%m.%Y",
+    "%Y/%m",
+    "%Y%m",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+)
+DATE_FIX = "use a date like 2024-07-01, 2024-07, Jul 2024 or 07/2024"
+
+TIME_NAME_HINT = re.compile(
+    r"date|time|month|period|week|year|quarter|day|hour|^ds$|^dt$|_dt$", re.IGNORECASE
+)
+ID_NAME_HINT = re.compile(r"(?i:(^|[_\s-])(id|code|key|no|number|nr)$)|[a-z](Id|ID)$")
+
+CURRENCY_PATTERN = r"[$€£¥₹₩₽₪₫฿₴₦₱¢¤]|^[A-Z]{3}|[A-Z]{3}$"
+PLAIN_NUMBER = r"^(?:\d[\d.,]*|[.,]\d+)$"
+SCIENTIFIC_NUMBER = r"^\d+(?:\.\d+)?[eE][+-]?\d+$"
+# Evidence that a column writes decimals with a comma (or with a dot).
+COMMA_DECIMAL_EVIDENCE = r"^\d*,(?:\d{0,2}|\d{4,})$|^0,\d+$|\..*,|\..*\."
+DOT_DECIMAL_EVIDENCE = r"^\d*\.(?:\d{0,2}|\d{4,})$|^0\.\d+$|,.*\.|,.*,"
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+
+
+def load(
+    source: str | Path,
+    *,
+    id: str | Sequence[str] | None = None,
+    time: str | None = None,
+    value: str | None = None,
+    sql: str | None = None,
+    aggregate: str | None = None,
+    sheet: str | int | None = None,
+    freq: str | None = None,
+    metrics: Sequence[str] | None = None,
+) -> Panel:
+    """Read a file, database query or database URL into a validated panel.
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.csv``/``.tsv``/``.txt``, ``.parquet`` or ``.xlsx``/``.xls`` file;
+        a SQLite (``.db``, ``.sqlite``, ``.sqlite3``) or DuckDB (``.duckdb``)
+        file together with ``sql``; or a SQLAlchemy URL such as
+        ``"sqlite:///sales.db"`` or ``"postgresql+psycopg://user@host/db"``
+        together with ``sql``. Nothing is ever written to it.
+    id : str or list of str, optional
+        Series key columns. An empty list means one single series. Inferred
+        when omitted: the remaining text columns.
+    time : str, optional
+        The date column. Inferred when omitted: the one date-like column.
+    value : str, optional
+        The numeric column to watch. Inferred when omitted: the one numeric
+        column.
+    sql : str, optional
+        The query to run, for database sources only.
+    aggregate : {None, "sum"}
+        What to do with several rows for the same series and period: ``None``
+        raises :class:`~revwatch.errors.DuplicateRowsError`, ``"sum"`` adds
+        them up (a group whose values are all blank stays NaN).
+    sheet : str or int, optional
+        Excel sheet name (or 0-based position); the first sheet by default.
+    freq : str, optional
+        Force a frequency (a key of :data:`~revwatch.data.panel.FREQUENCIES`)
+        instead of inferring it.
+    metrics : list of str, optional
+        Extra numeric columns to keep, parsed like the value column.
+
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    InputError
+        The source is missing, empty, unreadable, or has cells that cannot be
+        parsed (the message names the row and column).
+    MissingColumnError
+        A named column does not exist.
+    DuplicateRowsError
+        Several rows share a series and period and ``aggregate`` is None.
+    ParameterError
+        An option is invalid (unknown ``aggregate`` or ``freq``, ``sql`` with
+        a file that is not a database, ...).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "sales.csv").write_text(
+    ...     "account,month,revenue\\nacme,2024-01,\\"$1,200.00\\"\\nacme,2024-02,(50.00)\\n"
+    ... )
+    >>> panel = load(folder / "sales.csv")
+    >>> panel.freq, panel.frame["value"].tolist()
+    ('monthly', [1200.0, -50.0])
+    >>> panel.notes[0]
+    'inferred --time month, --value revenue, --id account'
+    """
+    _check_options(aggregate, freq)
+    table = _read_source(source, sql=sql, sheet=sheet)
+    return _build_panel(
+        table,
+        id_names=id,
+        time_name=time,
+        value_name=value,
+        metric_names=metrics,
+        aggregate=aggregate,
+        freq=freq,
+    )
+
+
+def from_frame(
+    frame: Any,
+    *,
+    id: str | Sequence[str] | None = None,
+    time: str | None = None,
+    value: str | None = None,
+    aggregate: str | None = None,
+    freq: str | None = None,
+    source: str = "<frame>",
+    metrics: Sequence[str] | None = None,
+) -> Panel:
+    """Validate an in-memory pandas or polars DataFrame into a panel.
+
+    Same inference, parsing and checks as :func:`load`. The caller's frame is
+    never modified. Rows are named in messages by their index label (pandas)
+    or 0-based position (polars).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or polars.DataFrame
+        The long table.
+    id, time, value, aggregate, freq, metrics
+        As for :func:`load`.
+    source : str
+        How to name the frame in messages and in :attr:`Panel.source`.
+
+    Returns
+    -------
+    Panel
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"day": ["2024-01-01", "2024-01-02", "2024-01-04"],
+    ...                       "sales": ["1", "", "3"]})
+    >>> panel = from_frame(table, freq="daily")
+    >>> panel.freq, panel.id_columns, len(panel.frame)
+    ('daily', (), 3)
+    >>> panel.frame["value"].isna().tolist()
+    [False, True, False]
+    """
+    _check_options(aggregate, freq)
+    if isinstance(frame, pd.DataFrame):
+        # Copy-on-write (pandas >= 3) makes a shallow copy independent of the caller's frame.
+        table = _Table(
+            frame=frame.copy(deep=False),
+            name=source,
+            rows=_RowNames("index", np.asarray(frame.index, dtype=object)),
+        )
+    elif type(frame).__module__.split(".")[0] == "polars" and hasattr(frame, "to_pandas"):
+        converted = frame.to_pandas()
+        table = _Table(
+            frame=converted,
+            name=source,
+            rows=_RowNames("row", np.arange(len(converted))),
+        )
+    else:
+        raise ParameterError(
+            f"{source}: expected a pandas or polars DataFrame, got {type(frame).__name__}; "
+            "pass a DataFrame or use load() for files"
+        )
+    return _build_panel(
+        table,
+        id_names=id,
+        time_name=time,
+        value_name=value,
+        metric_names=metrics,
+        aggregate=aggregate,
+        freq=freq,
+    )
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RowNames:
+    """How rows of the input are named in messages: ``"<word> <label>"``."""
+
+    word: str
+    labels: np.ndarray
+
+    def name(self, position: int) -> str:
+        return f"{self.word} {self.labels[position]}"
+
+    @property
+    def plural(self) -> str:
+        return "index labels" if self.word == "index" else f"{self.word}s"
+
+
+@dataclass
+class _Table:
+    """A raw table read from a source, before validation."""
+
+    frame: pd.DataFrame
+    name: str
+    rows: _RowNames
+    notes: list[str] = field(default_factory=list)
+    decimal_comma_hint: bool = False
+    is_empty_message: str = "has a header but no data rows; export it again with the data"
+
+
+def _one_line(text: str) -> str:
+    """Collapse a message onto one line."""
+    return " ".join(str(text).split())
+
+
+def _first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message (or its type name)."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(error).__name__
+
+
+def _fail(kind: type[RevwatchError], message: str) -> RevwatchError:
+    """Build an error with a one-line message and log it."""
+    flat = _one_line(message)
+    logger.debug("raising %s: %s", kind.__name__, flat)
+    return kind(flat)
+
+
+def _check_options(aggregate: str | None, freq: str | None) -> None:
+    if aggregate is not None and aggregate not in AGGREGATES:
+        raise _fail(
+            ParameterError,
+            f"unknown aggregate {aggregate!r}; use aggregate='sum' (--aggregate sum) "
+            "or leave it out to refuse duplicate rows",
+        )
+    if freq is not None and freq not in FREQUENCIES:
+        raise _fail(
+            ParameterError,
+            f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}",
+        )
+
+
+def _quoted(names: Sequence[object]) -> str:
+    return ", ".join(repr(str(name)) for name in names)
+
+
+def _more(count: int, word: str = "row") -> str:
+    if count <= 0:
+        return ""
+    return f" (and {count} more {word}{'s' if count != 1 else ''})"
+
+
+# --------------------------------------------------------------------------
+# Reading sources
+# --------------------------------------------------------------------------
+
+
+def _read_source(source: str | Path, *, sql: str | None, sheet: str | int | None) -> _Table:
+    if isinstance(source, str) and "://" in source:
+        if sheet is not None:
+            raise _fail(ParameterError, "sheet= applies only to Excel files; leave it out")
+        return _read_sql_url(source, sql)
+    if not isinstance(source, str | Path):
+        raise _fail(
+            ParameterError,
+            f"expected a path or database URL, got {type(source).__name__}; "
+            "use from_frame() for DataFrames",
+        )
+    path = Path(source)
+    name = str(source)
+    if not path.exists():
+        raise _fail(InputError, f"{name}: file does not exist; check the path and the file name")
+    if path.is_dir():
+        raise _fail(InputError, f"{name}: is a folder, not a file; pass one of {SUPPORTED}")
+    suffix = path.suffix.lower()
+    is_database = suffix in SQLITE_SUFFIXES | DUCKDB_SUFFIXES
+    if not is_database and suffix not in TEXT_SUFFIXES | PARQUET_SUFFIXES | EXCEL_SUFFIXES:
+        raise _fail(
+            InputError,
+            f"{name}: unsupported file type {suffix or '(no extension)'!r}; use one of {SUPPORTED}",
+        )
+    if sql is not None and not is_database:
+        raise _fail(
+            ParameterError,
+            f"{name}: sql= applies only to databases (.db, .sqlite, .duckdb or a URL); "
+            "leave it out for this file",
+        )
+    if sheet is not None and suffix not in EXCEL_SUFFIXES:
+        raise _fail(ParameterError, f"{name}: sheet= applies only to Excel files; leave it out")
+    if path.stat().st_size == 0:
+        raise _fail(InputError, f"{name}: file is empty (0 bytes); export the data again")
+    if suffix in TEXT_SUFFIXES:
+        return _read_text(path, name)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path, name)
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(path, name, sheet)
+    if suffix in SQLITE_SUFFIXES:
+        return _read_sqlite(path, name, sql)
+    return _read_duckdb(path, name, sql)
+
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive, e.g. an .xlsx workbook"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook"),
+    (b"PAR1", "a Parquet file"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def _text_encoding(head: bytes, name: str) -> str:
+    """Pick the encoding of a text file from its first bytes; refuse binary files."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            raise _fail(
+                InputError,
+                f"{name}: is not a text file (it looks like {what}); "
+                "give it the right extension or export the data as CSV",
+            )
+    if b"\x00" in head:
+        raise _fail(
+            InputError,
+            f"{name}: is a binary file, not text; check that it really is a CSV export",
+        )
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The delimiter among , ; tab | that splits the first lines most consistently."""
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line may be cut off
+    best, best_fields = ",", 1
+    for delimiter in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not counts or counts[0] < 2:
+            continue
+        consistent = sum(count == counts[0] for count in counts) / len(counts)
+        if consistent >= 0.8 and counts[0] > best_fields:
+            best, best_fields = delimiter, counts[0]
+    return best
+
+
+def _read_text(path: Path, name: str) -> _Table:
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    encoding = _text_encoding(head, name)
+    notes: list[str] = []
+    if path.suffix.lower() == ".tsv":
+        delimiter = "\t"
+    else:
+        sample = head.decode(encoding, errors="ignore")
+        delimiter = _sniff_delimiter(sample)
+
+    def read(chosen_encoding: str) -> pd.DataFrame:
+        return pd.read_csv(
+            path,
+            sep=delimiter,
+            encoding=chosen_encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
+
+    try:
+        try:
+            frame = read(encoding)
+        except UnicodeDecodeError:
+            encoding = "cp1252"
+            frame = read(encoding)
+    except pd.errors.EmptyDataError:
+        raise _fail(
+            InputError, f"{name}: file has no header and no data; export the data again"
+        ) from None
+    except Exception as error:  # any reader failure is a problem with the file
+        raise _fail(
+            InputError,
+            f"{name}: cannot read as delimited text ({_first_line(error)}); "
+            "check that it is a CSV export and that every line has the same number of fields",
+        ) from None
+    if encoding == "cp1252":
+        notes.append(f"{name} is not UTF-8; read it as Windows-1252 (cp1252)")
+    if delimiter != ",":
+        notes.append(f"read {name} with delimiter {delimiter!r}")
+    # Physical line of each data row: header is line 1. Blank lines were kept
+    # (skip_blank_lines=False) so the numbering holds; drop them now.
+    lines = np.arange(len(frame)) + 2
+    blank_rows = frame.isna().all(axis=1).to_numpy()
+    if blank_rows.any():
+        keep = ~blank_rows
+        frame = frame.loc[keep].reset_index(drop=True)
+        lines = lines[keep]
+    return _Table(
+        frame=frame,
+        name=name,
+        rows=_RowNames("line", lines),
+        notes=notes,
+        decimal_comma_hint=delimiter == ";",
+    )
+
+
+def _read_parquet(path: Path, name: str) -> _Table:
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow")
+    except Exception as error:  # pyarrow raises many types for a bad file
+        raise _fail(
+            InputError,
+            f"{name}: cannot read as Parquet ({_first_line(error)}); "
+            "check that the file really is a Parquet file",
+        ) from None
+    return _Table(frame=frame, name=name, rows=_RowNames("row", np.arange(len(frame)) + 1))
+
+
+def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
+    engines: list[Literal["calamine", "xlrd", "openpyxl"]] = [
+        "calamine",
+        "xlrd" if path.suffix.lower() == ".xls" else "openpyxl",
+    ]
+    first_error: Exception | None = None
+    frame: pd.DataFrame | None = None
+    for engine in engines:
+        try:
+            with pd.ExcelFile(path, engine=engine) as workbook:
+                sheet_names = [str(sheet_name) for sheet_name in workbook.sheet_names]
+                if isinstance(sheet, str) and sheet not in sheet_names:
+                    raise _fail(
+                        InputError,
+                        f"{name}: no sheet named {sheet!r}; "
+                        f"pass sheet= one of {_quoted(sheet_names)}",
+                    )
+                if isinstance(sheet, int) and not 0 <= sheet < len(sheet_names):
+                    raise _fail(
+                        InputError,
+                        f"{name}: has {len(sheet_names)} sheet(s), no sheet {sheet}; "
+                        f"pass sheet= one of {_quoted(sheet_names)}",
+                    )
+                frame = workbook.parse(
+                    0 if sheet is None else sheet, keep_default_na=False, na_values=[""]
+                )
+            break
+        except RevwatchError:
+            raise
+        except ImportError:
+            continue
+        except Exception as error:  # calamine/openpyxl raise many types for a bad file
+            first_error = first_error or error
+            continue
+    if frame is None:
+        reason = _first_line(first_error) if first_error else "no Excel reader is installed"
+        raise _fail(
+            InputError,
+            f"{name}: cannot read as an Excel workbook ({reason}); "
+            "check that the file really is an Excel file",
+        )
+    # Spreadsheet row of each data row: header is row 1.
+    return _Table(frame=frame, name=name, rows=_RowNames("row", np.arange(len(frame)) + 2))
+
+
+def _need_sql(name: str, sql: str | None, tables: Callable[[], list[str]] | None) -> str:
+    if sql is not None and sql.strip():
+        return sql
+    listing = ""
+    if tables is not None:
+        try:
+            listing = f" (tables: {', '.join(tables()) or 'none'})"
+        except Exception:  # listing tables is only a courtesy
+            listing = ""
+    raise _fail(
+        ParameterError,
+        f"{name}: is a database; pass sql='select ... from <table>' (--sql){listing}",
+    )
+
+
+def _sql_result(frame: pd.DataFrame, name: str) -> _Table:
+    return _Table(
+        frame=frame,
+        name=name,
+        rows=_RowNames("result row", np.arange(len(frame)) + 1),
+        is_empty_message="the query returned no rows; check the query and its filters",
+    )
+
+
+def _query_failed(name: str, error: BaseException) -> RevwatchError:
+    """Quote the database's own one-line message."""
+    inner: BaseException = error
+    if isinstance(inner, pd.errors.DatabaseError) and inner.__cause__ is not None:
+        inner = inner.__cause__
+    original = getattr(inner, "orig", None)
+    if isinstance(original, BaseException):
+        inner = original
+    return _fail(
+        InputError,
+        f"{name}: the query failed: {_first_line(inner)}; "
+        "check the connection, the table and the column names in sql=",
+    )
+
+
+def _read_sqlite(path: Path, name: str, sql: str | None) -> _Table:
+    read_only = path.resolve().as_uri() + "?mode=ro"
+    try:
+        with closing(sqlite3.connect(read_only, uri=True)) as connection:
+
+            def tables() -> list[str]:
+                rows = connection.execute(
+                    "select name from sqlite_master where type in ('table', 'view') order by name"
+                ).fetchall()
+                return [str(row[0]) for row in rows]
+
+            query = _need_sql(name, sql, tables)
+            frame = pd.read_sql_query(query, connection)
+    except RevwatchError:
+        raise
+    except (sqlite3.Error, pd.errors.DatabaseError) as error:
+        raise _query_failed(name, error) from None
+    return _sql_result(frame, name)
+
+
+def _read_duckdb(path: Path, name: str, sql: str | None) -> _Table:
+    try:
+        import duckdb
+    except ImportError:
+        raise MissingDependencyError("duckdb", "duckdb") from None
+    try:
+        with duckdb.connect(str(path), read_only=True) as connection:
+
+            def tables() -> list[str]:
+                rows = connection.execute("select table_name from duckdb_tables()").fetchall()
+                return sorted(str(row[0]) for row in rows)
+
+            query = _need_sql(name, sql, tables)
+            frame = connection.execute(query).df()
+    except RevwatchError:
+        raise
+    except duckdb.Error as error:
+        raise _query_failed(name, error) from None
+    return _sql_result(frame, name)
+
+
+def _read_sql_url(url_text: str, sql: str | None) -> _Table:
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    try:
+        url = make_url(url_text)
+    except ArgumentError as error:
+        raise _fail(
+            ParameterError,
+            f"cannot read database URL ({_first_line(error)}); "
+            "use e.g. sqlite:///sales.db or postgresql+psycopg://user@host/db",
+        ) from None
+    name = url.render_as_string(hide_password=True)
+    query = _need_sql(name, sql, None)
+    engine_options: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = Path(str(url.database))
+        if not database.exists():
+            raise _fail(InputError, f"{name}: database file does not exist; check the path")
+        read_only = database.resolve().as_uri() + "?mode=ro"
+        engine_options["creator"] = lambda: sqlite3.connect(read_only, uri=True)
+    try:
+        engine = sqlalchemy.create_engine(url, **engine_options)
+    except NoSuchModuleError:
+        raise _fail(
+            ParameterError,
+            f"{name}: unknown database dialect {url.drivername!r}; "
+            "use e.g. sqlite:/// or postgresql+psycopg://",
+        ) from None
+    except ModuleNotFoundError as error:
+        extra = "postgres" if url.get_backend_name() == "postgresql" else url.get_backend_name()
+        raise MissingDependencyError(error.name or url.drivername, extra) from None
+    try:
+        with engine.connect() as connection:
+            frame = pd.read_sql_query(sqlalchemy.text(query), connection)
+    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
+        raise _query_failed(name, error) from None
+    finally:
+        engine.dispose()
+    return _sql_result(frame, name)
+
+
+# --------------------------------------------------------------------------
+# Parsing cells (vectorised over whole columns)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """A parsed numeric column."""
+
+    values: np.ndarray  # float64, NaN for blank cells
+    bad: np.ndarray  # bool: non-blank cells that are not numbers
+    decimal_comma: bool = False
+    dash_zeros: int = 0
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """A parsed date column."""
+
+    values: pd.Series  # datetime64, NaT for blank or bad cells
+    bad: np.ndarray  # bool: non-blank cells that are not dates
+    blank: np.ndarray  # bool
+    date_format: str = ""
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """The column as stripped text (pandas ``string`` dtype), NA for missing."""
+    if column.dtype.kind == "f" and bool((column.dropna() % 1 == 0).all()):
+        return column.astype("Int64").astype("string")
+    return column.astype("string").str.strip()
+
+
+def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _Numbers:
+    """Parse a column of numbers as exports write them, without a per-row loop.
+
+    Handles currency symbols and codes, thousands separators (``,`` ``.``
+    space ``'``), decimal commas, ``(1.00)`` / ``-1.00`` / ``1.00-`` /
+    ``1.00 CR`` negatives, a lone dash (accounting zero) and blank cells.
+    """
+    count = len(column)
+    kind = column.dtype.kind
+    if kind in "iufb":
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
+    if kind == "M":
+        return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
+
+    text = column.astype("string").str.strip()
+    blank = (text.isna() | text.eq("") | text.str.upper().isin(sorted(NULL_TOKENS))).to_numpy(
+        dtype=bool, na_value=True
+    )
+    cleaned = text.str.replace(r"[\s'’]", "", regex=True).str.replace("−", "-", regex=False)
+    credit = cleaned.str.contains(r"(?i)\dCR$", regex=True)
+    cleaned = cleaned.str.replace(r"(?i)(?<=\d)(?:CR|DR)$", "", regex=True)
+    cleaned = cleaned.str.replace(CURRENCY_PATTERN, "", regex=True)
+    dash = cleaned.isin(["-", "–", "—"]).to_numpy(dtype=bool, na_value=False) & ~blank
+    parenthesised = cleaned.str.match(r"^\(.*\)$")
+    cleaned = cleaned.str.replace(r"^\((.*)\)$", r"\1", regex=True)
+    cleaned = cleaned.str.replace(CURRENCY_PATTERN, "", regex=True)
+    leading_minus = cleaned.str.startswith("-")
+    trailing_minus = cleaned.str.match(r"^[^-].*\d-$")
+    cleaned = cleaned.str.replace(r"^[+-]|(?<=\d)-$", "", regex=True)
+    cleaned = cleaned.str.replace(CURRENCY_PATTERN, "", regex=True)
+
+    def flag(series: pd.Series) -> np.ndarray:
+        return series.to_numpy(dtype=bool, na_value=False)
+
+    negative = flag(credit) | flag(parenthesised) | flag(leading_minus) | flag(trailing_minus)
+    scientific = flag(cleaned.str.match(SCIENTIFIC_NUMBER)) & ~blank
+    plain = flag(cleaned.str.match(PLAIN_NUMBER)) & ~blank & ~scientific
+    comma_evidence = flag(cleaned.str.contains(COMMA_DECIMAL_EVIDENCE, regex=True)) & plain
+    dot_evidence = flag(cleaned.str.contains(DOT_DECIMAL_EVIDENCE, regex=True)) & plain
+    n_comma, n_dot = int(comma_evidence.sum()), int(dot_evidence.sum())
+    if n_comma and n_dot:
+        decimal_comma = n_comma > n_dot
+    elif n_comma or n_dot:
+        decimal_comma = bool(n_comma)
+    else:
+        decimal_comma = decimal_comma_hint
+    conflicting = dot_evidence if decimal_comma else comma_evidence
+
+    if decimal_comma:
+        normalised = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        normalised = cleaned.str.replace(",", "", regex=False)
+    normalised = normalised.where(pd.Series(~scientific, index=column.index), cleaned)
+    normalised = normalised.where(pd.Series(plain | scientific, index=column.index))
+    numbers = pd.to_numeric(normalised, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = np.where(negative, -numbers, numbers)
+    numbers = np.where(dash, 0.0, numbers)
+    bad = ~blank & ~dash & (np.isnan(numbers) | conflicting)
+    numbers = np.where(bad | blank, np.nan, numbers)
+    return _Numbers(
+        values=numbers.astype(np.float64),
+        bad=bad,
+        decimal_comma=decimal_comma
+        and bool(flag(cleaned.str.contains(",", regex=False))[plain].any()),
+        dash_zeros=int(dash.sum()),
+    )
+
+
+_QUARTER_FIRST_MONTH = {"1": "01", "2": "04", "3": "07", "4": "10"}
+
+
+def _spell_quarters(text: pd.Series) -> pd.Series:
+    """Rewrite ``2024Q3``, ``2024-Q3``, ``Q3 2024`` as ``2024-07``."""
+    text = text.str.replace(r"(?i)^(\d{4})\s*[-/ ]?\s*Q([1-4])$", r"\1-Q\2", regex=True)
+    text = text.str.replace(r"(?i)^Q([1-4])\s*[-/ ]?\s*(\d{4})$", r"\2-Q\1", regex=True)
+    for quarter, month in _QUARTER_FIRST_MONTH.items():
+        text = text.str.replace(f"-Q{quarter}", f"-{month}", regex=False)
+    return text
+
+
+def _to_datetime(text: pd.Series | pd.Index, date_format: str) -> pd.DatetimeIndex:
+    """Parse texts with one format; unparseable texts become NaT. Time zones are dropped."""
+    try:
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+    except (ValueError, TypeError):  # mixed UTC offsets
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+    index = pd.DatetimeIndex(parsed)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index
+
+
+def _parse_dates(column: pd.Series) -> _Dates:
+    """Parse a time column, trying each spelling of :data:`DATE_FORMATS` on the distinct texts."""
+    count = len(column)
+    if column.dtype.kind == "M":
+        values = pd.Series(pd.DatetimeIndex(column), index=column.index)
+        if values.dt.tz is not None:
+            values = values.dt.tz_localize(None)
+        blank = values.isna().to_numpy()
+        return _Dates(values=values, bad=np.zeros(count, dtype=bool), blank=blank)
+    text = _as_text(column)
+    blank = (text.isna() | text.eq("")).to_numpy(dtype=bool, na_value=True)
+    codes, distinct = pd.factorize(text.where(~pd.Series(blank, index=column.index)))
+    distinct_text = _spell_quarters(pd.Series(distinct, dtype="string"))
+    best: pd.DatetimeIndex | None = None
+    best_format, best_parsed = "", -1
+    if len(distinct_text):
+        first = distinct_text.iloc[:1]
+        for date_format in DATE_FORMATS:
+            if _to_datetime(first, date_format).isna().all():
+                continue
+            parsed = _to_datetime(distinct_text, date_format)
+            n_parsed = int(np.count_nonzero(parsed.notna()))
+            if n_parsed > best_parsed:
+                best, best_format, best_parsed = parsed, date_format, n_parsed
+            if n_parsed == len(distinct_text):
+                break
+    if best is None:
+        values = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
+        return _Dates(values=values, bad=~blank, blank=blank)
+    picked = np.where(codes >= 0, codes, 0)
+    parsed_values = best.to_numpy()[picked]
+    parsed_values[codes < 0] = np.datetime64("NaT")
+    values = pd.Series(parsed_values, index=column.index)
+    bad = ~blank & values.isna().to_numpy()
+    return _Dates(values=values, bad=bad, blank=blank, date_format=best_format)
+
+
+# --------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------
+
+
+class _Validator:
+    """Turns one raw table into a panel; holds the per-table caches and notes."""
+
+    def __init__(self, table: _Table) -> None:
+        self.table = table
+        self.name = table.name
+        self.rows = table.rows
+        self.notes: list[str] = list(table.notes)
+        self._numbers: dict[str, _Numbers] = {}
+        self._dates: dict[str, _Dates] = {}
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.table.frame
+
+    # -- cached parses -------------------------------------------------
+
+    def numbers(self, column: str) -> _Numbers:
+        if column not in self._numbers:
+            self._numbers[column] = _parse_numbers(
+                self.frame[column], decimal_comma_hint=self.table.decimal_comma_hint
+            )
+        return self._numbers[column]
+
+    def dates(self, column: str) -> _Dates:
+        if column not in self._dates:
+            self._dates[column] = _parse_dates(self.frame[column])
+        return self._dates[column]
+
+    # -- messages ------------------------------------------------------
+
+    def cell_error(
+        self, kind: type[RevwatchError], mask: np.ndarray, column: str, problem: str, fix: str
+    ) -> RevwatchError:
+        """An error naming the first flagged row, its text and how many more there are."""
+        positions = np.flatnonzero(mask)
+        first = int(positions[0])
+        cell = self.frame[column].iloc[first]
+        text = "" if pd.isna(cell) else str(cell)
+        message = problem.format(text=repr(text))
+        return _fail(
+            kind,
+            f"{self.name}, {self.rows.name(first)}, column {column!r}: {message}"
+            f"{_more(len(positions) - 1)}; {fix}",
+        )
+
+    def missing_column(self, column: str, role: str) -> RevwatchError:
+        available = [str(name) for name in self.frame.columns]
+        close = difflib.get_close_matches(column, available, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return _fail(
+            MissingColumnError,
+            f"{self.name}: no column {column!r} (given as {role}); {hint}"
+            f"available columns: {_quoted(available)}",
+        )
+
+    # -- column roles --------------------------------------------------
+
+    def is_numeric(self, column: str) -> bool:
+        parsed = self.numbers(column)
+        return self.frame[column].dtype.kind != "M" and not parsed.bad.any()
+
+    def is_date_like(self, column: str) -> bool:
+        series = self.frame[column]
+        kind = series.dtype.kind
+        if kind == "M":
+            return True
+        hinted = bool(TIME_NAME_HINT.search(column))
+        if kind in "iufb":
+            if not hinted:
+                return False
+        elif self.is_numeric(column) and not hinted:
+            return False
+        parsed = self.dates(column)
+        return not parsed.bad.any() and not parsed.blank.all()
+
+    def roles(
+        self,
+        id_names: str | Sequence[str] | None,
+        time_name: str | None,
+        value_name: str | None,
+        metric_names: Sequence[str] | None,
+    ) -> tuple[list[str], str, str, list[str]]:
+        """Check the named columns and infer the missing ones."""
+        columns = [str(name) for name in self.frame.columns]
+        given_ids = [id_names] if isinstance(id_names, str) else id_names
+        metrics = list(metric_names or [])
+        named: list[tuple[str, str]] = [(name, "--id") for name in given_ids or []]
+        named += [(name, "--time") for name in [time_name] if name is not None]
+        named += [(name, "--value") for name in [value_name] if name is not None]
+        named += [(name, "--metrics") for name in metrics]
+        for name, role in named:
+            if not isinstance(name, str):
+                raise _fail(ParameterError, f"{role} must be a column name, got {name!r}")
+            if name not in columns:
+                raise self.missing_column(name, role)
+        taken = {name for name, _ in named}
+        inferred: list[str] = []
+
+        if time_name is None:
+            candidates = [c for c in columns if c not in taken and self.is_date_like(c)]
+            if len(candidates) != 1:
+                found = (
+                    f"several date columns ({_quoted(candidates)})"
+                    if candidates
+                    else "no date column"
+                )
+                raise _fail(
+                    MissingColumnError,
+                    f"{self.name}: found {found}; pass the time column with time= (--time), "
+                    f"one of {_quoted(candidates or columns)}",
+                )
+            time_name = candidates[0]
+            taken.add(time_name)
+            inferred.append(f"--time {time_name}")
+
+        if value_name is None:
+            candidates = [
+                c
+                for c in columns
+                if c not in taken
+                and self.is_numeric(c)
+                and not self.numbers(c).bad.all()
+                and not np.isnan(self.numbers(c).values).all()
+            ]
+            if len(candidates) > 1:
+                not_ids = [c for c in candidates if not ID_NAME_HINT.search(c)]
+                if len(not_ids) == 1 and given_ids is None:
+                    candidates = not_ids
+            if len(candidates) != 1:
+                unassigned = [c for c in columns if c not in taken]
+                found = (
+                    f"several numeric columns ({_quoted(candidates)})"
+                    if candidates
+                    else "no numeric column"
+                )
+                raise _fail(
+                    MissingColumnError,
+                    f"{self.name}: found {found}; pass the column to watch with value= "
+                    f"(--value), one of {_quoted(candidates or unassigned)}",
+                )
+            value_name = candidates[0]
+            taken.add(value_name)
+            inferred.append(f"--value {value_name}")
+
+        ids: list[str] = []
+        if given_ids is None:
+            ignored: list[str] = []
+            for column in columns:
+                if column in taken:
+                    continue
+                series = self.frame[column]
+                if series.isna().all():
+                    ignored.append(f"{column} (empty)")
+                elif (
+                    series.dtype.kind in "iufb" or self.is_numeric(column)
+                ) and not ID_NAME_HINT.search(column):
+                    ignored.append(f"{column} (numeric)")
+                else:
+                    ids.append(column)
+            inferred.append(f"--id {','.join(ids)}" if ids else "--id (none: a single series)")
+            if ignored:
+                self.note(
+                    f"ignored column(s) {', '.join(ignored)}; "
+                    "name them in --id or --metrics to use them"
+                )
+        else:
+            ids = list(given_ids)
+        if inferred:
+            self.notes.insert(0, f"inferred {', '.join(inferred)}")
+            logger.info("%s: inferred %s", self.name, ", ".join(inferred))
+
+        self.check_roles(ids, time_name, value_name, metrics)
+        return ids, time_name, value_name, metrics
+
+    def check_roles(
+        self, ids: list[str], time_name: str, value_name: str, metrics: list[str]
+    ) -> None:
+        used = [*ids, time_name, value_name, *metrics]
+        repeated = sorted({name for name in used if used.count(name) > 1})
+        if repeated:
+            raise _fail(
+                ParameterError,
+                f"{self.name}: column {repeated[0]!r} is given more than one role "
+                "(--id, --time, --value, --metrics); give each column one role",
+            )
+        for name in [*ids, *metrics]:
+            if name in (PERIOD, VALUE):
+                role = "an id" if name in ids else "a metric"
+                raise _fail(
+                    InputError,
+                    f"{self.name}: column {name!r} is used as {role}, but {PERIOD!r} and "
+                    f"{VALUE!r} are the panel's own time and value columns; rename it in the "
+                    "source or pass it as --time/--value",
+                )
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        logger.info("%s: %s", self.name, text)
+
+    # -- parsing the chosen columns -------------------------------------
+
+    def parse_time(self, column: str) -> pd.Series:
+        parsed = self.dates(column)
+        if parsed.blank.any():
+            raise self.cell_error(
+                InputError,
+                parsed.blank,
+                column,
+                "the date is blank",
+                "fill it in or delete the row",
+            )
+        if parsed.bad.any():
+            raise self.cell_error(
+                InputError, parsed.bad, column, "cannot read {text} as a date", DATE_FIX
+            )
+        if parsed.date_format == "%m/%d/%Y":
+            other = _to_datetime(_as_text(self.frame[column]), "%d/%m/%Y")
+            if other.notna().all():
+                self.note(f"read {column} as month/day/year (it could also be day/month/year)")
+        return parsed.values
+
+    def parse_ids(self, ids: list[str]) -> dict[str, pd.Series]:
+        parsed: dict[str, pd.Series] = {}
+        for column in ids:
+            text = _as_text(self.frame[column])
+            blank = (text.isna() | text.eq("")).to_numpy(dtype=bool, na_value=True)
+            if blank.any():
+                raise self.cell_error(
+                    InputError,
+                    blank,
+                    column,
+                    "the series key is blank",
+                    "fill it in, delete the row, or leave the column out of --id",
+                )
+            # The default string dtype of the running pandas (``str`` in pandas 3).
+            parsed[column] = text.reset_index(drop=True).astype(str)
+        return parsed
+
+    def parse_numbers(self, column: str, role: str) -> np.ndarray:
+        parsed = self.numbers(column)
+        if parsed.bad.any():
+            raise self.cell_error(
+                InputError,
+                parsed.bad,
+                column,
+                "cannot read {text} as a number",
+                f"fix the cell (e.g. 1234.56, $1,234.56 or (50.00)) or leave it blank "
+                f"for a missing {role}",
+            )
+        if parsed.decimal_comma:
+            self.note(f"read {column} with a decimal comma (1.234,56 = 1234.56)")
+        if parsed.dash_zeros:
+            self.note(f"read {parsed.dash_zeros} dash cell(s) in {column} as 0 (accounting zero)")
+        return parsed.values
+
+
+def _freq_for_spacing(days: float) -> str | None:
+    for freq, (low, high) in SPACING_DAYS.items():
+        if low <= days <= high:
+            return freq
+    return None
+
+
+def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
+    """The frequency of the distinct periods, and a sentence saying how it was found.
+
+    The median gap between distinct periods decides. When periods are missing
+    the median can fall between two frequencies; then the smallest gap decides,
+    provided no two distinct periods fall into the same period of that
+    frequency (which would mean the data is finer than it).
+    """
+    distinct = np.unique(periods.to_numpy(dtype="datetime64[ns]"))
+    if len(distinct) < 2:
+        raise _fail(
+            InputError,
+            f"{name}: all rows have the same period, so the frequency cannot be inferred; "
+            f"pass freq= (--freq) one of {', '.join(FREQUENCIES)}",
+        )
+    gaps_days = np.diff(distinct).astype("timedelta64[s]").astype(np.float64) / 86_400
+    median_days = float(np.median(gaps_days))
+    freq = _freq_for_spacing(median_days)
+    if freq is not None:
+        return freq, f"inferred --freq {freq} (median gap between periods: {median_days:.3g} days)"
+    smallest_days = float(gaps_days.min())
+    freq = _freq_for_spacing(smallest_days)
+    if freq is not None:
+        normalised = _normalise_periods(pd.Series(distinct), freq)
+        if normalised.nunique() == len(distinct):
+            return freq, (
+                f"inferred --freq {freq} from the smallest gap between periods "
+                f"({smallest_days:.3g} days; the median gap, {median_days:.3g} days, "
+                "says some periods are missing)"
+            )
+    spacing = f"{median_days * 24:.3g} hours" if median_days < 1 else f"{median_days:.3g} days"
+    raise _fail(
+        InputError,
+        f"{name}: periods are irregularly spaced (median gap {spacing}), so no frequency fits; "
+        f"pass freq= (--freq) one of {', '.join(FREQUENCIES)} (with --aggregate sum to roll up)",
+    )
+
+
+def _normalise_periods(periods: pd.Series, freq: str) -> pd.Series:
+    """Snap each period to the start of its month/quarter/year/day/hour (weekly: the day)."""
+    if freq == "monthly":
+        normalised = periods.dt.to_period("M").dt.to_timestamp()
+    elif freq == "quarterly":
+        normalised = periods.dt.to_period("Q").dt.to_timestamp()
+    elif freq == "yearly":
+        normalised = periods.dt.to_period("Y").dt.to_timestamp()
+    elif freq == "hourly":
+        normalised = periods.dt.floor("h")
+    else:
+        normalised = periods.dt.normalize()
+    return normalised.astype("datetime64[ns]")
+
+
+def _describe_period(period: pd.Timestamp, freq: str) -> str:
+    if freq == "monthly":
+        return period.strftime("%Y-%m")
+    if freq == "quarterly":
+        return f"{period.year}Q{(period.month - 1) // 3 + 1}"
+    if freq == "yearly":
+        return str(period.year)
+    if freq == "hourly":
+        return period.strftime("%Y-%m-%d %H:00")
+    return period.strftime("%Y-%m-%d")
+
+
+def _build_panel(
+    table: _Table,
+    *,
+    id_names: str | Sequence[str] | None,
+    time_name: str | None,
+    value_name: str | None,
+    metric_names: Sequence[str] | None,
+    aggregate: str | None,
+    freq: str | None,
+) -> Panel:
+    """The one validation path shared by :func:`load` and :func:`from_frame`."""
+    name = table.name
+    frame = table.frame
+    if isinstance(metric_names, str):
+        metric_names = [metric_names]
+    if frame.shape[1] == 0:
+        raise _fail(InputError, f"{name}: has no columns; export the data again with a header")
+    renamed = {column: str(column).replace("\ufeff", "").strip() for column in frame.columns}
+    frame = frame.rename(columns=renamed)
+    duplicated = frame.columns[frame.columns.duplicated()]
+    if len(duplicated):
+        raise _fail(
+            InputError,
+            f"{name}: column {duplicated[0]!r} appears more than once; rename one of them",
+        )
+    if len(frame) == 0:
+        raise _fail(InputError, f"{name}: {table.is_empty_message}")
+    table.frame = frame.reset_index(drop=True)
+    validator = _Validator(table)
+
+    ids, time_column, value_column, metrics = validator.roles(
+        id_names, time_name, value_name, metric_names
+    )
+    raw_periods = validator.parse_time(time_column).reset_index(drop=True)
+    keys = validator.parse_ids(ids)
+    values = validator.parse_numbers(value_column, "value")
+    metric_values = {metric: validator.parse_numbers(metric, "metric") for metric in metrics}
+
+    try:
+        raw_periods = raw_periods.astype("datetime64[ns]")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
+        early = (raw_periods < pd.Timestamp.min) | (raw_periods > pd.Timestamp.max)
+        raise validator.cell_error(
+            InputError,
+            early.to_numpy(dtype=bool, na_value=False),
+            time_column,
+            "the date {text} is out of range (years 1678-2261)",
+            "fix the year",
+        ) from None
+    if freq is None:
+        freq, how = _infer_freq(raw_periods, name)
+        validator.note(how)
+    periods = _normalise_periods(raw_periods, freq)
+    if freq == "weekly":
+        weekdays = periods.dt.dayofweek.to_numpy()
+        if len(np.unique(weekdays)) > 1:
+            usual = int(np.bincount(weekdays).argmax())
+            raise validator.cell_error(
+                InputError,
+                weekdays != usual,
+                time_column,
+                "weekly periods fall on different weekdays ({text} is not a "
+                + pd.Timestamp(2024, 1, 1 + usual).day_name()
+                + " like most)",
+                "put every week on the same weekday, or pass --freq daily",
+            )
+
+    out = pd.DataFrame(
+        {**keys, PERIOD: periods, VALUE: values, **metric_values},
+        index=pd.RangeIndex(len(periods)),
+    )
+    out = _resolve_duplicates(out, ids, freq, aggregate, validator)
+    return Panel.from_frame(
+        out,
+        id_columns=ids,
+        freq=freq,
+        source=name,
+        value_name=value_column,
+        time_name=time_column,
+        notes=tuple(validator.notes),
+    )
+
+
+def _resolve_duplicates(
+    out: pd.DataFrame, ids: list[str], freq: str, aggregate: str | None, validator: _Validator
+) -> pd.DataFrame:
+    keys = [*ids, PERIOD]
+    repeated = out.duplicated(keys, keep=False).to_numpy()
+    if not repeated.any():
+        return out
+    if aggregate is None:
+        positions = np.flatnonzero(repeated)
+        groups = out.iloc[positions].groupby(keys, sort=False).ngroup().to_numpy()
+        examples = []
+        for group in range(min(3, int(groups.max()) + 1)):
+            members = positions[groups == group]
+            first = out.iloc[int(members[0])]
+            series = ", ".join(f"{column}={first[column]!r}" for column in ids)
+            where = ", ".join(str(validator.rows.labels[m]) for m in members[:4])
+            where += ", ..." if len(members) > 4 else ""
+            label = f"{series}, " if series else ""
+            examples.append(
+                f"{label}period {_describe_period(first[PERIOD], freq)} "
+                f"({validator.rows.plural} {where})"
+            )
+        n_groups = int(groups.max()) + 1
+        raise _fail(
+            DuplicateRowsError,
+            f"{validator.name}: {len(positions)} rows share a series and period "
+            f"in {n_groups} place(s), e.g. {'; '.join(examples)}; "
+            "pass --aggregate sum to add them up (aggregate='sum'), or remove the duplicates",
+        )
+    measures = [column for column in out.columns if column not in keys]
+    summed = out.groupby(keys, sort=False, dropna=False)[measures].sum(min_count=1).reset_index()
+    validator.note(
+        f"added up {int(repeated.sum())} rows that shared a series and period "
+        f"into {len(summed) - (len(out) - int(repeated.sum()))} (--aggregate sum)"
+    )
+    return summed
