@@ -1,0 +1,171 @@
+"""The public Python API: :func:`detect` and :func:`analyze`.
+
+The command line is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from revwatch.classify import results_frame, series_frame
+from revwatch.data.load import from_frame, load
+from revwatch.data.panel import Panel
+from revwatch.detect.base import Detector, Scores
+from revwatch.detect.registry import get_detector
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Detection", "analyze", "detect", "to_panel"]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The outcome of running one method over a panel.
+
+    Attributes
+    ----------
+    panel : Panel
+        The validated input.
+    detector : Detector
+        The fitted detector.
+    scores : Scores
+        Its per-cell output.
+    """
+
+    panel: Panel
+    detector: Detector
+    scores: Scores
+
+    @property
+    def method(self) -> str:
+        """The method's name."""
+        return self.detector.name
+
+    def results(self, *, all_rows: bool = False, details: bool = False) -> pd.DataFrame:
+        """Flagged rows (or every row), most severe first; see :func:`detect`."""
+        return results_frame(
+            self.panel, self.scores, all_rows=all_rows, details=details, method=self.method
+        )
+
+    def series(self) -> pd.DataFrame:
+        """Every row with its baseline band and type, for charts."""
+        return series_frame(self.panel, self.scores)
+
+
+def to_panel(
+    data: Any,
+    *,
+    id: str | Sequence[str] | None = None,  # noqa: A002 - mirrors --id
+    time: str | None = None,
+    value: str | None = None,
+    sql: str | None = None,
+    aggregate: str | None = None,
+    freq: str | None = None,
+    sheet: str | int | None = None,
+) -> Panel:
+    """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel."""
+    if isinstance(data, Panel):
+        return data
+    if isinstance(data, str | Path):
+        return load(
+            data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
+            sheet=sheet,
+        )
+    return from_frame(data, id=id, time=time, value=value, aggregate=aggregate, freq=freq)
+
+
+def analyze(
+    data: Any,
+    *,
+    id: str | Sequence[str] | None = None,  # noqa: A002 - mirrors --id
+    time: str | None = None,
+    value: str | None = None,
+    method: str | Detector = "auto",
+    sql: str | None = None,
+    aggregate: str | None = None,
+    freq: str | None = None,
+    sheet: str | int | None = None,
+    **params: Any,
+) -> Detection:
+    """Load ``data``, run ``method`` over every series and keep everything.
+
+    Parameters are those of :func:`detect`. Use this when you need the chart
+    data (:meth:`Detection.series`) as well as the flagged rows.
+    """
+    panel = to_panel(
+        data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
+        sheet=sheet,
+    )
+    detector = get_detector(method, **params)
+    logger.info("scoring %d series with %s", panel.n_series, detector.name)
+    scores = detector.fit(panel).detect(panel)
+    return Detection(panel=panel, detector=detector, scores=scores)
+
+
+def detect(
+    data: Any,
+    *,
+    id: str | Sequence[str] | None = None,  # noqa: A002 - mirrors --id
+    time: str | None = None,
+    value: str | None = None,
+    method: str | Detector = "auto",
+    all_rows: bool = False,
+    details: bool = False,
+    sql: str | None = None,
+    aggregate: str | None = None,
+    freq: str | None = None,
+    sheet: str | int | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    """Find the series-periods that behave differently from their own normal.
+
+    Parameters
+    ----------
+    data : path, URL, pandas.DataFrame, polars.DataFrame or Panel
+        Long data: one row per series and period. A path is read by
+        :func:`revwatch.load` (CSV, Parquet, Excel; with ``sql`` a SQLite or
+        DuckDB file or a SQLAlchemy URL).
+    id, time, value : str, optional
+        Series key column(s), period column and value column; inferred when
+        omitted.
+    method : str or Detector, default "auto"
+        A method name (see :func:`revwatch.detect.method_names`) or a detector.
+    all_rows : bool, default False
+        Return every row; unflagged ones have type ``normal``.
+    details : bool, default False
+        Add ``provisional``, ``confirmed_period`` and ``method`` columns.
+    sql, aggregate, freq, sheet
+        Passed to the loader.
+    **params
+        Parameters of the method (e.g. ``threshold=4.0``).
+
+    Returns
+    -------
+    DataFrame
+        The id columns under their input names, then ``period``, ``value``,
+        ``baseline``, ``pct_vs_baseline``, ``score``, ``type``,
+        ``direction``, ``severity``, ``impact``; most severe first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "account": ["A"] * 12,
+    ...     "month": pd.date_range("2025-01-01", periods=12, freq="MS"),
+    ...     "mrr": [100.0, 101, 99, 100, 102, 100, 99, 101, 100, 300, 100, 101],
+    ... })
+    >>> flags = detect(frame, id="account", time="month", value="mrr")
+    >>> flags[["account", "type", "direction"]].values.tolist()
+    [['A', 'spike', 'up']]
+    """
+    result = analyze(
+        data, id=id, time=time, value=value, method=method, sql=sql, aggregate=aggregate,
+        freq=freq, sheet=sheet, **params,
+    )
+    return result.results(all_rows=all_rows, details=details)

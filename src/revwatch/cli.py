@@ -1,0 +1,307 @@
+"""The ``revwatch`` command line: a thin layer over the public API.
+
+Exit codes: 0 success; 2 bad input or options (one-line message on stderr);
+1 an unexpected internal error (set ``REVWATCH_DEBUG=1`` for the traceback).
+Tables, notes and progress go to stderr; ``--format csv|json|markdown``
+output goes to stdout (or ``--output FILE``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+import revwatch
+from revwatch.api import Detection, analyze
+from revwatch.datasets import DATASETS, generate, write_dataset
+from revwatch.detect.registry import get_detector, method_names
+from revwatch.errors import ParameterError, RevwatchError
+from revwatch.report import plot_top_series, render_table, write_results
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="revwatch",
+    help="Find the accounts, products or regions whose revenue behaves differently "
+    "from their own normal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_FORMATS = ("table", "csv", "json", "markdown")
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn user errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except RevwatchError as exc:
+        typer.echo(f"revwatch: error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        typer.echo("revwatch: interrupted", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: say so in one line unless debugging
+        if os.environ.get("REVWATCH_DEBUG"):
+            raise
+        typer.echo(
+            f"revwatch: internal error: {type(exc).__name__}: {exc} "
+            "(set REVWATCH_DEBUG=1 for the traceback and please report it)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _parse_value(text: str) -> Any:
+    lowered = text.strip().lower()
+    if lowered in {"none", "null"}:
+        return None
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_params(items: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--param {item!r} must look like NAME=VALUE, e.g. threshold=4")
+        params[key.strip()] = _parse_value(raw)
+    return params
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="revwatch: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _emit(
+    detection: Detection,
+    *,
+    fmt: str,
+    output: Path | None,
+    all_rows: bool,
+    details: bool,
+    limit: int,
+    chart: Path | None,
+    quiet: bool,
+) -> None:
+    """Write the results of one detection as the user asked."""
+    ids = list(detection.panel.id_columns)
+    results = detection.results(all_rows=all_rows, details=details)
+    err = _stderr()
+    if fmt == "table":
+        if output is not None:
+            raise ParameterError("--output needs --format csv, json or markdown")
+        table_rows = detection.results(details=True)
+        render_table(
+            table_rows,
+            ids,
+            console=err,
+            limit=limit,
+            title=f"revwatch: {detection.panel.source} ({detection.method})",
+            value_label=detection.panel.value_name,
+        )
+    else:
+        text = write_results(results, fmt, id_columns=ids, output=output)
+        if text is not None:
+            sys.stdout.write(text)
+            if not text.endswith("\n"):
+                sys.stdout.write("\n")
+        elif not quiet:
+            err.print(f"wrote {len(results)} rows to {output}")
+    if chart is not None:
+        plot_top_series(
+            detection.series(), ids, chart, top=4, value_label=detection.panel.value_name
+        )
+        if not quiet:
+            err.print(f"wrote chart to {chart}")
+    if detection.scores.retrospective and not quiet:
+        err.print(
+            f"note: {detection.method} is retrospective: it judges each period with data "
+            "after it, so it cannot be used for live monitoring"
+        )
+
+
+@app.command("detect")
+def detect_command(
+    source: Annotated[str, typer.Argument(help="CSV, Parquet or Excel file, database file or SQLAlchemy URL.")],
+    id_columns: Annotated[
+        list[str] | None, typer.Option("--id", help="Series key column (repeat for several).")
+    ] = None,
+    time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
+    sql: Annotated[str | None, typer.Option("--sql", help="Query to run against a database source.")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name.")] = None,
+    aggregate: Annotated[
+        str | None, typer.Option("--aggregate", help="'sum' adds up duplicate series-period rows.")
+    ] = None,
+    freq: Annotated[
+        str | None, typer.Option("--freq", help="hourly, daily, weekly, monthly, quarterly or yearly.")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")] = "auto",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write csv/json/markdown here.")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="Every row, unflagged ones as type normal.")] = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="Add provisional, confirmed_period and method columns.")
+    ] = False,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Write the four-panel PNG chart here.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows in the terminal table.")] = 20,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress on stderr.")] = False,
+) -> None:
+    """Score every series against its own past and list the anomalies, most severe first."""
+    _setup_logging(verbose)
+    with _user_errors():
+        if fmt not in _FORMATS:
+            raise ParameterError(f"--format {fmt!r} is not one of {', '.join(_FORMATS)}")
+        detection = analyze(
+            source,
+            id=id_columns or None,
+            time=time,
+            value=value,
+            sql=sql,
+            sheet=sheet,
+            aggregate=aggregate,
+            freq=freq,
+            method=method,
+            **_parse_params(param),
+        )
+        if not quiet:
+            for note in detection.panel.notes:
+                _stderr().print(f"note: {note}", highlight=False)
+        _emit(
+            detection,
+            fmt=fmt,
+            output=output,
+            all_rows=all_rows,
+            details=details,
+            limit=limit,
+            chart=chart,
+            quiet=quiet,
+        )
+
+
+@app.command("generate")
+def generate_command(
+    name: Annotated[str, typer.Argument(help=f"Data set: {', '.join(sorted(DATASETS))}.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file to write.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+) -> None:
+    """Write a generated data set, with its labels file beside it."""
+    with _user_errors():
+        dataset = generate(name, seed=seed)
+        data_path, labels_path = write_dataset(dataset, output)
+        _stderr().print(
+            f"wrote {len(dataset.frame)} rows to {data_path} and labels to {labels_path}",
+            highlight=False,
+        )
+
+
+@app.command("methods")
+def methods_command() -> None:
+    """List the detection methods and their parameters."""
+    with _user_errors():
+        for name in method_names():
+            params = get_detector(name).get_params()
+            shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            typer.echo(f"{name:24s} {shown}")
+
+
+@app.command("demo")
+def demo_command(
+    output_dir: Annotated[Path, typer.Option("--output-dir", help="Where to write the demo files.")] = Path(
+        "revwatch-demo"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the generated data.")] = 42,
+) -> None:
+    """Generate the seed's SaaS MRR data, detect, print the ranked table, write CSV and chart."""
+    _setup_logging(False)
+    with _user_errors():
+        err = _stderr()
+        dataset = generate("saas-mrr", seed=seed)
+        data_path, _ = write_dataset(dataset, output_dir / "saas_mrr.csv")
+        detection = analyze(
+            data_path, id=list(dataset.id_columns), time=dataset.time_column,
+            value=dataset.value_column,
+        )
+        render_table(
+            detection.results(details=True),
+            list(detection.panel.id_columns),
+            console=err,
+            limit=20,
+            title="revwatch demo: 30 SaaS accounts, Jul 2024 - Jun 2026 (method auto)",
+            value_label=detection.panel.value_name,
+        )
+        write_results(
+            detection.results(),
+            "csv",
+            id_columns=list(detection.panel.id_columns),
+            output=output_dir / "anomalies.csv",
+        )
+        plot_top_series(
+            detection.series(),
+            list(detection.panel.id_columns),
+            output_dir / "top_accounts.png",
+            top=4,
+            value_label=detection.panel.value_name,
+        )
+        err.print(
+            f"wrote {data_path}, {output_dir / 'anomalies.csv'} and "
+            f"{output_dir / 'top_accounts.png'}",
+            highlight=False,
+        )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(revwatch.__version__)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Find the accounts, products or regions whose revenue behaves differently from their own normal."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
