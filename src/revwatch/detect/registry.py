@@ -18,6 +18,21 @@ __all__ = ["METHODS", "get_detector", "method_names"]
 METHODS: dict[str, str] = {
     "auto": "revwatch.detect.robust:RobustShiftDetector",
     "seed-rolling": "revwatch.detect.seed_rolling:SeedRollingZScore",
+    "threshold": "revwatch.detect.statistical:StaticThreshold",
+    "rolling-zscore": "revwatch.detect.statistical:RollingZScore",
+    "rolling-iqr": "revwatch.detect.statistical:RollingIQR",
+    "naive-zscore": "revwatch.detect.statistical:NaiveZScore",
+    "naive-zscore-retro": "revwatch.detect.statistical:NaiveZScoreRetro",
+    "group-zscore": "revwatch.detect.statistical:GroupZScore",
+    "group-zscore-retro": "revwatch.detect.statistical:GroupZScoreRetro",
+    "seasonal-zscore": "revwatch.detect.statistical:SeasonalZScore",
+    "seasonal-zscore-retro": "revwatch.detect.statistical:SeasonalZScoreRetro",
+    "empirical-zscore": "revwatch.detect.statistical:EmpiricalZScore",
+    "empirical-zscore-retro": "revwatch.detect.statistical:EmpiricalZScoreRetro",
+    "log-zscore": "revwatch.detect.statistical:LogZScore",
+    "log-zscore-retro": "revwatch.detect.statistical:LogZScoreRetro",
+    "iqr": "revwatch.detect.statistical:ExpandingIQR",
+    "iqr-retro": "revwatch.detect.statistical:IQRRetro",
 }
 
 
