@@ -171,6 +171,8 @@ class RobustShiftDetector(Detector):
         t: int,
         seg_start: np.ndarray,
         prior_slope: np.ndarray,
+        carried_rel: np.ndarray,
+        carried_df: np.ndarray,
     ) -> _Baseline:
         """Robust level, slope and scale of every series from clean data before ``t``."""
         lo = max(0, t - int(self.window))
@@ -243,9 +245,13 @@ class RobustShiftDetector(Detector):
         rel_prior = float(np.median(rel[pool_ok])) if pool_ok.any() else 0.0
         own_var = np.where(own_df > 0, np.nan_to_num(own_scale) ** 2, 0.0)
         prior_var = (rel_prior * abs_level) ** 2
-        df = own_df + prior_df
+        # after a regime change a series keeps its own earlier relative scale as a prior
+        carried_var = np.nan_to_num(carried_rel * abs_level) ** 2
+        df = own_df + prior_df + carried_df
         with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.sqrt((own_df * own_var + prior_df * prior_var) / df)
+            scale = np.sqrt(
+                (own_df * own_var + prior_df * prior_var + carried_df * carried_var) / df
+            )
         scale = np.fmax(scale, float(self.floor) * abs_level)
         return _Baseline(level=level, slope=slope, scale=scale, df=df, n_obs=n_obs)
 
@@ -264,6 +270,8 @@ class RobustShiftDetector(Detector):
 
         seg_start = np.zeros(n_series, dtype=np.int64)
         prior_slope = np.zeros(n_series)
+        carried_rel = np.zeros(n_series)
+        carried_df = np.zeros(n_series)
         # open events
         ev_onset = np.full(n_series, -1, dtype=np.int64)
         ev_dir = np.zeros(n_series)
@@ -291,7 +299,7 @@ class RobustShiftDetector(Detector):
         for t in range(n_periods):
             yt = y[:, t]
             observed = ~np.isnan(yt)
-            base = self._baseline(clean, t, seg_start, prior_slope)
+            base = self._baseline(clean, t, seg_start, prior_slope, carried_rel, carried_df)
             with np.errstate(divide="ignore"):
                 inflate = np.sqrt(1.0 + np.pi / (2.0 * base.n_obs))
             pred_scale = np.fmax(base.scale * inflate, tiny)
@@ -360,6 +368,7 @@ class RobustShiftDetector(Detector):
                             ev_dev[settle] - ev_dev0[settle]
                         ) / run_len
                         prior_slope[settle] = np.where(is_trend, trend_slope, ev_slope[settle])
+                        self._carry_scale(settle, ev_scale, ev_level, ev_df, carried_rel, carried_df)
                         self._restart(clean, y, settle, s_onset, t, seg_start)
                         ev_onset[settle] = -1
                     # a deviation that neither reverts nor settles: give up waiting
@@ -369,6 +378,7 @@ class RobustShiftDetector(Detector):
                         out.provisional[stale, ev_onset[stale]] = False
                         confirm_at[stale, ev_onset[stale]] = t
                         new_start = np.full(stale.size, t - int(self.confirm) + 1)
+                        self._carry_scale(stale, ev_scale, ev_level, ev_df, carried_rel, carried_df)
                         self._restart(clean, y, stale, new_start, t, seg_start)
                         ev_onset[stale] = -1
                     for arr in (cu_pos, cu_neg, cu_pos_sum, cu_neg_sum, cu_pos_len, cu_neg_len):
@@ -429,6 +439,9 @@ class RobustShiftDetector(Detector):
                     severity[hit, t] = np.fmax(sev, np.abs(z[hit]))
                     out.z[hit, t] = sign * np.fmax(np.abs(out.z[hit, t]), sev)
                     out.score[hit, t] = np.fmax(out.score[hit, t], sev)
+                    self._carry_scale(
+                        hit, pred_scale, base.level, base.df, carried_rel, carried_df
+                    )
                     seg_start[hit] = start[hit]
                     # the drift continues at the rate it built up: 2 x mean deviation / run
                     run = np.maximum(clen[hit], 1.0)
@@ -440,6 +453,22 @@ class RobustShiftDetector(Detector):
         out.severity = severity
         out.extra["confirm_at"] = confirm_at.astype(np.float64)
         return out
+
+    @staticmethod
+    def _carry_scale(
+        series: np.ndarray,
+        scale: np.ndarray,
+        level: np.ndarray,
+        df: np.ndarray,
+        carried_rel: np.ndarray,
+        carried_df: np.ndarray,
+    ) -> None:
+        """Remember a series' relative scale (capped at 5 pseudo-observations) for its next regime."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = scale[series] / np.abs(level[series])
+        ok = np.isfinite(rel)
+        carried_rel[series] = np.where(ok, rel, 0.0)
+        carried_df[series] = np.where(ok, np.fmin(df[series], 5.0), 0.0)
 
     @staticmethod
     def _restart(

@@ -1,0 +1,130 @@
+"""Table-driven cases for the default (``auto``) method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from revwatch.api import detect
+from revwatch.detect.robust import RobustShiftDetector
+from revwatch.errors import ParameterError
+from tests.conftest import make_panel
+
+
+def _series(n: int = 24, level: float = 10_000.0, cv: float = 0.02, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return level * (1 + cv * rng.standard_normal(n))
+
+
+def _shape(kind: str) -> np.ndarray:
+    y = _series()
+    if kind == "spike":
+        y[15] *= 2.0
+    elif kind == "drop":
+        y[15] *= 0.5
+    elif kind == "step_down":
+        y[15:] *= 0.5
+    elif kind == "step_up":
+        y[15:] *= 1.6
+    elif kind == "erosion":
+        y[12:] *= 0.96 ** np.arange(1, 13)
+    elif kind == "growth":
+        y[12:] *= 1.04 ** np.arange(1, 13)
+    return y
+
+
+# (shape, expected [(type, direction)] in order, first flagged period)
+CASES = [
+    ("spike", [("spike", "up")], 15),
+    ("drop", [("drop", "down")], 15),
+    ("step_down", [("level_shift", "down")], 15),
+    ("step_up", [("level_shift", "up")], 15),
+    ("erosion", [("trend_change", "down")], None),
+    ("growth", [("trend_change", "up")], None),
+    ("clean", [], None),
+]
+
+
+@pytest.mark.parametrize(("shape", "expected", "first"), CASES)
+def test_shapes_are_typed(shape: str, expected: list[tuple[str, str]], first: int | None) -> None:
+    panel = make_panel({"acct": _shape(shape)})
+    flags = detect(panel)
+    flags = flags.sort_values("period")
+    assert list(zip(flags["type"], flags["direction"], strict=True)) == expected
+    if first is not None:
+        assert flags["period"].iloc[0] == panel.matrix().periods[first]
+
+
+def test_level_shift_is_reported_once_and_the_new_level_becomes_normal() -> None:
+    panel = make_panel({"acct": _shape("step_down")})
+    out = detect(panel, all_rows=True, details=True).sort_values("period")
+    assert (out["type"] != "normal").sum() == 1
+    tail = out.iloc[-5:]
+    # the baseline has caught up with the new level
+    assert np.allclose(tail["baseline"], tail["value"], rtol=0.1)
+
+
+def test_type_is_provisional_until_confirmed() -> None:
+    y = _series()
+    y[-1] *= 0.4  # the last period drops: spike or churn? nobody can know yet
+    out = detect(make_panel({"acct": y}), details=True)
+    assert out[["type", "provisional"]].values.tolist() == [["drop", True]]
+    assert out["confirmed_period"].isna().all()
+
+
+def test_confirmed_rows_say_when() -> None:
+    out = detect(make_panel({"acct": _shape("step_down")}), details=True)
+    row = out.iloc[0]
+    assert not row["provisional"]
+    assert row["confirmed_period"] > row["period"]
+
+
+def test_young_account_is_scored_with_little_history() -> None:
+    rng = np.random.default_rng(1)
+    old = {f"old{i}": list(5_000 * (1 + 0.02 * rng.standard_normal(24))) for i in range(10)}
+    young = [np.nan] * 18 + list(5_000 * (1 + 0.02 * rng.standard_normal(6)))
+    young[-1] = 12_000.0
+    panel = make_panel({**old, "young": young})
+    flags = detect(panel)
+    assert flags[flags["id"] == "young"]["type"].tolist() == ["spike"]
+
+
+def test_too_little_history_is_not_scored() -> None:
+    out = detect(make_panel({"a": [100.0, 5000.0]}), all_rows=True)
+    assert out["score"].isna().all()
+    assert (out["type"] == "normal").all()
+
+
+def test_small_relative_wobble_on_a_steady_account_is_not_material() -> None:
+    y = np.full(24, 10_000.0)
+    y[::2] += 1.0
+    y[20] = 10_300.0  # +3%: many sigmas, but below min_change (5%)
+    assert detect(make_panel({"a": y})).empty
+
+
+def test_credits_and_negative_values_are_handled() -> None:
+    y = _series(level=-2_000.0)
+    y[16] = -6_000.0
+    flags = detect(make_panel({"credits": y}))
+    assert flags[["type", "direction"]].values.tolist() == [["drop", "down"]]
+
+
+def test_zero_revenue_series_never_flags_until_it_moves() -> None:
+    y = np.zeros(24)
+    y[20] = 500.0
+    flags = detect(make_panel({"z": y}))
+    assert flags["period"].tolist() == [make_panel({"z": y}).matrix().periods[20]]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"window": 2}, {"min_history": 1}, {"confirm": 1}, {"threshold": 0}, {"min_change": -1}],
+)
+def test_invalid_parameters_raise(params: dict[str, float]) -> None:
+    with pytest.raises(ParameterError):
+        RobustShiftDetector(**params).detect(make_panel({"a": _series()}))
+
+
+def test_unknown_parameter_names_the_valid_ones() -> None:
+    with pytest.raises(ParameterError, match="threshold"):
+        detect(make_panel({"a": _series()}), thresh=3)
