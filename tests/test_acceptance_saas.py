@@ -66,7 +66,12 @@ def test_default_method_at_most_two_flags_on_clean_accounts(seed: int) -> None:
 def test_seed_method_reproduces_the_seed() -> None:
     flags = _flags(42, method="seed-rolling")
     flagged = set(flags["account"])
-    assert {"Apex Holdings", "Lighthouse Media", "Sterling Capital", "Crestline Industries"} <= flagged
+    assert {
+        "Apex Holdings",
+        "Lighthouse Media",
+        "Sterling Capital",
+        "Crestline Industries",
+    } <= flagged
     apex = _of(flags, "Apex Holdings").set_index("period")
     assert apex.loc[pd.Timestamp("2026-02-01"), "type"] == "drop"
     # the seed's table: the churned months are reported as erosion, severity ~ |fall| * 100
@@ -76,7 +81,9 @@ def test_seed_method_reproduces_the_seed() -> None:
         assert 60 < row["severity"] < 80
     assert _of(flags, "Lighthouse Media").set_index("period").loc["2025-10-01", "type"] == "spike"
     assert _of(flags, "Sterling Capital").set_index("period").loc["2025-04-01", "type"] == "spike"
-    assert _of(flags, "Crestline Industries").set_index("period").loc["2026-01-01", "type"] == "drop"
+    assert (
+        _of(flags, "Crestline Industries").set_index("period").loc["2026-01-01", "type"] == "drop"
+    )
 
 
 def test_default_has_far_fewer_false_alarms_than_the_seed_method() -> None:
@@ -91,8 +98,16 @@ def test_default_has_far_fewer_false_alarms_than_the_seed_method() -> None:
 def test_results_have_exactly_the_documented_columns_and_order() -> None:
     flags = _flags(42)
     assert list(flags.columns) == [
-        "account", "period", "value", "baseline", "pct_vs_baseline", "score",
-        "type", "direction", "severity", "impact",
+        "account",
+        "period",
+        "value",
+        "baseline",
+        "pct_vs_baseline",
+        "score",
+        "type",
+        "direction",
+        "severity",
+        "impact",
     ]
     assert flags["severity"].is_monotonic_decreasing
     row = flags.iloc[0]

@@ -63,7 +63,9 @@ def test_flat_series_never_flags(name: str) -> None:
     assert not scores.flag.any()
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if not get_detector(n, **_PARAMS.get(n, {})).retrospective])
+@pytest.mark.parametrize(
+    "name", [n for n in ALL if not get_detector(n, **_PARAMS.get(n, {})).retrospective]
+)
 def test_causal_methods_do_not_look_ahead(name: str, noisy_panel) -> None:
     base = _detector(name).fit_detect(noisy_panel)
     frame = noisy_panel.frame.copy()
@@ -91,7 +93,9 @@ def test_series_order_changes_nothing(name: str, noisy_panel) -> None:
 
 
 @pytest.mark.parametrize("name", ALL)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(factor=st.sampled_from([0.001, 0.37, 3.0, 1000.0, 123456.0]))
 def test_scaling_all_values_changes_no_flag(name: str, noisy_panel, factor: float) -> None:
     if name == "threshold":

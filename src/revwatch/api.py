@@ -61,7 +61,7 @@ class Detection:
 def to_panel(
     data: Any,
     *,
-    id: str | Sequence[str] | None = None,  # noqa: A002 - mirrors --id
+    id: str | Sequence[str] | None = None,
     time: str | None = None,
     value: str | None = None,
     sql: str | None = None,
@@ -74,7 +74,13 @@ def to_panel(
         return data
     if isinstance(data, str | Path):
         return load(
-            data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
+            data,
+            id=id,
+            time=time,
+            value=value,
+            sql=sql,
+            aggregate=aggregate,
+            freq=freq,
             sheet=sheet,
         )
     return from_frame(data, id=id, time=time, value=value, aggregate=aggregate, freq=freq)
@@ -83,7 +89,7 @@ def to_panel(
 def analyze(
     data: Any,
     *,
-    id: str | Sequence[str] | None = None,  # noqa: A002 - mirrors --id
+    id: str | Sequence[str] | None = None,
     time: str | None = None,
     value: str | None = None,
     method: str | Detector = "auto",
@@ -99,7 +105,13 @@ def analyze(
     data (:meth:`Detection.series`) as well as the flagged rows.
     """
     panel = to_panel(
-        data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
+        data,
+        id=id,
+        time=time,
+        value=value,
+        sql=sql,
+        aggregate=aggregate,
+        freq=freq,
         sheet=sheet,
     )
     detector = get_detector(method, **params)
@@ -111,7 +123,7 @@ def analyze(
 def detect(
     data: Any,
     *,
-    id: str | Sequence[str] | None = None,  # noqa: A002 - mirrors --id
+    id: str | Sequence[str] | None = None,
     time: str | None = None,
     value: str | None = None,
     method: str | Detector = "auto",
@@ -165,7 +177,15 @@ def detect(
     [['A', 'spike', 'up']]
     """
     result = analyze(
-        data, id=id, time=time, value=value, method=method, sql=sql, aggregate=aggregate,
-        freq=freq, sheet=sheet, **params,
+        data,
+        id=id,
+        time=time,
+        value=value,
+        method=method,
+        sql=sql,
+        aggregate=aggregate,
+        freq=freq,
+        sheet=sheet,
+        **params,
     )
     return result.results(all_rows=all_rows, details=details)

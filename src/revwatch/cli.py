@@ -151,34 +151,53 @@ def _emit(
 
 @app.command("detect")
 def detect_command(
-    source: Annotated[str, typer.Argument(help="CSV, Parquet or Excel file, database file or SQLAlchemy URL.")],
+    source: Annotated[
+        str, typer.Argument(help="CSV, Parquet or Excel file, database file or SQLAlchemy URL.")
+    ],
     id_columns: Annotated[
         list[str] | None, typer.Option("--id", help="Series key column (repeat for several).")
     ] = None,
     time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
     value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
-    sql: Annotated[str | None, typer.Option("--sql", help="Query to run against a database source.")] = None,
+    sql: Annotated[
+        str | None, typer.Option("--sql", help="Query to run against a database source.")
+    ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name.")] = None,
     aggregate: Annotated[
         str | None, typer.Option("--aggregate", help="'sum' adds up duplicate series-period rows.")
     ] = None,
     freq: Annotated[
-        str | None, typer.Option("--freq", help="hourly, daily, weekly, monthly, quarterly or yearly.")
+        str | None,
+        typer.Option("--freq", help="hourly, daily, weekly, monthly, quarterly or yearly."),
     ] = None,
-    method: Annotated[str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")] = "auto",
+    method: Annotated[
+        str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")
+    ] = "auto",
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable)."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write csv/json/markdown here.")] = None,
-    all_rows: Annotated[bool, typer.Option("--all", help="Every row, unflagged ones as type normal.")] = False,
-    details: Annotated[
-        bool, typer.Option("--details", help="Add provisional, confirmed_period and method columns.")
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json or markdown.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write csv/json/markdown here.")
+    ] = None,
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="Every row, unflagged ones as type normal.")
     ] = False,
-    chart: Annotated[Path | None, typer.Option("--chart", help="Write the four-panel PNG chart here.")] = None,
+    details: Annotated[
+        bool,
+        typer.Option("--details", help="Add provisional, confirmed_period and method columns."),
+    ] = False,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Write the four-panel PNG chart here.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows in the terminal table.")] = 20,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress on stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress on stderr.")
+    ] = False,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
@@ -240,9 +259,9 @@ def methods_command() -> None:
 
 @app.command("demo")
 def demo_command(
-    output_dir: Annotated[Path, typer.Option("--output-dir", help="Where to write the demo files.")] = Path(
-        "revwatch-demo"
-    ),
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Where to write the demo files.")
+    ] = Path("revwatch-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generated data.")] = 42,
 ) -> None:
     """Generate the seed's SaaS MRR data, detect, print the ranked table, write CSV and chart."""
@@ -252,7 +271,9 @@ def demo_command(
         dataset = generate("saas-mrr", seed=seed)
         data_path, _ = write_dataset(dataset, output_dir / "saas_mrr.csv")
         detection = analyze(
-            data_path, id=list(dataset.id_columns), time=dataset.time_column,
+            data_path,
+            id=list(dataset.id_columns),
+            time=dataset.time_column,
             value=dataset.value_column,
         )
         render_table(
@@ -294,12 +315,14 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", help="Print the version and exit.", callback=_print_version,
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
             is_eager=True,
         ),
     ] = False,
 ) -> None:
-    """Find the accounts, products or regions whose revenue behaves differently from their own normal."""
+    """Find what behaves differently from its own normal in revenue data."""
 
 
 def main() -> None:

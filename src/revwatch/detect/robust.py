@@ -364,11 +364,13 @@ class RobustShiftDetector(Detector):
                         out.provisional[settle, s_onset] = False
                         confirm_at[settle, s_onset] = t
                         run_len = np.maximum(ev_len[settle] - 1, 1)
-                        trend_slope = ev_slope[settle] + (
-                            ev_dev[settle] - ev_dev0[settle]
-                        ) / run_len
+                        trend_slope = (
+                            ev_slope[settle] + (ev_dev[settle] - ev_dev0[settle]) / run_len
+                        )
                         prior_slope[settle] = np.where(is_trend, trend_slope, ev_slope[settle])
-                        self._carry_scale(settle, ev_scale, ev_level, ev_df, carried_rel, carried_df)
+                        self._carry_scale(
+                            settle, ev_scale, ev_level, ev_df, carried_rel, carried_df
+                        )
                         self._restart(clean, y, settle, s_onset, t, seg_start)
                         ev_onset[settle] = -1
                     # a deviation that neither reverts nor settles: give up waiting
@@ -417,8 +419,12 @@ class RobustShiftDetector(Detector):
                 cu_neg_start[restart_neg] = t
                 new_pos = np.where(quiet, np.maximum(0.0, cu_pos + zq - k_drift), cu_pos)
                 new_neg = np.where(quiet, np.maximum(0.0, cu_neg - zq - k_drift), cu_neg)
-                cu_pos_sum = np.where(quiet, np.where(new_pos > 0, cu_pos_sum + zq, 0.0), cu_pos_sum)
-                cu_neg_sum = np.where(quiet, np.where(new_neg > 0, cu_neg_sum + zq, 0.0), cu_neg_sum)
+                cu_pos_sum = np.where(
+                    quiet, np.where(new_pos > 0, cu_pos_sum + zq, 0.0), cu_pos_sum
+                )
+                cu_neg_sum = np.where(
+                    quiet, np.where(new_neg > 0, cu_neg_sum + zq, 0.0), cu_neg_sum
+                )
                 cu_pos_len = np.where(quiet, np.where(new_pos > 0, cu_pos_len + 1, 0.0), cu_pos_len)
                 cu_neg_len = np.where(quiet, np.where(new_neg > 0, cu_neg_len + 1, 0.0), cu_neg_len)
                 cu_pos, cu_neg = new_pos, new_neg
@@ -439,9 +445,7 @@ class RobustShiftDetector(Detector):
                     severity[hit, t] = np.fmax(sev, np.abs(z[hit]))
                     out.z[hit, t] = sign * np.fmax(np.abs(out.z[hit, t]), sev)
                     out.score[hit, t] = np.fmax(out.score[hit, t], sev)
-                    self._carry_scale(
-                        hit, pred_scale, base.level, base.df, carried_rel, carried_df
-                    )
+                    self._carry_scale(hit, pred_scale, base.level, base.df, carried_rel, carried_df)
                     seg_start[hit] = start[hit]
                     # the drift continues at the rate it built up: 2 x mean deviation / run
                     run = np.maximum(clen[hit], 1.0)
@@ -463,7 +467,7 @@ class RobustShiftDetector(Detector):
         carried_rel: np.ndarray,
         carried_df: np.ndarray,
     ) -> None:
-        """Remember a series' relative scale (capped at 5 pseudo-observations) for its next regime."""
+        """Remember a series' relative scale (at most 5 pseudo-observations) for later."""
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = scale[series] / np.abs(level[series])
         ok = np.isfinite(rel)

@@ -72,7 +72,7 @@ def _period_dtype_resolution(periods: pd.Series) -> Resolution | None:
     """Resolution implied by a ``period[...]`` dtype, or None for other dtypes."""
     if not isinstance(periods.dtype, pd.PeriodDtype):
         return None
-    code = periods.dtype.freq.name.upper()
+    code = str(periods.dtype.freq.rule_code).upper()
     if code.startswith(("M", "Q", "Y", "A")):
         return "month"
     if code.startswith(("D", "B", "W")):
