@@ -328,3 +328,6 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# Command modules register themselves on ``app`` when imported (one line each).
