@@ -41,7 +41,11 @@ _FORMATS = ("table", "csv", "json", "markdown")
 
 
 def _stderr() -> Console:
-    return Console(stderr=True)
+    """Console on stderr; wide when it is not a terminal (pipes, CI logs) so tables fit."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=140)
+    return console
 
 
 @contextlib.contextmanager
@@ -117,8 +121,6 @@ def _emit(
     results = detection.results(all_rows=all_rows, details=details)
     err = _stderr()
     if fmt == "table":
-        if output is not None:
-            raise ParameterError("--output needs --format csv, json or markdown")
         table_rows = detection.results(details=True)
         render_table(
             table_rows,
@@ -204,6 +206,8 @@ def detect_command(
     with _user_errors():
         if fmt not in _FORMATS:
             raise ParameterError(f"--format {fmt!r} is not one of {', '.join(_FORMATS)}")
+        if fmt == "table" and output is not None:
+            raise ParameterError("--output needs --format csv, json or markdown")
         detection = analyze(
             source,
             id=id_columns or None,
