@@ -12,6 +12,9 @@ Hierarchy::
     │   ├── MissingColumnError    a named or required column is absent
     │   └── DuplicateRowsError    two rows for the same series and period
     ├── ParameterError            an invalid option or parameter value
+    ├── ConfigError               a bad revwatch.toml key or value (names file, line, key)
+    ├── StoreError                an incident store that is unreachable or too new
+    ├── DeliveryError             an alert endpoint that refused or kept failing
     └── MissingDependencyError    an optional extra is not installed
 """
 
@@ -22,12 +25,15 @@ import logging
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ConfigError",
+    "DeliveryError",
     "DuplicateRowsError",
     "InputError",
     "MissingColumnError",
     "MissingDependencyError",
     "ParameterError",
     "RevwatchError",
+    "StoreError",
 ]
 
 
@@ -51,6 +57,18 @@ class DuplicateRowsError(InputError):
 
 class ParameterError(RevwatchError, ValueError):
     """An option or parameter has an invalid value."""
+
+
+class ConfigError(RevwatchError):
+    """A monitoring config file has a bad key or value (the message names file, line and key)."""
+
+
+class StoreError(RevwatchError):
+    """The incident store cannot be reached, or its schema is newer than this revwatch."""
+
+
+class DeliveryError(RevwatchError):
+    """An alert endpoint refused a message or kept failing after retries."""
 
 
 class MissingDependencyError(RevwatchError, ImportError):
