@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -369,16 +370,7 @@ def render_table(
     has_direction = "direction" in shown.columns
     has_provisional = "provisional" in shown.columns
 
-    table = Table(title=title, header_style="bold", title_style="bold")
-    for name in ids:
-        table.add_column(str(name), no_wrap=True)
-    table.add_column("period", no_wrap=True)
-    table.add_column(value_label, justify="right", no_wrap=True)
-    table.add_column("baseline", justify="right", no_wrap=True)
-    table.add_column("% vs baseline", justify="right", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    table.add_column("severity", justify="right", no_wrap=True)
-
+    rows: list[list[Text]] = []
     for position, (_, row) in enumerate(shown.iterrows()):
         kind = "" if _is_missing(row["type"]) else str(row["type"])
         kind_text = Text(kind, style=type_color(kind) if kind and kind != "normal" else "")
@@ -386,15 +378,39 @@ def render_table(
             kind_text.append(" (provisional)", style="italic dim")
         direction = row["direction"] if has_direction else None
         pct = row["pct_vs_baseline"]
-        table.add_row(
-            *(Text("" if _is_missing(row[name]) else str(row[name])) for name in ids),
-            Text(str(periods.iloc[position])),
-            Text(format_number(row["value"], decimals, currency=currency)),
-            Text(format_number(row["baseline"], decimals, currency=currency)),
-            Text(format_pct(pct), style=_pct_style(direction, pct, has_direction=has_direction)),
-            kind_text,
-            Text(format_number(row["severity"], 2)),
+        rows.append(
+            [
+                *(Text("" if _is_missing(row[name]) else str(row[name])) for name in ids),
+                Text(str(periods.iloc[position])),
+                Text(format_number(row["value"], decimals, currency=currency)),
+                Text(format_number(row["baseline"], decimals, currency=currency)),
+                Text(
+                    format_pct(pct),
+                    style=_pct_style(direction, pct, has_direction=has_direction),
+                ),
+                kind_text,
+                Text(format_number(row["severity"], 2)),
+            ]
         )
+
+    # On a narrow terminal ids and types wrap or shorten first; periods and numbers never wrap.
+    table = Table(
+        title=title,
+        header_style="bold",
+        title_style="bold",
+        box=box.SIMPLE_HEAVY,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name in ids:
+        table.add_column(str(name), ratio=1)
+    table.add_column("period", no_wrap=True)
+    for header in (value_label, "baseline", "% vs baseline"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("type", ratio=1)
+    table.add_column("severity", justify="right", no_wrap=True)
+    for cells in rows:
+        table.add_row(*cells)
     out.print(table)
     if len(shown) < total:
         out.print(f"showing {len(shown)} of {total} rows", style="dim", markup=False)
