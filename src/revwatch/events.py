@@ -35,9 +35,9 @@ Examples
 ... })
 >>> out = aggregate_events(events, grain="daily")
 >>> first = out.iloc[0]
->>> str(first["period"]), first["revenue"], first["transaction_count"]
+>>> str(first["period"]), float(first["revenue"]), int(first["transaction_count"])
 ('2025-01-01 00:00:00', 130.0, 2)
->>> round(first["payment_success_rate"], 3), first["refund_rate"]
+>>> round(float(first["payment_success_rate"]), 3), float(first["refund_rate"])
 (0.667, 0.5)
 >>> aggregate_events(events, grain="daily", dimensions=["country"])["country"].tolist()
 ['DE', 'US']
