@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel
+from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel, period_ordinals
 from revwatch.errors import (
     DuplicateRowsError,
     InputError,
@@ -67,6 +67,9 @@ SUPPORTED = ".csv, .tsv, .txt, .parquet, .xlsx, .xls, .db/.sqlite (with sql=), .
 #: Bytes read from the start of a text file to sniff encoding and delimiter.
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
+
+#: Columns with fewer cells than this are parsed with Python-backed strings.
+SMALL_COLUMN = 20_000
 
 #: Cell texts that mean "no value" in a numeric column.
 NULL_TOKENS = frozenset({"NA", "N/A", "#N/A", "NAN", "NULL", "NONE", "NIL", "#VALUE!", "#REF!"})
@@ -123,6 +126,8 @@ TIME_NAME_HINT = re.compile(
 ID_NAME_HINT = re.compile(r"(?i:(^|[_\s-])(id|code|key|no|number|nr)$)|[a-z](Id|ID)$")
 
 CURRENCY_PATTERN = r"[$€£¥₹₩₽₪₫฿₴₦₱¢¤]|^[A-Z]{3}|[A-Z]{3}$"
+# A numeric cell has a digit, or is a lone (accounting zero) dash, maybe with a currency sign.
+DIGIT_OR_DASH = r"\d|^$|^[\s$€£¥₹₩₽₪₫฿₴₦₱¢¤]*[-–—]\s*$"
 PLAIN_NUMBER = r"^(?:\d[\d.,]*|[.,]\d+)$"
 SCIENTIFIC_NUMBER = r"^\d+(?:\.\d+)?[eE][+-]?\d+$"
 # Evidence that a column writes decimals with a comma (or with a dot).
@@ -561,8 +566,11 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
                         f"{name}: has {len(sheet_names)} sheet(s), no sheet {sheet}; "
                         f"pass sheet= one of {_quoted(sheet_names)}",
                     )
-                frame = workbook.parse(
-                    0 if sheet is None else sheet, keep_default_na=False, na_values=[""]
+                frame = pd.read_excel(
+                    workbook,
+                    sheet_name=0 if sheet is None else sheet,
+                    keep_default_na=False,
+                    na_values=[""],
                 )
             break
         except RevwatchError:
@@ -731,11 +739,20 @@ class _Dates:
     date_format: str = ""
 
 
+def _text_dtype(n_cells: int) -> pd.StringDtype:
+    """The string dtype to run text methods with.
+
+    Arrow-backed strings are faster on big columns, Python-backed ones have
+    far less overhead per call on small columns.
+    """
+    return pd.StringDtype("pyarrow" if n_cells >= SMALL_COLUMN else "python")
+
+
 def _as_text(column: pd.Series) -> pd.Series:
     """The column as stripped text (pandas ``string`` dtype), NA for missing."""
     if column.dtype.kind == "f" and bool((column.dropna() % 1 == 0).all()):
-        return column.astype("Int64").astype("string")
-    return column.astype("string").str.strip()
+        return column.astype("Int64").astype(_text_dtype(len(column)))
+    return column.astype(_text_dtype(len(column))).str.strip()
 
 
 def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _Numbers:
@@ -753,10 +770,16 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
 
-    text = column.astype("string").str.strip()
+    text = column.astype(_text_dtype(count)).str.strip()
     blank = (text.isna() | text.eq("") | text.str.upper().isin(sorted(NULL_TOKENS))).to_numpy(
         dtype=bool, na_value=True
     )
+    if not decimal_comma_hint:
+        # Fast path: plain machine-written numbers need no cleaning.
+        direct = pd.to_numeric(text.where(~pd.Series(blank, index=column.index)), errors="coerce")
+        direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isfinite(direct_values[~blank]).all():
+            return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
     cleaned = text.str.replace(r"[\s'’]", "", regex=True).str.replace("−", "-", regex=False)
     credit = cleaned.str.contains(r"(?i)\dCR$", regex=True)
     cleaned = cleaned.str.replace(r"(?i)(?<=\d)(?:CR|DR)$", "", regex=True)
@@ -812,6 +835,8 @@ _QUARTER_FIRST_MONTH = {"1": "01", "2": "04", "3": "07", "4": "10"}
 
 def _spell_quarters(text: pd.Series) -> pd.Series:
     """Rewrite ``2024Q3``, ``2024-Q3``, ``Q3 2024`` as ``2024-07``."""
+    if not bool(text.str.contains("q", case=False, regex=False).any()):
+        return text
     text = text.str.replace(r"(?i)^(\d{4})\s*[-/ ]?\s*Q([1-4])$", r"\1-Q\2", regex=True)
     text = text.str.replace(r"(?i)^Q([1-4])\s*[-/ ]?\s*(\d{4})$", r"\2-Q\1", regex=True)
     for quarter, month in _QUARTER_FIRST_MONTH.items():
@@ -843,10 +868,11 @@ def _parse_dates(column: pd.Series) -> _Dates:
     text = _as_text(column)
     blank = (text.isna() | text.eq("")).to_numpy(dtype=bool, na_value=True)
     codes, distinct = pd.factorize(text.where(~pd.Series(blank, index=column.index)))
-    distinct_text = _spell_quarters(pd.Series(distinct, dtype="string"))
+    distinct_text = _spell_quarters(pd.Series(distinct, dtype=_text_dtype(len(distinct))))
     best: pd.DatetimeIndex | None = None
     best_format, best_parsed = "", -1
-    if len(distinct_text):
+    # Every spelling of a date has a digit; skip the formats for text like "acme".
+    if len(distinct_text) and distinct_text.str.contains(r"\d", regex=True).any():
         first = distinct_text.iloc[:1]
         for date_format in DATE_FORMATS:
             if _to_datetime(first, date_format).isna().all():
@@ -883,6 +909,7 @@ class _Validator:
         self.notes: list[str] = list(table.notes)
         self._numbers: dict[str, _Numbers] = {}
         self._dates: dict[str, _Dates] = {}
+        self._is_numeric: dict[str, bool] = {}
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -932,6 +959,20 @@ class _Validator:
     # -- column roles --------------------------------------------------
 
     def is_numeric(self, column: str) -> bool:
+        if column not in self._is_numeric:
+            self._is_numeric[column] = self._check_numeric(column)
+        return self._is_numeric[column]
+
+    def _check_numeric(self, column: str) -> bool:
+        series = self.frame[column]
+        if series.dtype.kind not in "iufb":
+            # Cheap rejection: a filled cell without a digit (other than a dash
+            # or a null marker) is never a number, as in an id column.
+            text = series.astype(_text_dtype(len(series))).str.strip().str.upper()
+            wordy = text.notna() & ~text.str.contains(DIGIT_OR_DASH, regex=True)
+            wordy &= ~text.isin(sorted(NULL_TOKENS))
+            if bool(wordy.any()):
+                return False
         parsed = self.numbers(column)
         return self.frame[column].dtype.kind != "M" and not parsed.bad.any()
 
@@ -944,10 +985,14 @@ class _Validator:
         if kind in "iufb":
             if not hinted:
                 return False
-        elif self.is_numeric(column) and not hinted:
+        elif not hinted and self.is_numeric(column):
             return False
         parsed = self.dates(column)
-        return not parsed.bad.any() and not parsed.blank.all()
+        n_filled = int(np.count_nonzero(~parsed.blank))
+        n_parsed = n_filled - int(np.count_nonzero(parsed.bad))
+        # A few unreadable cells do not stop a column from being the time
+        # column: they are reported with their row when the column is parsed.
+        return n_parsed > 0 and n_parsed >= (0.5 if hinted else 0.8) * n_filled
 
     def roles(
         self,
@@ -1130,20 +1175,15 @@ class _Validator:
         return parsed.values
 
 
-def _freq_for_spacing(days: float) -> str | None:
-    for freq, (low, high) in SPACING_DAYS.items():
-        if low <= days <= high:
-            return freq
-    return None
-
-
 def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
     """The frequency of the distinct periods, and a sentence saying how it was found.
 
-    The median gap between distinct periods decides. When periods are missing
-    the median can fall between two frequencies; then the smallest gap decides,
-    provided no two distinct periods fall into the same period of that
-    frequency (which would mean the data is finer than it).
+    The finest frequency ``f`` such that (a) the median gap between distinct
+    periods is at least about one ``f`` step (the data is not finer than
+    ``f``) and (b) at least two distinct periods are consecutive ``f``
+    periods (the data is not coarser than ``f``). Using the median plus the
+    smallest step copes with missing periods and with month-end and
+    month-start dates mixed across series.
     """
     distinct = np.unique(periods.to_numpy(dtype="datetime64[ns]"))
     if len(distinct) < 2:
@@ -1154,18 +1194,13 @@ def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
         )
     gaps_days = np.diff(distinct).astype("timedelta64[s]").astype(np.float64) / 86_400
     median_days = float(np.median(gaps_days))
-    freq = _freq_for_spacing(median_days)
-    if freq is not None:
-        return freq, f"inferred --freq {freq} (median gap between periods: {median_days:.3g} days)"
-    smallest_days = float(gaps_days.min())
-    freq = _freq_for_spacing(smallest_days)
-    if freq is not None:
-        normalised = _normalise_periods(pd.Series(distinct), freq)
-        if normalised.nunique() == len(distinct):
+    for freq, (low_days, _high_days) in SPACING_DAYS.items():
+        if median_days < low_days:
+            continue
+        steps = np.diff(np.unique(period_ordinals(pd.DatetimeIndex(distinct), freq)))
+        if len(steps) and int(steps.min()) == 1:
             return freq, (
-                f"inferred --freq {freq} from the smallest gap between periods "
-                f"({smallest_days:.3g} days; the median gap, {median_days:.3g} days, "
-                "says some periods are missing)"
+                f"inferred --freq {freq} (median gap between periods: {median_days:.3g} days)"
             )
     spacing = f"{median_days * 24:.3g} hours" if median_days < 1 else f"{median_days:.3g} days"
     raise _fail(
@@ -1256,7 +1291,7 @@ def _build_panel(
         validator.note(how)
     periods = _normalise_periods(raw_periods, freq)
     if freq == "weekly":
-        weekdays = periods.dt.dayofweek.to_numpy()
+        weekdays = periods.dt.day_of_week.to_numpy()
         if len(np.unique(weekdays)) > 1:
             usual = int(np.bincount(weekdays).argmax())
             raise validator.cell_error(
