@@ -872,29 +872,37 @@ class SeasonalZScore(Detector):
 
     With ``s`` the seasonal period (12 for monthly data) and ``x_t`` the value:
 
-    1. **Cycle level around a past cell** ``u``: ``N_u`` = mean of the ``s``
-       periods ``[a, a + s)`` with ``a = max(u - s//2, first observation)``,
-       a full cycle containing ``u`` (so seasonality averages out).
-    2. **Seasonal index** at ``t``: ``I_t`` = mean over earlier cycles
+    1. **Level of a cycle**: the mean of ``s`` consecutive periods after
+       dropping their smallest and largest value (when at least 4 are
+       observed), so that one anomalous month barely moves it. Every cycle
+       holds each season once, so the level is free of seasonality.
+    2. **Cycle level around a past cell** ``u``: ``N_u`` = level of the
+       periods ``[a, a + s)`` with ``a = max(u - s//2, first observation)``.
+    3. **Seasonal index** at ``t``: ``I_t`` = mean over earlier cycles
        ``k >= 1`` of ``x_{t-ks} / N_{t-ks}``. Every ``N_{t-ks}`` only uses
        periods before ``t``.
-    3. **Current level**: ``L_t`` = mean of the ``s`` periods before ``t``.
-    4. **Expected value**: ``e_t = I_t * L_t`` (multiplicative seasonality,
+    4. **Current level**: ``L_t`` = level of the ``s`` periods before ``t``.
+    5. **Expected value**: ``e_t = I_t * L_t`` (multiplicative seasonality,
        adjusted for the series' level change since last year).
-    5. **Residual**: ``r_t = (x_t - e_t) / e_t``, relative, so December's
+    6. **Residual**: ``r_t = (x_t - e_t) / e_t``, relative, so December's
        larger swings are on the same scale as the other months'.
-    6. **Scale**: the series' own residuals at all earlier periods (not only
-       the same month, so there are many): center ``m`` = their median,
-       ``sigma`` = IQR / 1.349 (the sample std if the IQR is 0).
-    7. ``z_t = (r_t - m) / sigma``, score ``|z|``; ``baseline = e_t (1 + m)``,
-       band ``e_t (1 + m -/+ threshold * sigma)``.
+    7. **Center and scale** from the residuals of all earlier periods (not
+       only the same month, so there are many): center ``m_t`` = median of
+       the series' own earlier residuals; own scale ``s_t`` = their IQR / 1.349
+       (their std if the IQR is 0), from ``k`` residuals. A handful of
+       residuals gives a very noisy scale, so it is shrunk toward the panel's
+       pooled scale ``p_t`` = 1.4826 * median of ``|r_u - m_u|`` over every
+       series and every earlier period (residuals are relative, so series of
+       any size pool): ``sigma_t^2 = (k s_t^2 + 12 p_t^2) / (k + 12)``.
+    8. ``z_t = (r_t - m_t) / sigma_t``, score ``|z|``;
+       ``baseline = e_t (1 + m_t)``, band ``e_t (1 + m_t -/+ threshold * sigma_t)``.
 
-    A level (steps 1 and 3) needs at least 3/4 of its cycle observed. The first
-    cell can be scored once a full prior cycle and ``min_periods`` residuals
-    exist: with monthly data, from month 12 + ``min_periods`` on. Cells whose
-    expected value is not positive (non-positive data) are not scored.
-    Residual differences below 1e-9 (relative) count as equal, so an exactly
-    periodic history does not produce capped scores from rounding.
+    A level needs at least 3/4 of its cycle observed. A cell is scored once a
+    full prior cycle and ``min_periods`` residuals of its series exist: with
+    monthly data, from month 12 + ``min_periods`` on. Cells whose expected
+    value is not positive (non-positive data) are not scored. Residual
+    differences below 1e-9 (relative) count as equal, so an exactly periodic
+    history does not produce capped scores from rounding.
 
     Parameters
     ----------
@@ -906,6 +914,9 @@ class SeasonalZScore(Detector):
 
     name: ClassVar[str] = "seasonal-zscore"
 
+    #: Weight, in residuals, of the pooled scale in ``sigma``.
+    prior_weight: ClassVar[float] = 12.0
+
     def __init__(self, *, threshold: float = 3.0, min_periods: int = 6) -> None:
         self.threshold = threshold
         self.min_periods = min_periods
@@ -915,18 +926,33 @@ class SeasonalZScore(Detector):
         threshold = _positive("threshold", self.name, self.threshold)
         min_periods = _count("min_periods", self.name, self.min_periods, 2)
         values = panel.matrix().values
+        n_series, n_periods = values.shape
         season = _seasonal_period(panel)
         expected = self._expected(values, season)
         with np.errstate(invalid="ignore", divide="ignore"):
             usable = expected > 0
             residual = np.where(usable, (values - expected) / expected, np.nan)
         q1, median, q3 = _expanding_quantiles(residual, (0.25, 0.5, 0.75), min_periods)
-        _, std = _expanding_moments(residual, None, values.shape[0], min_periods)
-        sigma = (q3 - q1) / _IQR_TO_SIGMA
-        sigma = np.where(sigma > _RELATIVE_TOL, sigma, std)
+        _, std = _expanding_moments(residual, None, n_series, min_periods)
+        (center_any,) = _expanding_quantiles(residual, (0.5,), 1)
+        own = (q3 - q1) / _IQR_TO_SIGMA
+        own = np.where(own > _RELATIVE_TOL, own, std)
+        count = np.zeros(values.shape)
+        if n_periods > 1:
+            count[:, 1:] = np.cumsum(~np.isnan(residual), axis=1)[:, :-1]
+        # Pooled scale: out-of-sample absolute deviations of every series, periods < t.
+        deviation = np.abs(residual - center_any)
+        stream = deviation.T.reshape(-1)
+        pooled = np.full(n_periods, np.nan)
+        if stream.size and n_periods > 1:
+            running = pd.Series(stream).expanding(min_periods=1).median().to_numpy(dtype=np.float64)
+            pooled[1:] = 1.4826 * running[np.arange(1, n_periods) * n_series - 1]
+        pooled_sq = np.where(np.isnan(pooled), 0.0, pooled**2)[None, :]
+        prior = np.where(np.isnan(pooled), 0.0, self.prior_weight)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma = np.sqrt((count * own**2 + prior * pooled_sq) / (count + prior))
         sigma = np.where(sigma > _RELATIVE_TOL, sigma, np.where(np.isnan(sigma), np.nan, 0.0))
-        dev = residual - median
-        close = np.abs(dev) <= _RELATIVE_TOL
+        close = np.abs(residual - median) <= _RELATIVE_TOL
         residual_for_z = np.where(close & (sigma == 0), median, residual)
         rel = _z_scores(residual_for_z, median, sigma, threshold, retrospective=False)
         scores = Scores.empty(values.shape, threshold)
@@ -947,9 +973,13 @@ class SeasonalZScore(Detector):
         valid = ~np.isnan(values)
         count = _window_accumulate(valid.astype(np.float64), season, np.add, 0.0)
         total = _window_accumulate(np.where(valid, values, 0.0), season, np.add, 0.0)
+        low = _window_accumulate(np.where(valid, values, np.inf), season, np.minimum, np.inf)
+        high = _window_accumulate(np.where(valid, values, -np.inf), season, np.maximum, -np.inf)
+        trim = count >= 4
         with np.errstate(invalid="ignore", divide="ignore"):
-            level = np.where(count >= needed, total / count, np.nan)
-        # level[:, t] is the mean of the `season` periods before t (t = 0..n_periods).
+            level = np.where(trim, (total - low - high) / (count - 2), total / count)
+        level = np.where(count >= needed, level, np.nan)
+        # level[:, t] is the level of the `season` periods before t (t = 0..n_periods).
         trailing = level[:, :n_periods]
         first = np.argmax(valid, axis=1)
         start = np.maximum(np.arange(n_periods)[None, :] - season // 2, first[:, None])
