@@ -166,11 +166,15 @@ class MetricConfig(_Model):
     active_periods: int = Field(default=1, ge=1)
 
 
+def _channels(*names: Channel) -> list[Channel]:
+    return list(names)
+
+
 class RoutingConfig(_Model):
     """Which channels each tier goes to."""
 
-    critical: list[Channel] = Field(default_factory=lambda: ["pagerduty", "slack"])
-    warning: list[Channel] = Field(default_factory=lambda: ["slack"])
+    critical: list[Channel] = Field(default_factory=lambda: _channels("pagerduty", "slack"))
+    warning: list[Channel] = Field(default_factory=lambda: _channels("slack"))
     info: list[Channel] = Field(default_factory=list)
 
     def channels(self, tier: str) -> list[str]:
