@@ -125,11 +125,17 @@ TIME_NAME_HINT = re.compile(
 )
 ID_NAME_HINT = re.compile(r"(?i:(^|[_\s-])(id|code|key|no|number|nr)$)|[a-z](Id|ID)$")
 
-CURRENCY_PATTERN = r"[$€£¥₹₩₽₪₫฿₴₦₱¢¤]|^[A-Z]{3}|[A-Z]{3}$"
+# Removed before a number is read: spaces and apostrophes (thousands
+# separators), currency symbols, and a three-letter currency code at either end.
+CLUTTER_PATTERN = r"[\s'’$€£¥₹₩₽₪₫฿₴₦₱¢¤]|^[A-Z]{3}|[A-Z]{3}$"
+# What is left: (1,234.00) | -1,234.00 | 1,234.00- | 1,234.00CR | 1.5e3
+NUMBER_PATTERN = (
+    r"^(?P<open>\()?(?P<sign>[-+])?"
+    r"(?P<digits>\d+(?:\.\d+)?[eE][-+]?\d+|\d[\d.,]*|[.,]\d+)"
+    r"(?P<trailing>-)?(?P<marker>[cC][rR]|[dD][rR])?(?P<close>\))?$"
+)
 # A numeric cell has a digit, or is a lone (accounting zero) dash, maybe with a currency sign.
 DIGIT_OR_DASH = r"\d|^$|^[\s$€£¥₹₩₽₪₫฿₴₦₱¢¤]*[-–—]\s*$"
-PLAIN_NUMBER = r"^(?:\d[\d.,]*|[.,]\d+)$"
-SCIENTIFIC_NUMBER = r"^\d+(?:\.\d+)?[eE][+-]?\d+$"
 # Evidence that a column writes decimals with a comma (or with a dot).
 COMMA_DECIMAL_EVIDENCE = r"^\d*,(?:\d{0,2}|\d{4,})$|^0,\d+$|\..*,|\..*\."
 DOT_DECIMAL_EVIDENCE = r"^\d*\.(?:\d{0,2}|\d{4,})$|^0\.\d+$|,.*\.|,.*,"
@@ -727,6 +733,7 @@ class _Numbers:
     bad: np.ndarray  # bool: non-blank cells that are not numbers
     decimal_comma: bool = False
     dash_zeros: int = 0
+    dash: np.ndarray | None = None  # bool: lone accounting dashes (distinct texts only)
 
 
 @dataclass(frozen=True)
@@ -739,7 +746,7 @@ class _Dates:
     date_format: str = ""
 
 
-def _text_dtype(n_cells: int) -> pd.StringDtype:
+def _text_dtype(n_cells: int) -> pd.StringDtype[Any]:
     """The string dtype to run text methods with.
 
     Arrow-backed strings are faster on big columns, Python-backed ones have
@@ -761,6 +768,15 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     Handles currency symbols and codes, thousands separators (``,`` ``.``
     space ``'``), decimal commas, ``(1.00)`` / ``-1.00`` / ``1.00-`` /
     ``1.00 CR`` negatives, a lone dash (accounting zero) and blank cells.
+    The work is done once per distinct text, then mapped back to the rows.
+
+    Examples
+    --------
+    >>> texts = pd.Series(["$1,234.56", "(50.00)", "", "1 234,5 EUR"])
+    >>> _parse_numbers(texts.iloc[:3]).values.tolist()
+    [1234.56, -50.0, nan]
+    >>> _parse_numbers(texts.iloc[3:]).values.tolist()
+    [1234.5]
     """
     count = len(column)
     kind = column.dtype.kind
@@ -770,37 +786,61 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
 
-    text = column.astype(_text_dtype(count)).str.strip()
-    blank = (text.isna() | text.eq("") | text.str.upper().isin(sorted(NULL_TOKENS))).to_numpy(
+    codes, distinct_cells = pd.factorize(column.astype(_text_dtype(count)).str.strip())
+    distinct = pd.Series(distinct_cells, dtype=_text_dtype(len(distinct_cells)))
+    parsed = _parse_distinct_numbers(distinct, decimal_comma_hint=decimal_comma_hint)
+    missing = codes < 0
+    picked = np.where(missing, 0, codes)
+    values = np.where(missing, np.nan, parsed.values[picked] if len(distinct) else np.nan)
+    bad = ~missing & (parsed.bad[picked] if len(distinct) else False)
+    dash_zeros = int(np.count_nonzero(~missing & _rows_with_dash(parsed, picked)))
+    return _Numbers(
+        values=np.asarray(values, dtype=np.float64),
+        bad=np.asarray(bad, dtype=bool),
+        decimal_comma=parsed.decimal_comma,
+        dash_zeros=dash_zeros,
+    )
+
+
+def _rows_with_dash(parsed: _Numbers, picked: np.ndarray) -> np.ndarray:
+    """Per row: whether its distinct text was a lone accounting dash."""
+    if parsed.dash is None or not len(parsed.dash):
+        return np.zeros(len(picked), dtype=bool)
+    return parsed.dash[picked]
+
+
+def _parse_distinct_numbers(texts: pd.Series, *, decimal_comma_hint: bool) -> _Numbers:
+    """Parse stripped, distinct, non-missing texts (see :func:`_parse_numbers`)."""
+    count = len(texts)
+    blank = (texts.eq("") | texts.str.upper().isin(sorted(NULL_TOKENS))).to_numpy(
         dtype=bool, na_value=True
     )
     if not decimal_comma_hint:
         # Fast path: plain machine-written numbers need no cleaning.
-        direct = pd.to_numeric(text.where(~pd.Series(blank, index=column.index)), errors="coerce")
+        direct = pd.to_numeric(texts.where(~pd.Series(blank, index=texts.index)), errors="coerce")
         direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isfinite(direct_values[~blank]).all():
             return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
-    cleaned = text.str.replace(r"[\s'’]", "", regex=True).str.replace("−", "-", regex=False)
-    credit = cleaned.str.contains(r"(?i)\dCR$", regex=True)
-    cleaned = cleaned.str.replace(r"(?i)(?<=\d)(?:CR|DR)$", "", regex=True)
-    cleaned = cleaned.str.replace(CURRENCY_PATTERN, "", regex=True)
-    dash = cleaned.isin(["-", "–", "—"]).to_numpy(dtype=bool, na_value=False) & ~blank
-    parenthesised = cleaned.str.match(r"^\(.*\)$")
-    cleaned = cleaned.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-    cleaned = cleaned.str.replace(CURRENCY_PATTERN, "", regex=True)
-    leading_minus = cleaned.str.startswith("-")
-    trailing_minus = cleaned.str.match(r"^[^-].*\d-$")
-    cleaned = cleaned.str.replace(r"^[+-]|(?<=\d)-$", "", regex=True)
-    cleaned = cleaned.str.replace(CURRENCY_PATTERN, "", regex=True)
 
     def flag(series: pd.Series) -> np.ndarray:
         return series.to_numpy(dtype=bool, na_value=False)
 
-    negative = flag(credit) | flag(parenthesised) | flag(leading_minus) | flag(trailing_minus)
-    scientific = flag(cleaned.str.match(SCIENTIFIC_NUMBER)) & ~blank
-    plain = flag(cleaned.str.match(PLAIN_NUMBER)) & ~blank & ~scientific
-    comma_evidence = flag(cleaned.str.contains(COMMA_DECIMAL_EVIDENCE, regex=True)) & plain
-    dot_evidence = flag(cleaned.str.contains(DOT_DECIMAL_EVIDENCE, regex=True)) & plain
+    cleaned = texts.str.replace(CLUTTER_PATTERN, "", regex=True).str.replace("−", "-", regex=False)
+    dash = flag(cleaned.isin(["-", "–", "—"])) & ~blank
+    parts = cleaned.str.extract(NUMBER_PATTERN)
+    digits = parts["digits"]
+    matched = flag(digits.notna()) & ~blank
+    balanced = flag(parts["open"].isna()) == flag(parts["close"].isna())
+    negative = (
+        flag(parts["open"].notna())
+        | flag(parts["sign"].eq("-"))
+        | flag(parts["trailing"].notna())
+        | flag(parts["marker"].str.upper().eq("CR"))
+    )
+    scientific = flag(digits.str.contains(r"[eE]", regex=True)) & matched
+    plain = matched & ~scientific
+    comma_evidence = flag(digits.str.contains(COMMA_DECIMAL_EVIDENCE, regex=True)) & plain
+    dot_evidence = flag(digits.str.contains(DOT_DECIMAL_EVIDENCE, regex=True)) & plain
     n_comma, n_dot = int(comma_evidence.sum()), int(dot_evidence.sum())
     if n_comma and n_dot:
         decimal_comma = n_comma > n_dot
@@ -809,24 +849,22 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     else:
         decimal_comma = decimal_comma_hint
     conflicting = dot_evidence if decimal_comma else comma_evidence
-
     if decimal_comma:
-        normalised = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        normalised = digits.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
-        normalised = cleaned.str.replace(",", "", regex=False)
-    normalised = normalised.where(pd.Series(~scientific, index=column.index), cleaned)
-    normalised = normalised.where(pd.Series(plain | scientific, index=column.index))
+        normalised = digits.str.replace(",", "", regex=False)
+    normalised = normalised.where(pd.Series(~scientific, index=texts.index), digits)
     numbers = pd.to_numeric(normalised, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = np.where(negative, -numbers, numbers)
     numbers = np.where(dash, 0.0, numbers)
-    bad = ~blank & ~dash & (np.isnan(numbers) | conflicting)
+    bad = ~blank & ~dash & (np.isnan(numbers) | conflicting | ~balanced)
     numbers = np.where(bad | blank, np.nan, numbers)
+    has_comma = flag(digits.str.contains(",", regex=False)) & plain
     return _Numbers(
         values=numbers.astype(np.float64),
         bad=bad,
-        decimal_comma=decimal_comma
-        and bool(flag(cleaned.str.contains(",", regex=False))[plain].any()),
-        dash_zeros=int(dash.sum()),
+        decimal_comma=decimal_comma and bool(has_comma.any()),
+        dash=dash,
     )
 
 
@@ -968,8 +1006,9 @@ class _Validator:
         if series.dtype.kind not in "iufb":
             # Cheap rejection: a filled cell without a digit (other than a dash
             # or a null marker) is never a number, as in an id column.
-            text = series.astype(_text_dtype(len(series))).str.strip().str.upper()
-            wordy = text.notna() & ~text.str.contains(DIGIT_OR_DASH, regex=True)
+            distinct = pd.Series(pd.unique(series.dropna()))
+            text = distinct.astype(_text_dtype(len(distinct))).str.strip().str.upper()
+            wordy = ~text.str.contains(DIGIT_OR_DASH, regex=True)
             wordy &= ~text.isin(sorted(NULL_TOKENS))
             if bool(wordy.any()):
                 return False
