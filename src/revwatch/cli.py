@@ -335,3 +335,4 @@ def main() -> None:
 
 
 # Command modules register themselves on ``app`` when imported (one line each).
+from revwatch import cli_evaluate  # noqa: E402,F401

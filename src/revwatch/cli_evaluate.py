@@ -1,0 +1,212 @@
+"""``revwatch evaluate``, ``revwatch compare`` and ``revwatch advise``.
+
+Thin commands over :mod:`revwatch.evaluate` and :mod:`revwatch.advise`;
+registered on :data:`revwatch.cli.app` when :mod:`revwatch.cli` imports this
+module. Tables and notes go to stderr; ``--format csv|json|markdown`` goes to
+stdout or ``--output``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from revwatch.advise import advise
+from revwatch.cli import _setup_logging, _stderr, _user_errors, app
+from revwatch.datasets import DATASETS
+from revwatch.errors import ParameterError
+from revwatch.evaluate import Comparison, compare, evaluate, parse_methods
+from revwatch.report import write_results
+
+logger = logging.getLogger(__name__)
+
+_FORMATS = ("table", "csv", "json", "markdown")
+
+IdOption = Annotated[
+    list[str] | None, typer.Option("--id", help="Series key column (repeat for several).")
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="table (stderr), csv, json or markdown.")
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write csv/json/markdown here.")
+]
+
+
+def _check_format(fmt: str, output: Path | None) -> None:
+    if fmt not in _FORMATS:
+        raise ParameterError(f"--format {fmt!r} is not one of {', '.join(_FORMATS)}")
+    if fmt == "table" and output is not None:
+        raise ParameterError("--output needs --format csv, json or markdown")
+
+
+def _print_table(frame: pd.DataFrame, title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(frame.columns):
+        table.add_column(str(column), justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if pd.isna(v) else _cell(v) for v in row))
+    console = _stderr()
+    if not console.is_terminal:  # a log or a pipe: do not wrap at 80 columns
+        console.width = 240
+    console.print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
+    return str(value)
+
+
+def _write(frame: pd.DataFrame, fmt: str, output: Path | None) -> None:
+    text = write_results(frame, fmt, id_columns=["method"], output=output)
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        _stderr().print(f"wrote {len(frame)} rows to {output}", highlight=False)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    source: Annotated[str, typer.Argument(help="The data: CSV, Parquet or Excel file.")],
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels", "-l", help="Labels file: id columns, period, [type, event_start]."
+        ),
+    ],
+    methods: Annotated[
+        str, typer.Option("--methods", "-m", help="Comma-separated methods, e.g. auto,iqr.")
+    ] = "auto",
+    id_columns: IdOption = None,
+    time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
+    tolerance: Annotated[
+        int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
+    ] = 0,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """Score methods against labels: point-wise and event-wise precision/recall/F1, more."""
+    _setup_logging(verbose)
+    with _user_errors():
+        _check_format(fmt, output)
+        table = evaluate(
+            source,
+            labels,
+            parse_methods(methods),
+            id=id_columns or None,
+            time=time,
+            value=value,
+            tolerance=tolerance,
+        )
+        if fmt == "table":
+            # One column per method, one row per metric: fits a terminal.
+            shown = table.set_index("method").T.reset_index(names="metric")
+            _print_table(shown, f"revwatch evaluate: {source} (tolerance {tolerance})")
+        else:
+            _write(table, fmt, output)
+        if table["retrospective"].any():
+            _stderr().print(
+                "note: retrospective methods judge each period with data after it; "
+                "they cannot run as a live monitor",
+                highlight=False,
+            )
+
+
+@app.command("compare")
+def compare_command(
+    dataset: Annotated[str, typer.Argument(help=f"Data set: {', '.join(sorted(DATASETS))}.")],
+    seeds: Annotated[int, typer.Option("--seeds", help="Number of random seeds (0..N-1).")] = 10,
+    methods: Annotated[
+        str | None,
+        typer.Option("--methods", "-m", help="Comma-separated methods (default: all)."),
+    ] = None,
+    tolerance: Annotated[
+        int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
+    ] = 0,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="csv/json: every seed's row instead of mean/std.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """Regenerate a seed's data set over N seeds and compare methods (mean ± std)."""
+    _setup_logging(verbose)
+    with _user_errors():
+        _check_format(fmt, output)
+        if seeds < 1:
+            raise ParameterError(f"--seeds must be at least 1, got {seeds}")
+        if dataset not in DATASETS:
+            raise ParameterError(
+                f"unknown data set {dataset!r}; choose one of: {', '.join(sorted(DATASETS))}"
+            )
+        names = parse_methods(methods) if methods else None
+        err = _stderr()
+        result = compare(
+            dataset,
+            names,
+            seeds,
+            tolerance=tolerance,
+            progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
+        )
+        _emit_comparison(result, fmt, output, raw)
+
+
+def _emit_comparison(result: Comparison, fmt: str, output: Path | None, raw: bool) -> None:
+    title = (
+        f"revwatch compare {result.dataset} over {len(result.seeds)} seeds "
+        "(mean ± std; precision/recall/F1 point-wise unless marked event)"
+    )
+    if fmt == "table":
+        _print_table(result.table(), title)
+    elif fmt == "markdown":
+        _write(result.table(), fmt, output)
+    else:
+        _write(result.runs if raw else result.summary, fmt, output)
+    for name, why in result.skipped.items():
+        _stderr().print(f"note: skipped {name}: {why}", highlight=False)
+
+
+@app.command("advise")
+def advise_command(
+    source: Annotated[str, typer.Argument(help="The data: CSV, Parquet or Excel file.")],
+    labels: Annotated[
+        Path | None, typer.Option("--labels", "-l", help="Labels file (judge methods by F1).")
+    ] = None,
+    id_columns: IdOption = None,
+    time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
+    f1_target: Annotated[
+        float, typer.Option("--f1-target", help="F1 that is good enough (with labels).")
+    ] = 0.85,
+    max_flag_rate: Annotated[
+        float, typer.Option("--max-flag-rate", help="Highest flag rate (without labels).")
+    ] = 0.05,
+) -> None:
+    """Seed 003's framework: test assumptions, try methods simple to complex, recommend one."""
+    _setup_logging(False)
+    with _user_errors():
+        advice = advise(
+            source,
+            labels,
+            id=id_columns or None,
+            time=time,
+            value=value,
+            f1_target=f1_target,
+            max_flag_rate=max_flag_rate,
+        )
+        typer.echo(advice.to_text(), nl=False)
+
+
+__all__ = ["advise_command", "compare_command", "evaluate_command"]
