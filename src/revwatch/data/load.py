@@ -1233,15 +1233,13 @@ def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
         )
     gaps_days = np.diff(distinct).astype("timedelta64[s]").astype(np.float64) / 86_400
     median_days = float(np.median(gaps_days))
+    spacing = f"{median_days * 24:.3g} hours" if median_days < 1 else f"{median_days:.3g} days"
     for freq, (low_days, _high_days) in SPACING_DAYS.items():
         if median_days < low_days:
             continue
         steps = np.diff(np.unique(period_ordinals(pd.DatetimeIndex(distinct), freq)))
         if len(steps) and int(steps.min()) == 1:
-            return freq, (
-                f"inferred --freq {freq} (median gap between periods: {median_days:.3g} days)"
-            )
-    spacing = f"{median_days * 24:.3g} hours" if median_days < 1 else f"{median_days:.3g} days"
+            return freq, f"inferred --freq {freq} (median gap between periods: {spacing})"
     raise _fail(
         InputError,
         f"{name}: periods are irregularly spaced (median gap {spacing}), so no frequency fits; "
