@@ -1,0 +1,881 @@
+"""Unattended monitoring: one idempotent run over a config, and the health of the monitor.
+
+:func:`run` does, for every metric of the config:
+
+1. load its source (files/globs, a SQL query, or raw payment events
+   aggregated by :mod:`revwatch.events`), mask the periods of incidents
+   labelled *confirmed* to NaN (so a real incident does not distort the
+   baseline of later periods), and score it with the metric's method
+   (retrospective methods are refused: they look ahead);
+2. skip the metric when its newest period is not after its watermark (a
+   re-run processes only what is new);
+3. build incidents (contiguous flagged periods of one series with one type and
+   direction; id = hash of metric, series key and start period), give each a
+   tier, and in **one transaction** save the incidents, auto-resolve those
+   whose series is back to normal, write the pending ledger rows of every
+   state change (the outbox), the score summary, the model record and the
+   new watermark. A crash before the commit leaves nothing of this metric;
+   the re-run redoes it.
+4. deliver the pending ledger rows (from this run or earlier, failed runs).
+
+Delivery semantics
+------------------
+A ledger row (incident, state, channel) is unique, and written in the same
+transaction as the state change, so each change is queued exactly once.
+Sending is an external side effect and cannot share that transaction: the row
+is marked ``sending`` (committed) before the request and ``sent`` after the
+endpoint accepts it. A crash between the two leaves the row ``sending``, "in
+doubt": ``alerts.in_doubt = "resend"`` (default) sends it again on the next run
+(at-least-once; PagerDuty deduplicates on ``dedup_key`` = incident id, so a
+page is still raised once; Slack/email may show a duplicate), ``"skip"``
+marks it ``skipped`` (at-most-once). Outside that window of one request,
+delivery is exactly once. 4xx answers mark the row ``failed`` (not retried);
+429/5xx/unreachable endpoints leave it ``pending`` for the next run and fail
+the run (non-zero exit), losing nothing already stored.
+
+Examples
+--------
+>>> tier_of(9.0, -10.0, critical_severity=8.0, warning_severity=4.0)
+'critical'
+>>> tier_of(5.0, -10.0, critical_severity=8.0, warning_severity=4.0, critical_impact=5.0)
+'critical'
+>>> tier_of(2.0, -1.0, critical_severity=8.0, warning_severity=4.0)
+'info'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from revwatch.alerts import Alert, build_channels
+from revwatch.api import Detection, analyze
+from revwatch.config import Config, MetricConfig, SourceConfig
+from revwatch.data.load import from_frame, load
+from revwatch.data.panel import FREQUENCIES, PERIOD, Panel, period_ordinals
+from revwatch.detect.registry import get_detector
+from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
+from revwatch.events import aggregate_events
+from revwatch.store import Store, series_key_text, utcnow
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "GRAIN_DAYS",
+    "RETRAIN_DAYS",
+    "HealthCheck",
+    "HealthReport",
+    "RunFailedError",
+    "RunReport",
+    "health",
+    "open_store",
+    "run",
+    "tier_of",
+]
+
+#: Approximate length of one period of each grain, in days.
+GRAIN_DAYS: dict[str, float] = {
+    "hourly": 1 / 24,
+    "daily": 1.0,
+    "weekly": 7.0,
+    "monthly": 31.0,
+    "quarterly": 92.0,
+    "yearly": 366.0,
+}
+#: Seed 001's retraining schedule: method -> (refit every N days, training window in days).
+RETRAIN_DAYS: dict[str, tuple[float, float | None]] = {
+    "isolation-forest": (7.0, 90.0),
+    "prophet": (30.0, None),
+}
+#: Environment variable of the crash hook used by the tests (``before_commit``, ``after_send``).
+CRASH_HOOK = "REVWATCH_TEST_CRASH"
+CONTEXT_PERIODS = 36
+
+
+class RunFailedError(RevwatchError):
+    """A run finished but some metric or delivery failed (the store keeps what succeeded)."""
+
+
+@dataclass
+class RunReport:
+    """What one run did."""
+
+    run_id: int
+    status: str = "running"
+    new_periods: int = 0
+    metrics_scored: int = 0
+    incidents_opened: int = 0
+    incidents_resolved: int = 0
+    deliveries_sent: int = 0
+    deliveries_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """The counters stored on the run row."""
+        return {
+            "metrics_scored": self.metrics_scored,
+            "new_periods": self.new_periods,
+            "incidents_opened": self.incidents_opened,
+            "incidents_resolved": self.incidents_resolved,
+            "deliveries_sent": self.deliveries_sent,
+            "deliveries_failed": self.deliveries_failed,
+        }
+
+
+def open_store(config: Config) -> Store:
+    """The store a config names."""
+    return Store(config.store.url, schema=config.store.schema_name)
+
+
+def tier_of(
+    severity: float,
+    impact: float,
+    *,
+    critical_severity: float,
+    warning_severity: float,
+    critical_impact: float | None = None,
+    warning_impact: float | None = None,
+) -> str:
+    """Tier of an incident: either threshold (severity or |money impact|) promotes it."""
+    money = abs(impact) if np.isfinite(impact) else 0.0
+    if severity >= critical_severity or (critical_impact is not None and money >= critical_impact):
+        return "critical"
+    if severity >= warning_severity or (warning_impact is not None and money >= warning_impact):
+        return "warning"
+    return "info"
+
+
+# --------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------
+
+
+def _paths(source: SourceConfig) -> list[str]:
+    assert source.path is not None
+    found = sorted(glob.glob(source.path))
+    if not found:
+        raise InputError(
+            f"source {source.name!r}: no file matches {source.path}; check the path or glob"
+        )
+    return found
+
+
+def _read_events(source: SourceConfig) -> pd.DataFrame:
+    if source.path is not None:
+        frames = []
+        for path in _paths(source):
+            suffix = Path(path).suffix.lower()
+            if suffix in {".parquet", ".pq"}:
+                frames.append(pd.read_parquet(path))
+            elif suffix in {".xlsx", ".xls", ".xlsm"}:
+                frames.append(pd.read_excel(path))
+            else:
+                frames.append(pd.read_csv(path))
+        return pd.concat(frames, ignore_index=True)
+    import sqlalchemy as sa
+
+    url = source.database_url()
+    assert url is not None and source.query is not None
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            return pd.read_sql_query(sa.text(source.query), conn)
+    except Exception as exc:
+        raise InputError(
+            f"source {source.name!r}: query failed ({str(exc).splitlines()[0]}); "
+            "check the URL and query"
+        ) from None
+
+
+def load_metric(config: Config, metric: MetricConfig) -> Panel:
+    """Load one metric's panel from its source (no detection)."""
+    source = config.source(metric.source)
+    keys = list(metric.keys)
+    if source.kind == "events":
+        events = aggregate_events(
+            _read_events(source),
+            grain=source.grain,
+            dimensions=keys or source.dimensions,
+            timestamp=source.timestamp,
+            amount=source.amount,
+            status=source.status,
+            currency=source.currency,
+            rates=source.rates,
+            source=source.name,
+        )
+        return from_frame(
+            events,
+            id=keys or list(source.dimensions),
+            time=PERIOD,
+            value=metric.value,
+            freq=metric.grain or source.grain,
+            source=source.name,
+        )
+    if source.kind == "sql":
+        return load(
+            source.database_url() or "",
+            sql=source.query,
+            id=keys,
+            time=source.time,
+            value=metric.value,
+            freq=metric.grain,
+        )
+    paths = _paths(source)
+    panels = [
+        load(
+            p, id=keys, time=source.time, value=metric.value, freq=metric.grain, sheet=source.sheet
+        )
+        for p in paths
+    ]
+    if len(panels) == 1:
+        return panels[0]
+    frame = pd.concat([p.frame for p in panels], ignore_index=True)
+    return from_frame(
+        frame, id=keys, time=PERIOD, value="value", freq=panels[0].freq, source=source.path or ""
+    )
+
+
+def _mask_confirmed(panel: Panel, labels: list[dict[str, Any]]) -> Panel:
+    """Set the periods of confirmed incidents to NaN so they stay out of baselines."""
+    if not labels:
+        return panel
+    frame = panel.frame.copy()
+    keys = _key_texts(frame, panel.id_columns)
+    masked = np.zeros(len(frame), dtype=bool)
+    for label in labels:
+        key = label["series_key"]
+        text = key if isinstance(key, str) else series_key_text(key)
+        masked |= (
+            (keys == text)
+            & (frame[PERIOD] >= label["start_period"]).to_numpy()
+            & (frame[PERIOD] <= label["end_period"]).to_numpy()
+        )
+    if masked.any():
+        frame.loc[masked, "value"] = np.nan
+        logger.info("masked %d confirmed-incident cells out of the baselines", int(masked.sum()))
+    return Panel.from_frame(
+        frame,
+        id_columns=panel.id_columns,
+        freq=panel.freq,
+        source=panel.source,
+        value_name=panel.value_name,
+        time_name=panel.time_name,
+        notes=panel.notes,
+    )
+
+
+def _key_texts(frame: pd.DataFrame, ids: tuple[str, ...]) -> np.ndarray:
+    if not ids:
+        return np.full(len(frame), series_key_text({}), dtype=object)
+    records: list[dict[str, Any]] = frame[list(ids)].astype(object).to_dict("records")  # type: ignore[assignment]
+    return np.asarray([series_key_text(r) for r in records], dtype=object)
+
+
+# --------------------------------------------------------------------------
+# Incidents
+# --------------------------------------------------------------------------
+
+
+def incident_id(metric: str, key_text: str, start: pd.Timestamp) -> str:
+    """Deterministic incident id: hash of metric, series key and start period.
+
+    Examples
+    --------
+    >>> incident_id("mrr", '{"account": "A"}', pd.Timestamp("2025-01-01"))
+    'b9973c105bec7f3e'
+    """
+    text = json.dumps([metric, key_text, pd.Timestamp(start).isoformat()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> list[dict[str, Any]]:
+    """Contiguous flagged periods of one series, type and direction -> incident rows.
+
+    A thin adapter kept local to the monitor (``revwatch.incidents`` did not
+    exist when this was written); each row also carries ``context``, the last
+    :data:`CONTEXT_PERIODS` periods of its series with the band, for charts.
+    """
+    panel = detection.panel
+    ids = panel.id_columns
+    flagged = detection.results(details=True)
+    if flagged.empty:
+        return []
+    flagged = flagged.sort_values([*ids, PERIOD], kind="stable").reset_index(drop=True)
+    key = _key_texts(flagged, ids)
+    ordinal = period_ordinals(flagged[PERIOD], panel.freq)
+    kind = flagged["type"].astype(str).to_numpy()
+    direction = flagged["direction"].astype(str).to_numpy()
+    new = np.ones(len(flagged), dtype=bool)
+    new[1:] = (
+        (key[1:] != key[:-1])
+        | (kind[1:] != kind[:-1])
+        | (direction[1:] != direction[:-1])
+        | (np.diff(ordinal) != 1)
+    )
+    group = np.cumsum(new) - 1
+    flagged["_group"] = group
+    flagged["_key"] = key
+    agg = flagged.groupby("_group", sort=True).agg(
+        key=("_key", "first"),
+        start=(PERIOD, "min"),
+        end=(PERIOD, "max"),
+        type=("type", "first"),
+        direction=("direction", "first"),
+        severity=("severity", "max"),
+        impact=("impact", "sum"),
+    )
+    series = detection.series()
+    series_keys = _key_texts(series, ids)
+    by_key = {k: np.flatnonzero(series_keys == k) for k in set(agg["key"])}
+    tiers = metric.tiers
+    rows = []
+    items: list[dict[str, Any]] = agg.to_dict("records")  # type: ignore[assignment]
+    for item in items:
+        sub = series.iloc[by_key[item["key"]]]
+        sub = sub[sub[PERIOD] <= item["end"]].tail(CONTEXT_PERIODS)
+        context = [
+            [p.isoformat(), *(None if not np.isfinite(v) else float(v) for v in vals)]
+            for p, *vals in zip(
+                sub[PERIOD], sub["value"], sub["baseline"], sub["lower"], sub["upper"], strict=True
+            )
+        ]
+        severity = float(item["severity"]) if np.isfinite(item["severity"]) else 0.0
+        impact = float(item["impact"]) if np.isfinite(item["impact"]) else 0.0
+        rows.append(
+            {
+                "incident_id": incident_id(metric.name, item["key"], item["start"]),
+                "metric": metric.name,
+                "series_key": json.loads(item["key"]),
+                "start_period": pd.Timestamp(item["start"]).to_pydatetime(),
+                "end_period": pd.Timestamp(item["end"]).to_pydatetime(),
+                "type": item["type"],
+                "direction": item["direction"],
+                "severity": severity,
+                "impact": impact,
+                "tier": tier_of(
+                    severity,
+                    impact,
+                    critical_severity=tiers.critical_severity,
+                    warning_severity=tiers.warning_severity,
+                    critical_impact=tiers.critical_impact,
+                    warning_impact=tiers.warning_impact,
+                ),
+                "context": context,
+            }
+        )
+    return rows
+
+
+def _suppressed(incident: dict[str, Any], benign: list[dict[str, Any]], days: float) -> bool:
+    """A benign label on the same series, type and direction within the decay window."""
+    key = series_key_text(incident["series_key"])
+    for label in benign:
+        if (
+            label["series_key"] == key
+            or (
+                isinstance(label["series_key"], dict)
+                and series_key_text(label["series_key"]) == key
+            )
+        ) and (label["type"], label["direction"]) == (incident["type"], incident["direction"]):
+            gap = pd.Timestamp(incident["start_period"]) - pd.Timestamp(label["end_period"])
+            if pd.Timedelta(0) <= gap <= pd.Timedelta(days=days) or gap < pd.Timedelta(0):
+                return True
+    return False
+
+
+def _crash(point: str) -> None:
+    if os.environ.get(CRASH_HOOK) == point:
+        logger.error("crash hook %s: exiting without cleanup", point)
+        os._exit(1)
+
+
+def _process_metric(config: Config, metric: MetricConfig, store: Store, report: RunReport) -> None:
+    detector = get_detector(metric.method, **metric.params)
+    if getattr(detector, "retrospective", False):
+        raise ConfigError(
+            f"{config.path}: metric {metric.name!r}: method {metric.method!r} is retrospective "
+            "(it looks ahead) and cannot monitor; use auto or a causal method"
+        )
+    panel = load_metric(config, metric)
+    if panel.frame.empty:
+        raise InputError(f"metric {metric.name!r}: the source has no rows")
+    confirmed = store.labels(metric=metric.name, label="confirmed")
+    panel = _mask_confirmed(panel, confirmed)
+    last = pd.Timestamp(panel.frame[PERIOD].max())
+    mark = store.watermark(metric.name)
+    if mark is not None and last <= pd.Timestamp(mark):
+        logger.info("metric %s: nothing after %s", metric.name, mark)
+        return
+    detection = analyze(panel, method=metric.method, **metric.params)
+    rows = detection.results(all_rows=True, details=True)
+    fresh = rows if mark is None else rows[rows[PERIOD] > pd.Timestamp(mark)]
+    report.new_periods += int(fresh[PERIOD].nunique())
+    report.metrics_scored += 1
+    if config.store.features_dir:
+        _write_features(fresh, detection, metric, Path(config.store.features_dir))
+    summary = [
+        {
+            "metric": metric.name,
+            "period": pd.Timestamp(cast(Any, period)).to_pydatetime(),
+            "run_id": report.run_id,
+            "n_series": len(part),
+            "n_flagged": int((part["type"] != "normal").sum()),
+            "mean_score": _finite(np.nanmean(np.abs(part["score"].to_numpy(dtype=float)))),
+            "p95_score": _finite(np.nanpercentile(np.abs(part["score"].to_numpy(dtype=float)), 95)),
+        }
+        for period, part in fresh.groupby(PERIOD, sort=True)
+        if np.isfinite(part["score"].to_numpy(dtype=float)).any()
+    ]
+    incidents = _incidents_from_detection(detection, metric)
+    mat = detection.panel.matrix()
+    observed = ~np.isnan(mat.values)
+    last_pos = np.where(
+        observed.any(axis=1), observed.shape[1] - 1 - np.argmax(observed[:, ::-1], axis=1), -1
+    )
+    key_pos = {k: i for i, k in enumerate(_key_texts(mat.keys, detection.panel.id_columns))}
+    period_pos = {p: i for i, p in enumerate(mat.periods)}
+    benign = store.labels(metric=metric.name, label="benign")
+    confirmed_ids = {lab["incident_id"] for lab in confirmed}
+    first_run = mark is None
+    routing = config.routing
+    with store.begin() as conn:
+        known = {r["incident_id"]: r for r in store.incidents(metric=metric.name, conn=conn)}
+        seen: set[str] = set()
+        for inc in incidents:
+            seen.add(inc["incident_id"])
+            key = series_key_text(inc["series_key"])
+            row = key_pos.get(key)
+            end_pos = period_pos.get(pd.Timestamp(inc["end_period"]), -1)
+            active = row is None or last_pos[row] - end_pos < metric.active_periods
+            old = known.get(inc["incident_id"])
+            if old is not None:
+                inc["status"] = old["status"]
+                inc["last_seen_run"] = report.run_id
+                store.save_incident(conn, inc)
+                if old["status"] != "resolved" and not active:
+                    _resolve(store, conn, inc["incident_id"], report)
+                continue
+            inc.update(first_seen_run=report.run_id, last_seen_run=report.run_id)
+            if first_run and not active:
+                inc.update(status="resolved", resolution="history", resolved_at=utcnow())
+                store.save_incident(conn, inc)
+                continue
+            inc["suppressed"] = _suppressed(inc, benign, config.feedback.suppress_days)
+            inc["status"] = "open"
+            store.save_incident(conn, inc)
+            report.incidents_opened += 1
+            if not inc["suppressed"]:
+                store.enqueue(
+                    conn,
+                    inc["incident_id"],
+                    "open",
+                    routing.channels(inc["tier"]),
+                    run_id=report.run_id,
+                )
+            if not active:
+                _resolve(store, conn, inc["incident_id"], report)
+        for old_id, old in known.items():
+            if old_id in seen or old["status"] == "resolved" or old_id in confirmed_ids:
+                continue
+            if pd.Timestamp(old["end_period"]) < last:
+                _resolve(store, conn, old_id, report)
+        store.write_scores(conn, summary)
+        store.record_model(
+            conn,
+            metric=metric.name,
+            method=detection.method,
+            trained_at=utcnow(),
+            train_start=pd.Timestamp(mat.periods[0]).to_pydatetime(),
+            train_end=last.to_pydatetime(),
+            n_periods=len(mat.periods),
+        )
+        store.set_watermark(conn, metric.name, last.to_pydatetime(), report.run_id)
+        _crash("before_commit")
+    logger.info("metric %s: scored up to %s", metric.name, last.date())
+
+
+def _resolve(store: Store, conn: Any, incident_id_: str, report: RunReport) -> None:
+    store.set_status(incident_id_, "resolved", resolution="auto", conn=conn)
+    report.incidents_resolved += 1
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _write_features(
+    rows: pd.DataFrame, detection: Detection, metric: MetricConfig, folder: Path
+) -> None:
+    """Append the new periods' scores to the date-partitioned Parquet feature store.
+
+    File names are derived from the metric and the period range, so a re-run
+    after a crash overwrites the same files instead of duplicating rows.
+    """
+    if rows.empty:
+        return
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    frame = rows.copy()
+    frame.insert(0, "metric", metric.name)
+    frame["series_key"] = _key_texts(frame, detection.panel.id_columns)
+    frame = frame.drop(columns=list(detection.panel.id_columns))
+    frame["date"] = pd.to_datetime(frame[PERIOD]).dt.strftime("%Y-%m-%d")
+    for column in ("type", "direction", "method", "metric", "series_key", "date"):
+        frame[column] = frame[column].astype(object).astype(str)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    first = pd.Timestamp(frame[PERIOD].min()).strftime("%Y%m%dT%H")
+    final = pd.Timestamp(frame[PERIOD].max()).strftime("%Y%m%dT%H")
+    ds.write_dataset(
+        table,
+        folder,
+        format="parquet",
+        partitioning=ds.partitioning(
+            pa.schema([("metric", pa.string()), ("date", pa.string())]), flavor="hive"
+        ),
+        basename_template=f"{metric.name}-{first}-{final}-{{i}}.parquet",
+        existing_data_behavior="overwrite_or_ignore",
+    )
+
+
+# --------------------------------------------------------------------------
+# Delivery
+# --------------------------------------------------------------------------
+
+
+def deliver_pending(
+    config: Config,
+    store: Store,
+    report: RunReport,
+    *,
+    channels: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send every pending ledger row (see the module notes for the semantics)."""
+    rows = store.deliveries(status=["pending", "sending"])
+    if not rows:
+        return
+    if config.alerts.in_doubt == "skip":
+        doubt = [r["id"] for r in rows if r["status"] == "sending"]
+        if doubt:
+            store.mark_delivery(doubt, "skipped", "in doubt after a crash; skipped (in_doubt=skip)")
+            rows = [r for r in rows if r["status"] != "sending"]
+    if channels is None:
+        channels = build_channels(config.alerts, sleep=sleep)
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_channel.setdefault(row["channel"], []).append(row)
+    for name, items in by_channel.items():
+        channel = channels.get(name)
+        if channel is None:
+            store.mark_delivery([r["id"] for r in items], "failed", f"no [alerts.{name}] table")
+            report.deliveries_failed += len(items)
+            report.errors.append(f"{name}: no [alerts.{name}] table in the config")
+            continue
+        alerts = []
+        for row in items:
+            incident = store.incident(row["incident_id"])
+            alerts.append(
+                (
+                    row,
+                    Alert(
+                        incident=incident or {"incident_id": row["incident_id"]}, state=row["state"]
+                    ),
+                )
+            )
+        digest = config.alerts.digest and channel.digest_capable
+        batches = [alerts] if digest else [[a] for a in alerts]
+        for batch in batches:
+            ids = [row["id"] for row, _ in batch]
+            store.mark_delivery(ids, "sending")
+            try:
+                channel.send([alert for _, alert in batch])
+            except DeliveryError as exc:
+                permanent = bool(getattr(exc, "permanent", False))
+                store.mark_delivery(ids, "failed" if permanent else "pending", str(exc))
+                report.deliveries_failed += len(ids)
+                report.errors.append(str(exc))
+                continue
+            _crash("after_send")
+            store.mark_delivery(ids, "sent")
+            report.deliveries_sent += len(ids)
+
+
+# --------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------
+
+
+def run(
+    config: Config,
+    *,
+    store: Store | None = None,
+    channels: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunReport:
+    """One idempotent run over everything the config names.
+
+    Parameters
+    ----------
+    config : Config
+        The validated config.
+    store : Store, optional
+        Defaults to the store the config names.
+    channels : dict, optional
+        Channel objects by name (defaults: built from the config and the
+        environment).
+    sleep : callable
+        How retries wait.
+
+    Returns
+    -------
+    RunReport
+
+    Raises
+    ------
+    RunFailedError
+        After the run is recorded, when a metric or delivery failed; what
+        succeeded stays stored and pending deliveries are retried next run.
+    """
+    store = store or open_store(config)
+    report = RunReport(run_id=store.start_run(config.path))
+    try:
+        for metric in config.metrics:
+            try:
+                _process_metric(config, metric, store, report)
+            except RevwatchError as exc:
+                logger.error("metric %s: %s", metric.name, exc)
+                report.errors.append(f"metric {metric.name!r}: {exc}")
+        try:
+            deliver_pending(config, store, report, channels=channels, sleep=sleep)
+        except ConfigError as exc:
+            report.errors.append(str(exc))
+    except Exception as exc:
+        store.finish_run(
+            report.run_id, "failed", error=f"{type(exc).__name__}: {exc}", **report.counts()
+        )
+        raise
+    if report.errors:
+        report.status = "failed"
+    elif report.new_periods == 0 and report.deliveries_sent == 0:
+        report.status = "empty"
+    else:
+        report.status = "ok"
+    store.finish_run(
+        report.run_id, report.status, error="; ".join(report.errors) or None, **report.counts()
+    )
+    if report.errors:
+        more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+        raise RunFailedError(f"run {report.run_id} failed: {report.errors[0]}{more}")
+    return report
+
+
+# --------------------------------------------------------------------------
+# Monitor the monitor
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One finding of :func:`health`: ``status`` is ok, warning or critical."""
+
+    name: str
+    status: str
+    detail: str
+
+
+@dataclass
+class HealthReport:
+    """Checks plus the weekly score distribution per metric."""
+
+    checks: list[HealthCheck]
+    weekly: pd.DataFrame
+
+    @property
+    def status(self) -> str:
+        """The worst status of the checks."""
+        order = {"ok": 0, "warning": 1, "critical": 2}
+        worst = max((order[c.status] for c in self.checks), default=0)
+        return {v: k for k, v in order.items()}[worst]
+
+
+def weekly_scores(store: Store) -> pd.DataFrame:
+    """Per metric and week: mean and p95 of the anomaly scores (from the score summary).
+
+    The weekly mean weights each period by its series; the weekly p95 is the
+    largest per-period p95 of the week (an upper bound of the exact p95,
+    which the Parquet feature store can give).
+    """
+    frame = pd.DataFrame(store.scores())
+    if frame.empty:
+        return pd.DataFrame(columns=["metric", "week", "mean", "p95", "periods"])
+    frame["week"] = pd.to_datetime(frame["period"]).dt.to_period("W-SUN").dt.start_time
+    frame["weighted"] = frame["mean_score"] * frame["n_series"]
+    out = (
+        frame.groupby(["metric", "week"], sort=True)
+        .agg(
+            weighted=("weighted", "sum"),
+            n=("n_series", "sum"),
+            p95=("p95_score", "max"),
+            periods=("period", "count"),
+        )
+        .reset_index()
+    )
+    out["mean"] = out["weighted"] / out["n"]
+    return out[["metric", "week", "mean", "p95", "periods"]]
+
+
+def health(
+    store: Store,
+    config: Config | None = None,
+    *,
+    now: dt.datetime | None = None,
+    stale_factor: float = 2.0,
+    drift_weeks: int = 4,
+) -> HealthReport:
+    """Check the monitor itself (seed 001's "monitor the monitor").
+
+    * score distribution per week (mean, p95) and its drift: the mean of the
+      last ``drift_weeks`` weeks against the weeks before, in units of their
+      spread (> 3: warning, the model is losing calibration; retrain);
+    * stale sources: no new period for more than ``stale_factor`` x grain
+      (critical);
+    * runs that failed, crashed or produced nothing;
+    * model age against seed 001's schedule (:data:`RETRAIN_DAYS`: Isolation
+      Forest weekly on 90 days, Prophet monthly); statistical methods refit
+      on every run.
+
+    Parameters
+    ----------
+    store : Store
+    config : Config, optional
+        Gives each metric's grain (else inferred from its scored periods).
+    now : datetime, optional
+        The reference time (UTC); defaults to now.
+    """
+    now = now or utcnow()
+    checks: list[HealthCheck] = []
+    weekly = weekly_scores(store)
+    for metric, part in weekly.groupby("metric", sort=True):
+        means = part["mean"].to_numpy(dtype=float)
+        if len(means) >= drift_weeks * 3:
+            recent, prior = means[-drift_weeks:], means[:-drift_weeks]
+            spread = float(np.nanstd(prior)) or 1e-9
+            shift = (float(np.nanmean(recent)) - float(np.nanmean(prior))) / spread
+            status = "warning" if abs(shift) > 3 else "ok"
+            checks.append(
+                HealthCheck(
+                    f"drift:{metric}",
+                    status,
+                    f"mean score of the last {drift_weeks} weeks is {shift:+.1f} spreads "
+                    "from before" + ("; retrain or review the model" if status != "ok" else ""),
+                )
+            )
+        else:
+            checks.append(
+                HealthCheck(
+                    f"drift:{metric}", "ok", f"{len(means)} weeks scored; too few to judge drift"
+                )
+            )
+    grains = {m.name: (m.grain or "") for m in config.metrics} if config else {}
+    summaries = pd.DataFrame(store.scores())
+    for metric, mark in sorted(store.watermarks().items()):
+        grain = grains.get(metric) or _infer_grain(summaries, metric)
+        days = GRAIN_DAYS.get(grain, 1.0)
+        age = now - (pd.Timestamp(mark["last_period"]).to_pydatetime() + dt.timedelta(days=days))
+        age_days = age.total_seconds() / 86400
+        stale = age_days > stale_factor * days
+        checks.append(
+            HealthCheck(
+                f"freshness:{metric}",
+                "critical" if stale else "ok",
+                f"last period {pd.Timestamp(mark['last_period'])} ({grain or 'unknown grain'}); "
+                f"{age_days:.1f} days since it closed"
+                + (
+                    f", more than {stale_factor:g} x the grain: the source stopped updating"
+                    if stale
+                    else ""
+                ),
+            )
+        )
+    runs = store.runs(limit=20)
+    bad = [r for r in runs if r["status"] in {"failed", "crashed"}]
+    if (
+        runs
+        and all(r["status"] in {"failed", "crashed", "empty"} for r in runs[:3])
+        and len(runs) >= 3
+    ):
+        checks.append(HealthCheck("runs", "critical", "the last 3 runs failed or produced nothing"))
+    elif bad:
+        checks.append(
+            HealthCheck(
+                "runs",
+                "warning",
+                f"{len(bad)} of the last {len(runs)} runs failed or crashed (latest: run "
+                f"{bad[0]['id']}: {bad[0]['error'] or bad[0]['status']})",
+            )
+        )
+    else:
+        checks.append(
+            HealthCheck(
+                "runs",
+                "ok" if runs else "warning",
+                f"{len(runs)} recent runs" if runs else "no runs yet",
+            )
+        )
+    for model in store.models():
+        schedule = RETRAIN_DAYS.get(str(model["method"]))
+        age_days = (
+            (now - model["trained_at"]).total_seconds() / 86400
+            if model["trained_at"]
+            else float("inf")
+        )
+        if schedule is None:
+            checks.append(
+                HealthCheck(
+                    f"model:{model['metric']}",
+                    "ok",
+                    f"{model['method']} refits on every run; last fit {age_days:.1f} days ago",
+                )
+            )
+            continue
+        every, window = schedule
+        status = "warning" if age_days > every else "ok"
+        note = (
+            f"{model['method']} last trained {age_days:.1f} days ago; schedule every {every:g} days"
+        )
+        if window is not None:
+            note += f" on a {window:g}-day window"
+        checks.append(
+            HealthCheck(
+                f"model:{model['metric']}",
+                status,
+                note + ("; retrain now" if status != "ok" else ""),
+            )
+        )
+    return HealthReport(checks=checks, weekly=weekly)
+
+
+def _infer_grain(summaries: pd.DataFrame, metric: str) -> str:
+    if summaries.empty:
+        return "daily"
+    periods = pd.to_datetime(summaries.loc[summaries["metric"] == metric, "period"]).sort_values()
+    if len(periods) < 2:
+        return "daily"
+    step = float(periods.diff().median().total_seconds()) / 86400
+    return min(GRAIN_DAYS, key=lambda g: abs(np.log(max(step, 1e-6)) - np.log(GRAIN_DAYS[g])))
+
+
+_ = FREQUENCIES  # the grains of GRAIN_DAYS are the keys of FREQUENCIES
