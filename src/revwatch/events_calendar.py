@@ -237,7 +237,7 @@ def annotate_windows(
         text = hit["kind"].astype(str).str.cat(hit["label"].astype(str), sep=": ")
         grouped = text.groupby(hit["w"]).agg(lambda s: list(dict.fromkeys(s)))
         for position, items in grouped.items():
-            notes[int(position)].extend(items)
+            notes[int(str(position))].extend(items)
     month_end, quarter_end = period_end_flags(start, end, freq)
     for position in np.flatnonzero(quarter_end):
         notes[int(position)].append("quarter-end")
