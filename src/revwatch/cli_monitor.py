@@ -1,0 +1,207 @@
+"""Monitoring commands: ``run``, ``config``, ``incidents`` and ``health``.
+
+Registered on :data:`revwatch.cli.app` by importing this module. Every
+command is a thin layer over :mod:`revwatch.monitor`, :mod:`revwatch.store`
+and :mod:`revwatch.config`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from revwatch.cli import _setup_logging, _stderr, _user_errors, app
+from revwatch.config import EXAMPLE_CONFIG, load_config, parse_config
+from revwatch.errors import ConfigError, ParameterError
+from revwatch.monitor import health, open_store, run
+from revwatch.store import Store
+
+logger = logging.getLogger(__name__)
+
+config_app = typer.Typer(help="Validate or create a monitoring config.", no_args_is_help=True)
+incidents_app = typer.Typer(help="List, inspect, acknowledge, resolve and label incidents.")
+app.add_typer(config_app, name="config")
+app.add_typer(incidents_app, name="incidents")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="revwatch.toml (gives the store).")
+]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL (instead of --config).")]
+
+
+def _store(config: Path | None, store: str | None) -> Store:
+    if store:
+        return Store(store)
+    if config is None:
+        if Path("revwatch.toml").exists():
+            config = Path("revwatch.toml")
+        else:
+            raise ParameterError("give --config revwatch.toml or --store URL")
+    return open_store(load_config(config))
+
+
+@app.command("run")
+def run_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The revwatch.toml to run.")
+    ] = Path("revwatch.toml"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """One idempotent run: score what is new, update incidents, send pending alerts."""
+    _setup_logging(verbose)
+    with _user_errors():
+        report = run(load_config(config))
+        _stderr().print(
+            f"run {report.run_id} {report.status}: {report.new_periods} new periods, "
+            f"{report.incidents_opened} incidents opened, {report.incidents_resolved} resolved, "
+            f"{report.deliveries_sent} alerts sent",
+            highlight=False,
+        )
+
+
+@config_app.command("validate")
+def validate_command(file: Annotated[Path, typer.Argument(help="The config file.")]) -> None:
+    """Check a config; a problem names its line and key (exit 2)."""
+    with _user_errors():
+        cfg = load_config(file)
+        _stderr().print(
+            f"{file}: ok ({len(cfg.sources)} sources, {len(cfg.metrics)} metrics)", highlight=False
+        )
+
+
+@config_app.command("init")
+def init_command(
+    file: Annotated[Path, typer.Argument(help="Where to write it.")] = Path("revwatch.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example config that validates."""
+    with _user_errors():
+        if file.exists() and not force:
+            raise ConfigError(f"{file} exists; pass --force to overwrite it")
+        parse_config(EXAMPLE_CONFIG, path=str(file))
+        file.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+        _stderr().print(f"wrote {file}; edit it, then `revwatch config validate {file}`")
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    key = ", ".join(f"{k}={v}" for k, v in (row["series_key"] or {}).items()) or "total"
+    return (
+        f"{row['incident_id']}  {row['status']:<12} {row['tier']:<8} {row['metric']:<12} "
+        f"{row['type']:<14} {row['direction']:<4} {str(row['start_period'])[:10]}  {key}"
+        + ("  (suppressed)" if row.get("suppressed") else "")
+    )
+
+
+@incidents_app.command("list")
+def list_command(
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="open, acknowledged or resolved.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+) -> None:
+    """List incidents, newest first."""
+    with _user_errors():
+        rows = _store(config, store).incidents(status=status, limit=limit)
+        for row in rows:
+            row.pop("context", None)
+            typer.echo(json.dumps(row, default=str) if as_json else _row_text(row))
+
+
+@incidents_app.command("show")
+def show_command(
+    incident: Annotated[str, typer.Argument(help="Incident id (or a unique prefix).")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Show one incident, its deliveries and labels as JSON."""
+    with _user_errors():
+        st = _store(config, store)
+        row = st.incident(incident)
+        if row is None:
+            raise ParameterError(f"no incident {incident!r}; see `revwatch incidents list`")
+        row.pop("context", None)
+        row["deliveries"] = st.deliveries(incident_id=row["incident_id"])
+        row["labels"] = [r for r in st.labels() if r["incident_id"] == row["incident_id"]]
+        typer.echo(json.dumps(row, default=str, indent=2))
+
+
+@incidents_app.command("ack")
+def ack_command(
+    incident: Annotated[str, typer.Argument()], config: ConfigOpt = None, store: StoreOpt = None
+) -> None:
+    """Acknowledge an incident."""
+    with _user_errors():
+        row = _store(config, store).set_status(incident, "acknowledged")
+        _stderr().print(f"{row['incident_id']} acknowledged", highlight=False)
+
+
+@incidents_app.command("resolve")
+def resolve_command(
+    incident: Annotated[str, typer.Argument()], config: ConfigOpt = None, store: StoreOpt = None
+) -> None:
+    """Resolve an incident; its resolve alerts go out with the next run."""
+    with _user_errors():
+        row = _store(config, store).set_status(incident, "resolved")
+        _stderr().print(f"{row['incident_id']} resolved", highlight=False)
+
+
+@incidents_app.command("label")
+def label_command(
+    incident: Annotated[str, typer.Argument()],
+    label: Annotated[str, typer.Option("--as", help="benign or confirmed.")],
+    cause: Annotated[str | None, typer.Option("--cause", help="What caused it.")] = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Label an incident: benign suppresses similar alerts, confirmed masks it from baselines."""
+    with _user_errors():
+        row = _store(config, store).add_label(incident, label, cause)
+        _stderr().print(f"{row['incident_id']} labelled {label}", highlight=False)
+
+
+@app.command("health")
+def health_command(
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Reference time (ISO), default now (UTC).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Monitor the monitor: score drift, stale sources, failed runs, model age.
+
+    Exit 0 when nothing is critical, 1 when something is (for cron/alerting).
+    """
+    with _user_errors():
+        cfg = load_config(config) if config else None
+        st = Store(store) if store else (open_store(cfg) if cfg else _store(None, None))
+        try:
+            when = dt.datetime.fromisoformat(now) if now else None
+        except ValueError:
+            raise ParameterError(
+                f"--now {now!r} is not an ISO date like 2026-01-31T06:00"
+            ) from None
+        report = health(st, cfg, now=when)
+        if as_json:
+            out = {
+                "status": report.status,
+                "checks": [c.__dict__ for c in report.checks],
+                "weekly": json.loads(report.weekly.to_json(orient="records", date_format="iso")),
+            }
+            sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        else:
+            err = _stderr()
+            for check in report.checks:
+                err.print(f"{check.status:<8} {check.name:<24} {check.detail}", highlight=False)
+            err.print(f"health: {report.status}", highlight=False)
+    if report.status == "critical":
+        raise typer.Exit(1)
