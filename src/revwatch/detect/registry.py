@@ -33,6 +33,13 @@ METHODS: dict[str, str] = {
     "log-zscore-retro": "revwatch.detect.statistical:LogZScoreRetro",
     "iqr": "revwatch.detect.statistical:ExpandingIQR",
     "iqr-retro": "revwatch.detect.statistical:IQRRetro",
+    "isolation-forest": "revwatch.detect.ml:IsolationForestDetector",
+    "lof": "revwatch.detect.ml:LOFDetector",
+    "dbscan-retro": "revwatch.detect.ml:DBSCANRetro",
+    "stl": "revwatch.detect.decomposition:STLDetector",
+    "prophet": "revwatch.detect.prophet:ProphetDetector",
+    "ensemble": "revwatch.detect.ensemble:FastEnsemble",
+    "seed-ensemble": "revwatch.detect.ensemble:SeedEnsemble",
 }
 
 
