@@ -1,0 +1,431 @@
+"""Tests of revwatch.evaluate, revwatch.advise and their commands."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from revwatch.advise import Advice, advise, seasonal_strength
+from revwatch.cli import app
+from revwatch.data.panel import Panel
+from revwatch.datasets import generate, write_dataset
+from revwatch.errors import InputError, MissingColumnError, ParameterError
+from revwatch.evaluate import align_labels, compare, evaluate, flag_metrics
+
+from .conftest import make_panel
+
+# --------------------------------------------------------------------------- #
+# hand-made flags vs labels
+# --------------------------------------------------------------------------- #
+
+
+def _daily_panel(n_series: int = 1, n_periods: int = 14) -> Panel:
+    return make_panel(np.ones((n_series, n_periods)), freq="daily")
+
+
+def _labels(cells: list[tuple[int, int, int]]) -> pd.DataFrame:
+    """(series, period, event start) -> a labels frame for _daily_panel."""
+    days = pd.date_range("2024-01-01", periods=400, freq="D")
+    return pd.DataFrame(
+        {
+            "id": [f"s{s:04d}" for s, _, _ in cells],
+            "period": [days[t] for _, t, _ in cells],
+            "event_start": [days[e] for _, _, e in cells],
+            "type": ["spike"] * len(cells),
+        }
+    )
+
+
+def _flags(n_series: int, n_periods: int, cells: list[tuple[int, int]]) -> np.ndarray:
+    flags = np.zeros((n_series, n_periods), dtype=bool)
+    for s, t in cells:
+        flags[s, t] = True
+    return flags
+
+
+# labels: one 3-day event at days 2-4 and one 1-day event at day 9, series 0.
+EVENTS = [(0, 2, 2), (0, 3, 2), (0, 4, 2), (0, 9, 9)]
+
+CASES = [
+    # (name, flags, tolerance, expected metrics)
+    (
+        "perfect",
+        [(0, 2), (0, 3), (0, 4), (0, 9)],
+        0,
+        dict(point_precision=1.0, point_recall=1.0, point_f1=1.0, event_recall=1.0,
+             event_precision=1.0, false_alarms=0, latency_mean_periods=0.0),
+    ),
+    (
+        "one flag per event, late in the first",
+        [(0, 4), (0, 9)],
+        0,
+        dict(point_precision=1.0, point_recall=0.5, point_f1=2 / 3, event_recall=1.0,
+             event_precision=1.0, event_f1=1.0, false_alarms=0,
+             latency_mean_periods=1.0, latency_median_periods=1.0, latency_mean_days=1.0),
+    ),
+    (
+        "a false alarm and a miss",
+        [(0, 3), (0, 12)],
+        0,
+        dict(point_precision=0.5, point_recall=0.25, point_f1=1 / 3, event_recall=0.5,
+             event_precision=0.5, event_f1=0.5, false_alarms=1, latency_mean_periods=1.0),
+    ),
+    (
+        "flag just after the event: false alarm without tolerance",
+        [(0, 5)],
+        0,
+        dict(point_precision=0.0, point_recall=0.0, event_recall=0.0, event_precision=0.0,
+             false_alarms=1),
+    ),
+    (
+        "flag just after the event: detection with tolerance 1",
+        [(0, 5)],
+        1,
+        dict(point_precision=0.0, point_recall=0.0, event_recall=0.5, event_precision=1.0,
+             false_alarms=0, latency_mean_periods=3.0, latency_mean_days=3.0),
+    ),
+    (
+        "nothing flagged",
+        [],
+        0,
+        dict(point_precision=0.0, point_recall=0.0, point_f1=0.0, event_recall=0.0,
+             event_f1=0.0, false_alarms=0),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "flag_cells", "tolerance", "expected"), CASES)
+def test_flag_metrics_table(
+    name: str, flag_cells: list[tuple[int, int]], tolerance: int, expected: dict[str, float]
+) -> None:
+    panel = _daily_panel()
+    grid = align_labels(panel, _labels(EVENTS))
+    metrics = flag_metrics(
+        _flags(1, 14, flag_cells), grid, panel.matrix().periods, "daily", tolerance=tolerance
+    )
+    for key, value in expected.items():
+        assert metrics[key] == pytest.approx(value), (name, key)
+    assert metrics["n_events"] == 2
+
+
+def test_no_detection_gives_nan_latency() -> None:
+    panel = _daily_panel()
+    grid = align_labels(panel, _labels(EVENTS))
+    metrics = flag_metrics(_flags(1, 14, [(0, 0)]), grid, panel.matrix().periods, "daily")
+    assert math.isnan(metrics["latency_mean_days"])
+    assert math.isnan(metrics["latency_median_periods"])
+
+
+def test_event_wise_counts_many_flags_in_one_event_once() -> None:
+    # Five flags inside one event, one outside: point precision 5/6 but the
+    # event is one alert, so event precision is 1 / (1 + 1).
+    panel = _daily_panel()
+    labels = _labels([(0, t, 2) for t in range(2, 7)])
+    grid = align_labels(panel, labels)
+    flags = _flags(1, 14, [(0, t) for t in range(2, 7)] + [(0, 11)])
+    m = flag_metrics(flags, grid, panel.matrix().periods, "daily")
+    assert m["point_precision"] == pytest.approx(5 / 6)
+    assert m["event_precision"] == pytest.approx(0.5)
+    assert m["point_recall"] == 1.0 and m["event_recall"] == 1.0
+
+
+def test_latency_is_measured_from_the_event_start_not_the_first_label() -> None:
+    # The event started on day 1 but is only labelled from day 3.
+    panel = _daily_panel()
+    grid = align_labels(panel, _labels([(0, 3, 1), (0, 4, 1)]))
+    m = flag_metrics(_flags(1, 14, [(0, 3)]), grid, panel.matrix().periods, "daily")
+    assert m["latency_mean_periods"] == 2.0
+
+
+def test_events_without_event_start_are_runs() -> None:
+    panel = _daily_panel()
+    labels = _labels([(0, 2, 0), (0, 3, 0), (0, 7, 0)]).drop(columns="event_start")
+    grid = align_labels(panel, labels)
+    assert grid.events[["start", "end"]].values.tolist() == [[2, 3], [7, 7]]
+
+
+def test_false_alarms_per_series_week() -> None:
+    # 3 daily series x 14 days = 42 series-days = 6 series-weeks; 3 false alarms.
+    panel = _daily_panel(n_series=3)
+    grid = align_labels(panel, _labels([(1, 5, 5)]))
+    flags = _flags(3, 14, [(0, 1), (2, 8), (2, 9), (1, 5)])
+    m = flag_metrics(flags, grid, panel.matrix().periods, "daily")
+    assert m["false_alarms"] == 3
+    assert m["false_alarms_per_week"] == pytest.approx(3 / 6)
+
+
+def test_false_alarms_per_week_monthly() -> None:
+    # 2 monthly series x 12 months = 24 series-months = 24 * 365.25 / 12 / 7 weeks.
+    panel = make_panel(np.ones((2, 12)))
+    labels = pd.DataFrame({"id": ["s0000"], "period": ["2024-03-01"], "type": ["drop"]})
+    grid = align_labels(panel, labels)
+    flags = _flags(2, 12, [(1, 4)])
+    m = flag_metrics(flags, grid, panel.matrix().periods, "monthly")
+    assert m["false_alarms_per_week"] == pytest.approx(1 / (24 * 365.25 / 12 / 7))
+
+
+def test_recall_by_type() -> None:
+    panel = _daily_panel(n_series=2)
+    days = pd.date_range("2024-01-01", periods=14, freq="D")
+    labels = pd.DataFrame(
+        {
+            "id": ["s0000", "s0000", "s0001", "s0001"],
+            "period": [days[2], days[8], days[4], days[5]],
+            "type": ["spike", "drop", "trend_change", "trend_change"],
+        }
+    )
+    grid = align_labels(panel, labels)
+    flags = _flags(2, 14, [(0, 2), (1, 5)])
+    m = flag_metrics(flags, grid, panel.matrix().periods, "daily")
+    assert m["recall_spike"] == 1.0
+    assert m["recall_drop"] == 0.0
+    assert m["recall_trend_change"] == 1.0
+    assert m["latency_mean_periods"] == pytest.approx(0.5)  # 0 for the spike, 1 for the trend
+
+
+def test_retrospective_methods_are_marked() -> None:
+    table = evaluate(
+        generate("smartphone-sales", seed=1),
+        methods="group-zscore,group-zscore-retro,seasonal-zscore-retro",
+    )
+    marked = dict(zip(table["method"], table["retrospective"], strict=True))
+    assert marked == {
+        "group-zscore": False,
+        "group-zscore-retro": True,
+        "seasonal-zscore-retro": True,
+    }
+    # The seed's seasonal z-score can never flag with two years of data.
+    seasonal = table.set_index("method").loc["seasonal-zscore-retro"]
+    assert seasonal["n_flags"] == 0 and seasonal["point_f1"] == 0.0
+
+
+def test_evaluate_matches_hand_computation_on_real_detection() -> None:
+    dataset = generate("smartphone-sales", seed=2)
+    table = evaluate(dataset, methods="iqr-retro").iloc[0]
+    from revwatch.api import analyze
+
+    det = analyze(dataset.frame, id=["product", "region"], time="month", value="volume",
+                  method="iqr-retro")  # fmt: skip
+    flagged = det.results()[["product", "region", "period"]].rename(columns={"period": "month"})
+    truth = dataset.labels[["product", "region", "month"]]
+    tp = len(flagged.merge(truth))
+    assert table["point_precision"] == pytest.approx(tp / len(flagged))
+    assert table["point_recall"] == pytest.approx(tp / len(truth))
+
+
+def test_evaluate_accepts_detections() -> None:
+    from revwatch.api import analyze
+
+    ds = generate("saas-mrr", seed=1)
+    det = analyze(ds.frame, id="account", time="month", value="revenue", method="auto")
+    table = evaluate(det, ds.labels, labels_time="month")
+    assert table["method"].tolist() == ["auto"]
+
+
+# --------------------------------------------------------------------------- #
+# bad input
+# --------------------------------------------------------------------------- #
+
+
+def test_labels_missing_column() -> None:
+    panel = _daily_panel()
+    with pytest.raises(MissingColumnError, match="missing column 'id'"):
+        align_labels(panel, pd.DataFrame({"period": ["2024-01-02"]}))
+
+
+def test_labels_row_not_in_data() -> None:
+    panel = _daily_panel()
+    labels = pd.DataFrame({"id": ["s0000", "nope"], "period": ["2024-01-02", "2024-01-03"]})
+    with pytest.raises(InputError, match=r"row 2 .*'nope'.* matches no series-period"):
+        align_labels(panel, labels)
+
+
+def test_labels_bad_date() -> None:
+    panel = _daily_panel()
+    labels = pd.DataFrame({"id": ["s0000"], "period": ["not a date"]})
+    with pytest.raises(InputError, match="row 1: column 'period'"):
+        align_labels(panel, labels)
+
+
+def test_unknown_method() -> None:
+    with pytest.raises(ParameterError, match="unknown method 'nope'"):
+        evaluate(generate("saas-mrr"), methods="auto,nope")
+
+
+def test_negative_tolerance() -> None:
+    panel = _daily_panel()
+    grid = align_labels(panel, _labels(EVENTS))
+    with pytest.raises(ParameterError, match="tolerance"):
+        flag_metrics(_flags(1, 14, []), grid, panel.matrix().periods, "daily", tolerance=-1)
+
+
+# --------------------------------------------------------------------------- #
+# compare and advise
+# --------------------------------------------------------------------------- #
+
+
+def test_compare_aggregates_over_seeds() -> None:
+    result = compare("smartphone-sales", "group-zscore,iqr", seeds=3)
+    assert result.seeds == (0, 1, 2)
+    assert len(result.runs) == 6
+    runs = result.runs[result.runs["method"] == "iqr"]["point_f1"]
+    row = result.summary.set_index("method").loc["iqr"]
+    assert row["point_f1_mean"] == pytest.approx(runs.mean())
+    assert row["point_f1_std"] == pytest.approx(runs.std(ddof=1))
+    table = result.table()
+    assert {
+        "precision",
+        "recall",
+        "F1",
+        "false alarms/week",
+        "latency (days)",
+        "complexity",
+    } <= set(table.columns)
+    assert " ± " in table.loc[0, "F1"]
+
+
+def test_seasonal_strength_separates_seasonal_from_flat() -> None:
+    # Three years of monthly data: 40 seasonal series and 40 white-noise ones.
+    # With few seasons the estimate is noisy per series, so compare the medians.
+    t = np.arange(36)
+    rng = np.random.default_rng(1)
+    seasonal = 1000 * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 30, (40, 36))
+    flat = 1000 + rng.normal(0, 30, (40, 36))
+    strength = seasonal_strength(make_panel(np.vstack([seasonal, flat])))
+    assert np.median(strength[:40]) > 0.8
+    assert np.median(strength[40:]) < 0.2
+
+
+def test_advise_with_labels_stops_at_first_good_enough() -> None:
+    ds = generate("saas-mrr", seed=3)
+    advice = advise(ds.frame, ds.labels, id="account", time="month", value="revenue")
+    assert isinstance(advice, Advice)
+    tried = [s for s in advice.steps if s.method]
+    assert all(s.good_enough is False for s in tried[:-1])
+    if tried[-1].good_enough:
+        assert advice.recommended == tried[-1].method
+        assert tried[-1].metrics["event_f1"] > 0.85
+    text = str(advice)
+    assert text.startswith("Step 0: test the data's assumptions")
+    assert "Recommendation:" in text
+
+
+def test_advise_without_labels_rejects_a_method_that_flags_size() -> None:
+    # 30 accounts whose levels differ 14x: the global z-score only ever flags
+    # the biggest accounts, which the unlabelled checks must catch.
+    ds = generate("saas-mrr", seed=3)
+    advice = advise(ds.frame, id="account", time="month", value="revenue")
+    naive = next(s for s in advice.steps if s.method == "naive-zscore")
+    assert naive.good_enough is False
+    assert "largest series" in naive.reason
+    assert advice.recommended != "naive-zscore"
+
+
+# --------------------------------------------------------------------------- #
+# command line
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def smartphone_files(tmp_path: Path) -> tuple[Path, Path]:
+    return write_dataset(generate("smartphone-sales", seed=4), tmp_path / "phones.csv")
+
+
+def _cols() -> list[str]:
+    return ["--id", "product", "--id", "region", "--time", "month", "--value", "volume"]
+
+
+def test_cli_evaluate_json(smartphone_files: tuple[Path, Path]) -> None:
+    data, labels = smartphone_files
+    args = ["evaluate", str(data), "--labels", str(labels), *_cols()]
+    result = CliRunner().invoke(app, [*args, "--methods", "auto,iqr-retro", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["method"] for r in records] == ["auto", "iqr-retro"]
+    assert records[1]["retrospective"] is True
+    assert 0.0 <= records[0]["point_f1"] <= 1.0
+
+
+def test_cli_evaluate_table_goes_to_stderr(smartphone_files: tuple[Path, Path]) -> None:
+    data, labels = smartphone_files
+    result = CliRunner().invoke(
+        app, ["evaluate", str(data), "--labels", str(labels), *_cols(), "--methods", "iqr"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "event_f1" in result.stderr
+
+
+def test_cli_compare_markdown() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["compare", "smartphone-sales", "--seeds", "2", "--methods", "group-zscore,iqr",
+         "-f", "markdown"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("| method | retro | precision | recall | F1 |")
+    assert len(lines) == 4 and "±" in lines[2]
+
+
+def test_cli_advise(smartphone_files: tuple[Path, Path]) -> None:
+    data, labels = smartphone_files
+    result = CliRunner().invoke(app, ["advise", str(data), "--labels", str(labels), *_cols()])
+    assert result.exit_code == 0, result.output
+    assert "Step 0" in result.stdout and "Recommendation:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("mutate", "extra", "message"),
+    [
+        (lambda f: f.drop(columns="region"), [], "missing column 'region'"),
+        (lambda f: f, ["--methods", "auto,bogus"], "unknown method 'bogus'"),
+        (lambda f: f, ["--format", "xml"], "--format 'xml'"),
+    ],
+)
+def test_cli_evaluate_bad_input(
+    smartphone_files: tuple[Path, Path],
+    tmp_path: Path,
+    mutate: Callable[[pd.DataFrame], pd.DataFrame],
+    extra: list[str],
+    message: str,
+) -> None:
+    data, labels = smartphone_files
+    bad = tmp_path / "bad_labels.csv"
+    mutate(pd.read_csv(labels)).to_csv(bad, index=False)
+    result = CliRunner().invoke(
+        app, ["evaluate", str(data), "--labels", str(bad), *_cols(), *extra]
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_labels_file(smartphone_files: tuple[Path, Path], tmp_path: Path) -> None:
+    data, _ = smartphone_files
+    result = CliRunner().invoke(
+        app, ["evaluate", str(data), "--labels", str(tmp_path / "none.csv"), *_cols()]
+    )
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_cli_compare_bad_input() -> None:
+    runner = CliRunner()
+    for args, message in [
+        (["compare", "nope", "--seeds", "1"], "unknown data set 'nope'"),
+        (["compare", "saas-mrr", "--seeds", "0"], "--seeds must be at least 1"),
+        (["compare", "saas-mrr", "--methods", "zzz"], "unknown method 'zzz'"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, args
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
