@@ -1,0 +1,102 @@
+"""Config validation: errors name the file, line and key; `config init` output validates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revwatch.cli import app
+from revwatch.config import EXAMPLE_CONFIG, config_lines, load_config, parse_config
+from revwatch.errors import ConfigError
+
+runner = CliRunner()
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_example_validates() -> None:
+    cfg = parse_config(EXAMPLE_CONFIG, path="revwatch.toml")
+    assert cfg.metrics[0].keys == ["account"]
+    assert cfg.alerts.slack is not None and cfg.alerts.slack.webhook_url_env == "SLACK_WEBHOOK_URL"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "needle"),
+    [
+        ('grain = "monthly"', 'grain = "fortnightly"', "metrics[0].grain", "fortnightly"),
+        ("critical_severity = 8.0", 'critical_severity = "x"', "critical_severity", '"x"'),
+        ("retries = 4", "retries = 99", "alerts.retries", "retries = 99"),
+        ('kind = "file" ', 'kynd = "file" ', "sources[0].kynd", "kynd"),
+    ],
+)
+def test_bad_value_names_line_and_key(old: str, new: str, key: str, needle: str) -> None:
+    text = EXAMPLE_CONFIG.replace(old, new, 1)
+    assert text != EXAMPLE_CONFIG
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, path="cfg.toml")
+    message = str(info.value)
+    assert message.startswith(f"cfg.toml:{_line_of(text, needle)}: ")
+    assert key in message
+    assert "\n" not in message
+
+
+def test_missing_key_points_at_its_table() -> None:
+    text = EXAMPLE_CONFIG.replace('source = "mrr"\n', "", 1)
+    with pytest.raises(ConfigError, match=r"cfg.toml:\d+: metrics\[0\]\.source: Field required"):
+        parse_config(text, path="cfg.toml")
+
+
+def test_route_to_unconfigured_channel() -> None:
+    text = EXAMPLE_CONFIG.replace('warning = ["slack"]', 'warning = ["email"]')
+    with pytest.raises(ConfigError, match=r"routing.warning: channel 'email' has no"):
+        parse_config(text, path="cfg.toml")
+
+
+def test_unknown_metric_source() -> None:
+    text = EXAMPLE_CONFIG.replace('source = "mrr"', 'source = "nope"')
+    with pytest.raises(ConfigError, match=r"no source named 'nope'"):
+        parse_config(text, path="cfg.toml")
+
+
+def test_toml_syntax_error() -> None:
+    with pytest.raises(ConfigError, match="TOML syntax error"):
+        parse_config("[store\nurl=", path="cfg.toml")
+
+
+def test_lines_of_arrays_of_tables() -> None:
+    text = '[[sources]]\nname = "a"\n[[sources]]\nname = "b"\nrates = { EUR = 1.1 }\n'
+    lines = config_lines(text)
+    assert lines[("sources", 1, "name")] == 4
+    assert lines[("sources", 1, "rates", "EUR")] == 5
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    (tmp_path / "revwatch.toml").write_text(EXAMPLE_CONFIG)
+    cfg = load_config(tmp_path / "revwatch.toml")
+    assert cfg.sources[0].path == str(tmp_path / "data/mrr-*.csv")
+    assert cfg.store.url == f"sqlite:///{tmp_path / 'revwatch.db'}"
+
+
+def test_cli_init_then_validate(tmp_path: Path) -> None:
+    target = tmp_path / "revwatch.toml"
+    result = runner.invoke(app, ["config", "init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["config", "validate", str(target)]).exit_code == 0
+    again = runner.invoke(app, ["config", "init", str(target)])
+    assert again.exit_code == 2
+
+
+def test_cli_validate_bad_file_exits_2(tmp_path: Path) -> None:
+    target = tmp_path / "bad.toml"
+    target.write_text(EXAMPLE_CONFIG.replace("digest = false", "digest = 3"))
+    result = runner.invoke(app, ["config", "validate", str(target)])
+    assert result.exit_code == 2
+    line = _line_of(target.read_text(), "digest = 3")
+    assert f"bad.toml:{line}: alerts.digest" in result.output
+    assert "Traceback" not in result.output
+    missing = runner.invoke(app, ["config", "validate", str(tmp_path / "none.toml")])
+    assert missing.exit_code == 2
