@@ -11,18 +11,22 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 from rich.table import Table
 
-from revwatch.advise import advise
 from revwatch.cli import _setup_logging, _stderr, _user_errors, app
 from revwatch.datasets import DATASETS
 from revwatch.errors import ParameterError
-from revwatch.evaluate import Comparison, compare, evaluate, parse_methods
 from revwatch.report import write_results
+
+if TYPE_CHECKING:
+    from revwatch.evaluate import Comparison
+
+# revwatch.evaluate and revwatch.advise (scipy.stats) are imported inside the
+# commands so that other commands do not pay for them.
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +103,8 @@ def evaluate_command(
     """Score methods against labels: point-wise and event-wise precision/recall/F1, more."""
     _setup_logging(verbose)
     with _user_errors():
+        from revwatch.evaluate import evaluate, parse_methods
+
         _check_format(fmt, output)
         table = evaluate(
             source,
@@ -144,6 +150,8 @@ def compare_command(
     """Regenerate a seed's data set over N seeds and compare methods (mean ± std)."""
     _setup_logging(verbose)
     with _user_errors():
+        from revwatch.evaluate import compare, parse_methods
+
         _check_format(fmt, output)
         if seeds < 1:
             raise ParameterError(f"--seeds must be at least 1, got {seeds}")
@@ -197,6 +205,8 @@ def advise_command(
     """Seed 003's framework: test assumptions, try methods simple to complex, recommend one."""
     _setup_logging(False)
     with _user_errors():
+        from revwatch.advise import advise
+
         advice = advise(
             source,
             labels,

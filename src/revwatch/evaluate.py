@@ -105,11 +105,13 @@ COMPLEXITY: dict[str, str] = {
     "isolation-forest": "Medium (tree ensemble, features)",
     "lof": "Medium (distance calculations)",
     "dbscan": "Medium (distance calculations)",
+    "dbscan-retro": "Medium (distance calculations)",
     "stl": "Medium (seasonal decomposition)",
+    "weighted-ensemble": "Medium-high (weighted detectors)",
     "prophet": "High (Bayesian curve fit per series)",
     "prophet-95": "High (Bayesian curve fit per series)",
     "prophet-99": "High (Bayesian curve fit per series)",
-    "ensemble": "High (IF + Prophet)",
+    "ensemble": "Medium (IF + STL, seed weights)",
     "seed-ensemble": "High (IF + Prophet)",
 }
 
