@@ -200,12 +200,39 @@ def detect_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log progress on stderr.")
     ] = False,
+    incidents: Annotated[
+        bool, typer.Option("--incidents", help="Report incidents ranked by money impact.")
+    ] = False,
+    metrics: Annotated[
+        list[str] | None, typer.Option("--metrics", help="Extra metric column (repeatable).")
+    ] = None,
+    dimensions: Annotated[
+        list[str] | None,
+        typer.Option("--dimensions", help="Id column a total breaks down by (repeatable)."),
+    ] = None,
+    country: Annotated[
+        str | None, typer.Option("--country", help="Country code for holiday annotations.")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
+    ] = None,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
     with _user_errors():
         if fmt not in _FORMATS:
             raise ParameterError(f"--format {fmt!r} is not one of {', '.join(_FORMATS)}")
+        if incidents:
+            from revwatch.incidents import analyze_incidents, emit_incidents
+
+            found = analyze_incidents(
+                source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
+                aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
+                dimensions=dimensions or None, country=country, events=events,
+                **_parse_params(param),
+            )  # fmt: skip
+            emit_incidents(found, fmt=fmt, output=output, limit=limit, quiet=quiet)
+            return
         if fmt == "table" and output is not None:
             raise ParameterError("--output needs --format csv, json or markdown")
         detection = analyze(

@@ -133,7 +133,7 @@ def window_impact(
     DataFrame
         One row per group: ``actual``, ``expected``, ``impact``,
         ``impact_low``, ``impact_high``, ``impact_sd`` and ``periods`` (cells
-        that counted).
+        that counted). The interval is NaN when a cell has no known scale.
 
     Examples
     --------
@@ -157,8 +157,9 @@ def window_impact(
     s1 = np.bincount(g, weights=sig, minlength=size)
     s2 = np.bincount(g, weights=sig**2, minlength=size)
     count = np.bincount(g, weights=ok.astype(float), minlength=size)
+    unknown = np.bincount(g, weights=(ok & ~np.isfinite(sigma)).astype(float), minlength=size)
     var = (1.0 - cfg.rho) * s2 + cfg.rho * s1**2
-    sd = np.sqrt(var)
+    sd = np.where(unknown > 0, np.nan, np.sqrt(var))
     z = float(norm.ppf(0.5 + cfg.level / 2.0))
     impact = act - exp
     return pd.DataFrame(

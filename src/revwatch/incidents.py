@@ -697,7 +697,12 @@ def build_incidents(
         pick = np.flatnonzero(level[inc] == lvl)
         s = rows[inc[pick]]
         t = cell_t[pick]
-        sig = band_sigma(view.scores.lower[s, t], view.scores.upper[s, t], view.scores.threshold)
+        if view.scores.threshold > 0:
+            sig = band_sigma(
+                view.scores.lower[s, t], view.scores.upper[s, t], view.scores.threshold
+            )
+        else:  # no calibrated band: no interval
+            sig = np.full(len(t), np.nan)
         impact_parts.append(
             (
                 inc[pick],

@@ -102,7 +102,7 @@ class RootCauseSettings:
         Largest number of dimensions combined in one candidate.
     concentrated_share : float, default 0.6
         Share of the impact the best candidate must carry to be concentrated.
-    concentrated_mass : float, default 0.35
+    concentrated_mass : float, default 0.5
         Largest share of the expected total it may hold.
     margin : float, default 0.1
         How much better than the root hypothesis its potential score must be.
@@ -115,7 +115,7 @@ class RootCauseSettings:
     t_ep: float = 0.67
     max_order: int = 2
     concentrated_share: float = 0.6
-    concentrated_mass: float = 0.35
+    concentrated_mass: float = 0.5
     margin: float = 0.1
     top: int = 5
 
