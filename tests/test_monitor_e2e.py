@@ -205,6 +205,7 @@ def test_sqlite_runs_alert_exactly_once(
     assert weekly.exit_code == 0, weekly.output
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_runs_alert_exactly_once(
     tmp_path: Path,

@@ -370,7 +370,7 @@ def render_chart(alert: Alert) -> bytes:
             ax.legend(fontsize=7, loc="upper left", frameon=False)
         ax.set_title(alert.summary()[:90], fontsize=8)
         ax.tick_params(labelsize=7)
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.14)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         return buffer.getvalue()
@@ -405,11 +405,14 @@ class EmailChannel:
             parts.append(
                 f"<h3>{html.escape(alert.summary())}</h3>"
                 f"<p>Incident <code>{html.escape(alert.incident_id)}</code></p>"
-                f'<img src="cid:chart{i}" alt="chart of the series">'
             )
+            if alert.state == "open":
+                parts.append(f'<img src="cid:chart{i}" alt="chart of the series">')
         msg.add_alternative(f"<html><body>{''.join(parts)}</body></html>", subtype="html")
         html_part: Any = msg.get_payload()[1]  # type: ignore[index]
         for i, alert in enumerate(alerts):
+            if alert.state != "open":
+                continue  # a resolve needs no chart
             html_part.add_related(
                 render_chart(alert), maintype="image", subtype="png", cid=f"<chart{i}>"
             )
