@@ -303,9 +303,12 @@ def incident_id(metric: str, key_text: str, start: pd.Timestamp) -> str:
 def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> list[dict[str, Any]]:
     """Contiguous flagged periods of one series, type and direction -> incident rows.
 
-    A thin adapter kept local to the monitor (``revwatch.incidents`` did not
-    exist when this was written); each row also carries ``context``, the last
-    :data:`CONTEXT_PERIODS` periods of its series with the band, for charts.
+    A thin adapter kept local to the monitor. ``revwatch.incidents.build_incidents``
+    landed while this module was written; it is not used yet because its
+    episodes (FDR filter, minimum duration, gap merging, roll-ups) and ids
+    differ, and switching changes which incidents a store already holds. Each
+    row also carries ``context``, the last :data:`CONTEXT_PERIODS` periods of
+    its series with the band, for charts.
     """
     panel = detection.panel
     ids = panel.id_columns
