@@ -30,9 +30,12 @@ series has ``min_cycles`` full cycles before it and at least
 :data:`MIN_RESIDUALS` past residuals. With ``p < 2`` (yearly data) there is no
 seasonal component and the trend is the median of the previous three values.
 
+Series whose values are all positive are decomposed in logs by default
+(``multiplicative="auto"``): revenue's seasonal swings grow with its level, and
+an additive decomposition of a growing series flags every new December.
 Scores are invariant to multiplying a series by a positive constant (every
-step is a median, a mean or a scale). A history whose residual scale is
-exactly 0 scores 0 when the value matches the expectation and
+step is a median, a mean or a scale, and a log turns the factor into a shift).
+A history whose residual scale is exactly 0 scores 0 when the value matches the expectation and
 :data:`SCORE_CAP` otherwise.
 
 Why not :mod:`statsmodels` STL: it fits one series at a time (about 5.5 ms per
@@ -230,6 +233,11 @@ class STLDetector(Detector):
         Earlier cycles the seasonal component is taken from.
     scale_window : int or None, default None
         Past residuals the scale is estimated from; None: ``max(4 * period, 30)``.
+    multiplicative : bool or "auto", default "auto"
+        Decompose ``log(value)`` (seasonal swings that grow with the level, as
+        revenue's do); ``"auto"``: for each series whose observed values are
+        all positive, the others additively. Residuals, scale and score are
+        then in log units; ``baseline``/``lower``/``upper`` are back in value units.
 
     Examples
     --------
@@ -258,6 +266,7 @@ class STLDetector(Detector):
         min_cycles: int = 2,
         seasonal_cycles: int = 5,
         scale_window: int | None = None,
+        multiplicative: bool | str = "auto",
     ) -> None:
         self.period = period
         self.robust = robust
@@ -265,6 +274,7 @@ class STLDetector(Detector):
         self.min_cycles = min_cycles
         self.seasonal_cycles = seasonal_cycles
         self.scale_window = scale_window
+        self.multiplicative = multiplicative
 
     def _period(self, panel: Panel) -> int:
         if self.period is None:
@@ -314,6 +324,26 @@ class STLDetector(Detector):
         scores = Scores.empty(shape, float(self.threshold))
         if values.size == 0:
             return scores
+        if self.multiplicative not in (True, False, "auto"):
+            raise ParameterError(
+                f"stl: multiplicative must be True, False or 'auto', got {self.multiplicative!r}"
+            )
+        with np.errstate(invalid="ignore"):
+            positive = np.where(np.isnan(values), True, values > 0).all(axis=1)
+        use_log = positive if self.multiplicative == "auto" else np.full(shape[0], False)
+        if self.multiplicative is True:
+            if not positive.all():
+                raise ParameterError(
+                    "stl: multiplicative=True needs positive values in every series; "
+                    "use multiplicative='auto' or False"
+                )
+            use_log = positive
+        original = values
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(
+                use_log[:, None], np.log(np.where(use_log[:, None], values, 1.0)), values
+            )
+        values = np.where(np.isnan(original), np.nan, values)
         expected = causal_decomposition(
             values, period, robust=bool(self.robust), seasonal_cycles=int(self.seasonal_cycles)
         )
@@ -339,15 +369,19 @@ class STLDetector(Detector):
         z = np.where(zero_scale, np.where(exact, 0.0, np.sign(centred) * SCORE_CAP), z)
         start = self.min_cycles * period
         z[:, :start] = np.nan
-        z[np.isnan(values)] = np.nan
+        z[np.isnan(original)] = np.nan
         score = np.abs(z)
         scored = ~np.isnan(score)
         scores.score = score
         scores.z = z
-        scores.baseline = np.where(scored, expected + center, np.nan)
+        base = expected + center
         half_band = float(self.threshold) * spread
-        scores.lower = np.where(scored, scores.baseline - half_band, np.nan)
-        scores.upper = np.where(scored, scores.baseline + half_band, np.nan)
+        back = use_log[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores.baseline = np.where(scored, np.where(back, np.exp(base), base), np.nan)
+            low, high = base - half_band, base + half_band
+            scores.lower = np.where(scored, np.where(back, np.exp(low), low), np.nan)
+            scores.upper = np.where(scored, np.where(back, np.exp(high), high), np.nan)
         scores.flag = scored & (score > float(self.threshold))
         self.period_ = period
         logger.debug(

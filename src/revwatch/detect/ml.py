@@ -408,15 +408,18 @@ class IsolationForestDetector(_RollingModelDetector):
 
     Examples
     --------
-    >>> from revwatch.datasets.daily_revenue import daily_revenue
-    >>> from revwatch.data.load import from_frame
-    >>> ds = daily_revenue()
-    >>> panel = from_frame(ds.frame, time="date", value="revenue",
-    ...                    metrics=["transaction_count", "avg_order_value",
-    ...                             "payment_success_rate", "refund_rate"])
-    >>> scores = IsolationForestDetector().fit_detect(panel)
-    >>> bool(scores.flag[0, 436])  # the payment outage of 2025-03-12
-    True
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> values = 100 * (1 + 0.02 * rng.standard_normal((3, 120)))
+    >>> values[0, 100] = 40.0
+    >>> frame = pd.DataFrame({"id": np.repeat(["a", "b", "c"], 120),
+    ...                       "period": np.tile(pd.date_range("2024-01-01", periods=120), 3),
+    ...                       "value": values.ravel()})
+    >>> panel = Panel.from_frame(frame, id_columns=["id"], freq="daily")
+    >>> det = IsolationForestDetector(n_estimators=50, retrain_every=30)
+    >>> scores = det.fit_detect(panel)
+    >>> bool(scores.score[0, 100] > 0.99), bool(scores.flag[0, 100])
+    (True, True)
     """
 
     name: ClassVar[str] = "isolation-forest"
