@@ -330,14 +330,18 @@ class STLDetector(Detector):
             )
         with np.errstate(invalid="ignore"):
             positive = np.where(np.isnan(values), True, values > 0).all(axis=1)
-        use_log = positive if self.multiplicative == "auto" else np.full(shape[0], False)
+        use_log: np.ndarray = (
+            np.asarray(positive)
+            if self.multiplicative == "auto"
+            else np.zeros(shape[0], dtype=bool)
+        )
         if self.multiplicative is True:
             if not positive.all():
                 raise ParameterError(
                     "stl: multiplicative=True needs positive values in every series; "
                     "use multiplicative='auto' or False"
                 )
-            use_log = positive
+            use_log = np.asarray(positive)
         original = values
         with np.errstate(invalid="ignore", divide="ignore"):
             values = np.where(
