@@ -8,10 +8,18 @@ full reasoning):
 
 1. **Robust baseline with trend.** For each period, from the ``window``
    clean observations before it in the current regime: a resistant line
-   (medians of the first and last thirds) gives the slope, shrunk toward zero
-   unless it is clearly larger than its own standard error; the baseline is
-   the median of the observations moved along that slope to the current
-   period.
+   (medians of the first and last thirds; on log values when the window is
+   positive, so growth and decay are in percent) gives the slope, shrunk
+   toward zero unless it is clearly larger than its own standard error; the
+   baseline is the median of the observations moved along that slope to the
+   current period.
+   **Seasonality.** Once a full cycle of history exists (12 months, 7 days,
+   ...), each period's multiplicative seasonal index is estimated from the
+   same phase in earlier cycles, pooled across the portfolio's series (one
+   year is enough when many series share a calendar; alone, a series needs
+   two cycles); where the pattern is strong (``seasonal_amplitude``) the
+   window and the period are deseasonalised first, so December peaks and
+   weekends are not anomalies.
 2. **Robust scale.** The noise scale comes from the median absolute
    deviation of period-over-period changes, which a trend or a single level
    step inside the window does not inflate. Series with little history borrow
@@ -51,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from revwatch.data.panel import Panel
+from revwatch.data.panel import FREQUENCIES, Panel
 from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
 from revwatch.detect.base import TYPE_CODES, Detector, Scores
 from revwatch.errors import ParameterError
@@ -62,6 +70,8 @@ __all__ = ["RobustShiftDetector"]
 
 _MAD_TO_SIGMA = 1.4826
 _MAD_EFFICIENCY = 0.4
+#: Default baseline window by frequency.
+_WINDOWS = {"monthly": 12, "quarterly": 8, "weekly": 13, "daily": 28, "hourly": 48, "yearly": 5}
 _SPIKE = TYPE_CODES["spike"]
 _DROP = TYPE_CODES["drop"]
 _LEVEL = TYPE_CODES["level_shift"]
@@ -84,8 +94,14 @@ class RobustShiftDetector(Detector):
 
     Parameters
     ----------
-    window : int, default 12
-        Clean observations before a period that form its baseline.
+    window : int or None, default None
+        Clean observations before a period that form its baseline (level and
+        trend). None picks one by frequency: 12 monthly, 8 quarterly, 13
+        weekly, 28 daily, 48 hourly, 5 yearly.
+    scale_window : int or None, default None
+        Observations whose period-over-period changes give the noise scale;
+        the scale is steadier than the level, so it may look further back.
+        None means three times ``window``.
     threshold : float, default 3.5
         Calibrated score (normal-equivalent z) at or above which a period is
         flagged.
@@ -107,13 +123,22 @@ class RobustShiftDetector(Detector):
         since its onset is a trend change; otherwise a level shift.
     cusum_drift : float, default 0.5
         Allowance ``k`` of the CUSUM on calibrated scores.
-    cusum_limit : float, default 7.0
+    cusum_limit : float, default 6.5
         Decision limit ``h`` of the CUSUM; ``None`` or 0 disables it.
     prior_weight : float, default 3.0
         Pseudo-observations of the portfolio's relative scale added to each
         series' own scale estimate.
     floor : float, default 0.005
         Smallest scale as a fraction of the baseline.
+    seasonal : bool, default True
+        Adjust for a seasonal pattern (period from the panel's frequency: 12
+        for monthly, 7 for daily, ...) once one full cycle of history exists
+        and the pattern is strong enough; see :func:`seasonal_indices`.
+    seasonal_cycles : int, default 3
+        Past cycles whose same-phase ratios are combined (median).
+    seasonal_amplitude : float, default 0.05
+        A series is treated as seasonal at a period only if the robust spread
+        of its seasonal indices over the last cycle is at least this (5 %).
 
     Examples
     --------
@@ -126,7 +151,8 @@ class RobustShiftDetector(Detector):
     def __init__(
         self,
         *,
-        window: int = 12,
+        window: int | None = None,
+        scale_window: int | None = None,
         threshold: float = 3.5,
         min_change: float = 0.05,
         min_history: int = 3,
@@ -135,11 +161,15 @@ class RobustShiftDetector(Detector):
         revert_fraction: float = 0.25,
         growth: float = 2.5,
         cusum_drift: float = 0.5,
-        cusum_limit: float | None = 7.0,
+        cusum_limit: float | None = 6.5,
         prior_weight: float = 3.0,
         floor: float = 0.005,
+        seasonal: bool = True,
+        seasonal_cycles: int = 3,
+        seasonal_amplitude: float = 0.05,
     ) -> None:
         self.window = window
+        self.scale_window = scale_window
         self.threshold = threshold
         self.min_change = min_change
         self.min_history = min_history
@@ -151,10 +181,15 @@ class RobustShiftDetector(Detector):
         self.cusum_limit = cusum_limit
         self.prior_weight = prior_weight
         self.floor = floor
+        self.seasonal = seasonal
+        self.seasonal_cycles = seasonal_cycles
+        self.seasonal_amplitude = seasonal_amplitude
 
     def _check_params(self) -> None:
-        if int(self.window) < 3:
+        if self.window is not None and int(self.window) < 3:
             raise ParameterError(f"window must be at least 3, got {self.window}")
+        if self.scale_window is not None and int(self.scale_window) < 3:
+            raise ParameterError(f"scale_window must be at least 3, got {self.scale_window}")
         if int(self.min_history) < 2:
             raise ParameterError(f"min_history must be at least 2, got {self.min_history}")
         if int(self.confirm) < 2:
@@ -173,19 +208,31 @@ class RobustShiftDetector(Detector):
         prior_slope: np.ndarray,
         carried_rel: np.ndarray,
         carried_df: np.ndarray,
+        window: int,
+        window_scale: int,
+        divisor: np.ndarray | None = None,
     ) -> _Baseline:
-        """Robust level, slope and scale of every series from clean data before ``t``."""
-        lo = max(0, t - int(self.window))
-        win = clean[:, lo:t].copy()
+        """Robust level, slope and scale of every series from clean data before ``t``.
+
+        ``divisor`` (the window's seasonal indices, 1 where not seasonal)
+        deseasonalises the window first.
+        """
+        lo_scale = max(0, t - window_scale)
+        wide = clean[:, lo_scale:t].copy()
+        if divisor is not None:
+            wide = wide / divisor
+        wide_cols = np.arange(lo_scale, t)
+        wide[wide_cols[None, :] < seg_start[:, None]] = np.nan
+        lo = max(0, t - window)
+        win = wide[:, lo - lo_scale :]
         cols = np.arange(lo, t)
-        win[cols[None, :] < seg_start[:, None]] = np.nan
-        n_series, width = win.shape
+        n_series = win.shape[0]
         valid = ~np.isnan(win)
         n_obs = valid.sum(axis=1)
 
         # scale from period-over-period changes (robust to trend and to a step)
-        if width >= 2:
-            diffs = win[:, 1:] - win[:, :-1]
+        if wide.shape[1] >= 2:
+            diffs = wide[:, 1:] - wide[:, :-1]
             med_d, n_d = nanmedian_rows(diffs)
             mad_d, _ = nanmedian_rows(np.abs(diffs - med_d[:, None]))
             own_scale = _MAD_TO_SIGMA * mad_d / np.sqrt(2.0)
@@ -198,27 +245,42 @@ class RobustShiftDetector(Detector):
         # count its degrees of freedom accordingly so the t-calibration is honest
         own_df = _MAD_EFFICIENCY * np.maximum(n_d - 1, 0).astype(np.float64)
 
+        # the trend is fitted on log values where the whole window is positive
+        # (revenue grows and decays by percentages, and a steep decline must not
+        # be extrapolated below zero), on raw values otherwise
+        with np.errstate(invalid="ignore"):
+            nonpositive = (valid & ~(win > 0)).any(axis=1)
+            positive_row = ~nonpositive & (n_obs > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fit = np.where(positive_row[:, None], np.log(np.where(valid, win, 1.0)), win)
+        fit = np.where(valid, fit, np.nan)
+        typical, _ = nanmedian_rows(win)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            unit = np.where(positive_row, np.abs(typical), 1.0)  # raw units per fit unit
+            fit_scale = own_scale / unit
+            fit_prior = prior_slope / unit
+
         # resistant slope from the medians of the first and last thirds of the
         # observations in the current regime
         rank = np.cumsum(valid, axis=1)  # 1-based rank of each observation
         third = n_obs // 3
         in_left = valid & (rank <= third[:, None])
         in_right = valid & (rank > (n_obs - third)[:, None])
-        left, n_left = nanmedian_rows(np.where(in_left, win, np.nan))
-        right, n_right = nanmedian_rows(np.where(in_right, win, np.nan))
+        left, n_left = nanmedian_rows(np.where(in_left, fit, np.nan))
+        right, n_right = nanmedian_rows(np.where(in_right, fit, np.nan))
         x = cols.astype(np.float64)[None, :]
         with np.errstate(invalid="ignore", divide="ignore"):
             x_left = (in_left * x).sum(axis=1) / n_left
             x_right = (in_right * x).sum(axis=1) / n_right
             raw = (right - left) / (x_right - x_left)
             m = np.minimum(n_left, n_right).astype(np.float64)
-            se = own_scale * np.sqrt(np.pi / m) / (x_right - x_left)
+            se = fit_scale * np.sqrt(np.pi / m) / (x_right - x_left)
             shrink = np.clip(1.0 - (se / np.abs(raw)) ** 2, 0.0, 1.0)
         # a trend that has stopped must not be extrapolated: also measure the
         # recent slope (middle to last third) and keep the smaller of the two
         # when they agree in sign, no slope when they disagree
         in_mid = valid & ~in_left & ~in_right
-        mid, n_mid = nanmedian_rows(np.where(in_mid, win, np.nan))
+        mid, n_mid = nanmedian_rows(np.where(in_mid, fit, np.nan))
         with np.errstate(invalid="ignore", divide="ignore"):
             x_mid = (in_mid * x).sum(axis=1) / n_mid
             recent = (right - mid) / (x_right - x_mid)
@@ -230,12 +292,15 @@ class RobustShiftDetector(Detector):
             raw,
         )
         enough = (third >= 2) & np.isfinite(raw) & np.isfinite(shrink)
-        slope = np.where(enough, raw * shrink, prior_slope)
-        slope = np.where(np.isfinite(slope), slope, 0.0)
+        fit_slope = np.where(enough, raw * shrink, fit_prior)
+        fit_slope = np.where(np.isfinite(fit_slope), fit_slope, 0.0)
 
-        moved = win + slope[:, None] * (t - cols[None, :])
-        level, _ = nanmedian_rows(moved)
-
+        moved = fit + fit_slope[:, None] * (t - cols[None, :])
+        fit_level, _ = nanmedian_rows(moved)
+        with np.errstate(over="ignore"):
+            level = np.where(positive_row, np.exp(fit_level), fit_level)
+        # the slope in raw units at t (used to extrapolate a frozen event baseline)
+        slope = np.where(positive_row, fit_slope * level, fit_slope)
         # pool the relative scale with the portfolio's
         abs_level = np.abs(level)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -296,10 +361,50 @@ class RobustShiftDetector(Detector):
         k_drift = float(self.cusum_drift)
         thr = float(self.threshold)
 
+        period = FREQUENCIES[panel.freq][2] if panel.freq in FREQUENCIES else 1
+        window = int(self.window) if self.window is not None else _WINDOWS.get(panel.freq, 12)
+        window_scale = int(self.scale_window) if self.scale_window is not None else window
+        window_scale = max(window_scale, window)
+        seasonal = bool(self.seasonal) and period >= 2 and n_periods > period
+        cycles = int(self.seasonal_cycles)
+        # seasonal index of each cell, estimated from clean data before it
+        si_hist = np.full((n_series, n_periods), np.nan)
+        si_used = np.ones((n_series, n_periods))
+
         for t in range(n_periods):
-            yt = y[:, t]
+            divisor: np.ndarray | None = None
+            if seasonal and t >= period:
+                si_hist[:, t] = seasonal_index_at(
+                    clean, t, period, cycles=cycles, raw=y, seg_start=seg_start
+                )
+                spread = log_spread(si_hist[:, t - period + 1 : t + 1], min_count=period // 2)
+                on_t = np.isfinite(si_hist[:, t]) & (spread >= float(self.seasonal_amplitude))
+                if on_t.any():
+                    si_used[:, t] = np.where(on_t, si_hist[:, t], 1.0)
+                    lo = max(0, t - window_scale)
+                    window_si = si_hist[:, lo:t]
+                    if n_series >= 5:
+                        # cells whose own index is not known yet (the first cycle) take
+                        # the portfolio's same-phase ratio within the last cycle
+                        window_si = np.where(
+                            np.isnan(window_si),
+                            pooled_cycle_ratios(clean, lo, t, period)[None, :],
+                            window_si,
+                        )
+                    divisor = np.where(on_t[:, None], window_si, 1.0)
+            yt = y[:, t] / si_used[:, t]
             observed = ~np.isnan(yt)
-            base = self._baseline(clean, t, seg_start, prior_slope, carried_rel, carried_df)
+            base = self._baseline(
+                clean,
+                t,
+                seg_start,
+                prior_slope,
+                carried_rel,
+                carried_df,
+                window,
+                window_scale,
+                divisor,
+            )
             with np.errstate(divide="ignore"):
                 inflate = np.sqrt(1.0 + np.pi / (2.0 * base.n_obs))
             pred_scale = np.fmax(base.scale * inflate, tiny)
@@ -454,8 +559,12 @@ class RobustShiftDetector(Detector):
                     for arr in (cu_pos, cu_neg, cu_pos_sum, cu_neg_sum, cu_pos_len, cu_neg_len):
                         arr[hit] = 0.0
 
+        out.baseline *= si_used
+        out.lower *= si_used
+        out.upper *= si_used
         out.severity = severity
         out.extra["confirm_at"] = confirm_at.astype(np.float64)
+        out.extra["seasonal_index"] = si_used
         return out
 
     @staticmethod
@@ -490,6 +599,125 @@ class RobustShiftDetector(Detector):
         block = clean[series]
         block[mask] = y[series][mask]
         clean[series] = block
+
+
+def seasonal_index_at(
+    clean: np.ndarray,
+    t: int,
+    period: int,
+    *,
+    cycles: int = 3,
+    pool_weight: float = 2.0,
+    raw: np.ndarray | None = None,
+    seg_start: np.ndarray | None = None,
+) -> np.ndarray:
+    """Causal multiplicative seasonal index of period ``t`` for every series.
+
+    For each of the last ``cycles`` complete cycles ``k``, the same-phase
+    ratio is ``clean[t - k*period]`` over the mean of the cycle that starts
+    there; all of it lies before ``t``, and periods of reported anomalies are
+    already NaN in ``clean`` so last year's spike does not become this year's
+    expectation. A series' own index is the median of its ratios; the
+    portfolio's is the median of the own indices across series; they are
+    combined with ``pool_weight`` pseudo-cycles for the portfolio, so one
+    year of history is enough when many series share a calendar. Once
+    ``cycles`` (at least 3) cycles exist, the median over them is robust to a
+    single anomalous year by itself, so the ``raw`` values are used instead of
+    ``clean``: a pattern that recurs every year is learned even if it was
+    reported the first time it appeared. A trend
+    inside a cycle biases every phase's ratio by the same factor, which
+    cancels between the baseline and the period being judged. Non-positive
+    values give NaN (no multiplicative seasonality).
+
+    Examples
+    --------
+    >>> y = np.tile([10.0, 20.0], 4)[None, :]
+    >>> [round(float(seasonal_index_at(y, t, 2)[0]), 2) for t in (4, 5)]
+    [0.67, 1.33]
+
+    With a single series one cycle is not enough evidence:
+
+    >>> bool(np.isnan(seasonal_index_at(y, 2, 2)[0]))
+    True
+    """
+    n_series = clean.shape[0]
+    start = np.zeros(n_series, dtype=np.int64) if seg_start is None else seg_start
+    own, n_cycles = _own_seasonal_index(clean, t, period, cycles, start)
+    if raw is not None and cycles >= 3:
+        own_raw, n_raw = _own_seasonal_index(raw, t, period, cycles, start)
+        use_raw = n_raw >= 3
+        own = np.where(use_raw, own_raw, own)
+        n_cycles = np.where(use_raw, n_raw, n_cycles)
+    if n_series >= 5:
+        pooled, n_pooled = nanmedian_rows(own[None, :])
+        if n_pooled[0] >= 5:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                combined = (n_cycles * own + pool_weight * pooled[0]) / (n_cycles + pool_weight)
+            return np.where(np.isfinite(combined), combined, own)
+    # alone, one cycle cannot tell a seasonal pattern from noise or a step
+    return np.where(n_cycles >= 2, own, np.nan)
+
+
+def _own_seasonal_index(
+    values: np.ndarray, t: int, period: int, cycles: int, seg_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median over the last ``cycles`` cycles (in the current regime) of the same-phase ratio.
+
+    Returns the index and the number of cycles it used.
+    """
+    n_series = values.shape[0]
+    positive = np.where(values > 0, values, np.nan)
+    ratios = np.full((n_series, cycles), np.nan)
+    need = max(2, (3 * period) // 4)
+    for k in range(1, cycles + 1):
+        start = t - k * period
+        if start < 0:
+            break
+        cycle = positive[:, start : start + period]
+        count = np.count_nonzero(~np.isnan(cycle), axis=1)
+        in_regime = seg_start <= start
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(cycle, axis=1) / count
+            ratio = positive[:, start] / mean
+        ratios[:, k - 1] = np.where((count >= need) & in_regime, ratio, np.nan)
+    return nanmedian_rows(ratios)
+
+
+def pooled_cycle_ratios(clean: np.ndarray, lo: int, t: int, period: int) -> np.ndarray:
+    """Portfolio median of each cell's ratio to its series' mean over the last cycle.
+
+    Used for cells in ``[lo, t)`` whose own seasonal index is not known yet.
+    """
+    positive = np.where(clean > 0, clean, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(positive[:, max(0, t - period) : t], axis=1)
+        ratios = positive[:, lo:t] / mean[:, None]
+    pooled, n = nanmedian_rows(ratios.T)
+    return np.where(n >= 5, pooled, np.nan)
+
+
+def log_spread(si: np.ndarray, *, min_count: int = 2) -> np.ndarray:
+    """Standard deviation of the log seasonal indices of each row (NaN ignored).
+
+    Deliberately not a robust spread: one strong month (December) *is* the
+    seasonal pattern, not an outlier among the phases.
+
+    Examples
+    --------
+    >>> bool(log_spread(np.array([[0.8, 1.2, 0.8, 1.2]]))[0] > 0.1)
+    True
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = np.log(si)
+    valid = np.isfinite(logs)
+    n = valid.sum(axis=1)
+    filled = np.where(valid, logs, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = filled.sum(axis=1) / n
+        var = np.where(valid, (logs - mean[:, None]) ** 2, 0.0).sum(axis=1) / (n - 1)
+    spread = np.sqrt(var)
+    spread[n < max(2, min_count)] = np.nan
+    return spread
 
 
 def material_drift(yt: np.ndarray, level: np.ndarray, det: RobustShiftDetector) -> np.ndarray:
