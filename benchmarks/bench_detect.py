@@ -66,7 +66,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}"
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"python {platform.python_version()}"
     )
     print()
     print("| method | series | periods | rows | seconds | rows/s | vs groupby-apply |")
@@ -91,7 +92,8 @@ def main() -> None:
             rate = rows / seconds
             ratio = f"{rate / baseline_rate:,.0f}x" if baseline_rate else "-"
             print(
-                f"| {method} | {n} | {args.periods} | {rows} | {seconds:.2f} | {rate:,.0f} | {ratio} |"
+                f"| {method} | {n} | {args.periods} | {rows} | {seconds:.2f} "
+                f"| {rate:,.0f} | {ratio} |"
             )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
