@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel, period_ordinals
+from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel, period_ordinals, sorted_keys
 from revwatch.errors import (
     DuplicateRowsError,
     InputError,
@@ -1248,18 +1248,20 @@ def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
 
 
 def _normalise_periods(periods: pd.Series, freq: str) -> pd.Series:
-    """Snap each period to the start of its month/quarter/year/day/hour (weekly: the day)."""
-    if freq == "monthly":
-        normalised = periods.dt.to_period("M").dt.to_timestamp()
-    elif freq == "quarterly":
-        normalised = periods.dt.to_period("Q").dt.to_timestamp()
-    elif freq == "yearly":
-        normalised = periods.dt.to_period("Y").dt.to_timestamp()
-    elif freq == "hourly":
-        normalised = periods.dt.floor("h")
+    """Snap each period to the start of its month/quarter/year/day/hour (weekly: the day).
+
+    Done on the ``datetime64`` values (a unit cast floors), which gives the
+    same result as pandas' ``to_period(...).to_timestamp()`` and ``floor``
+    without building Period objects.
+    """
+    stamps = periods.to_numpy(dtype="datetime64[ns]")
+    if freq == "quarterly":
+        months = stamps.astype("datetime64[M]").astype(np.int64)
+        snapped = (months - months % 3).astype("datetime64[M]")
     else:
-        normalised = periods.dt.normalize()
-    return normalised.astype("datetime64[ns]")
+        unit = {"monthly": "M", "yearly": "Y", "hourly": "h"}.get(freq, "D")
+        snapped = stamps.astype(f"datetime64[{unit}]")
+    return pd.Series(snapped.astype("datetime64[ns]"), index=periods.index, name=periods.name)
 
 
 def _describe_period(period: pd.Timestamp, freq: str) -> str:
@@ -1361,6 +1363,9 @@ def _resolve_duplicates(
     out: pd.DataFrame, ids: list[str], freq: str, aggregate: str | None, validator: _Validator
 ) -> pd.DataFrame:
     keys = [*ids, PERIOD]
+    same_as_previous = sorted_keys(out, keys)
+    if same_as_previous is not None and not same_as_previous.any():
+        return out  # sorted with no repeated key: nothing to resolve (no hashing needed)
     repeated = out.duplicated(keys, keep=False).to_numpy()
     if not repeated.any():
         return out

@@ -24,7 +24,7 @@ from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FREQUENCIES", "Panel", "PanelMatrix", "period_ordinals"]
+__all__ = ["FREQUENCIES", "Panel", "PanelMatrix", "period_ordinals", "sorted_keys"]
 
 #: Supported frequencies: name -> (pandas offset alias, periods per year, seasonal period).
 FREQUENCIES: dict[str, tuple[str, float, int]] = {
@@ -62,7 +62,16 @@ def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndar
     >>> period_ordinals(idx, "monthly").tolist()
     [24288, 24290]
     """
-    values = pd.DatetimeIndex(periods).as_unit("s")
+    values = pd.DatetimeIndex(periods)
+    if freq in ("monthly", "quarterly", "yearly") and values.tz is None:
+        # calendar fields straight from datetime64 (floor to the month), no Python objects
+        months = values.to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12
+        if freq == "monthly":
+            return months
+        if freq == "quarterly":
+            return months // 3
+        return months // 12
+    values = values.as_unit("s")
     if freq == "monthly":
         return np.asarray(values.year * 12 + values.month - 1, dtype=np.int64)
     if freq == "quarterly":
@@ -77,6 +86,75 @@ def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndar
     if freq == "hourly":
         return seconds // 3_600
     raise ParameterError(f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}")
+
+
+def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each pair of neighbouring rows: ``column[i] < column[i + 1]`` and ``==``.
+
+    Compared in C (Arrow for Arrow-backed strings, NumPy otherwise), never as
+    Python objects. None when the column has missing values or values that do
+    not compare (the caller then falls back to a full sort).
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):
+        if column.isna().any():
+            return None
+        if dtype.storage == "pyarrow":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            arrow = pa.chunked_array(column.array)
+            head, tail = arrow.slice(0, len(arrow) - 1), arrow.slice(1)
+            less = pc.less(head, tail).to_numpy(zero_copy_only=False)
+            equal = pc.equal(head, tail).to_numpy(zero_copy_only=False)
+            return np.asarray(less, dtype=bool), np.asarray(equal, dtype=bool)
+        values = column.to_numpy(dtype=object)
+    elif isinstance(dtype, np.dtype) and dtype.kind in "biufMO":
+        if column.isna().any():
+            return None
+        values = column.to_numpy()
+    else:  # categoricals sort by their categories' order, other extensions: let pandas sort
+        return None
+    try:
+        less = np.asarray(values[:-1] < values[1:], dtype=bool)
+        equal = np.asarray(values[:-1] == values[1:], dtype=bool)
+    except TypeError:
+        return None
+    return less, equal
+
+
+def sorted_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """Whether ``frame`` is already sorted by ``keys``; if so, which rows repeat a key.
+
+    Returns None when the rows are not in ascending order of ``keys`` (or
+    cannot be compared cheaply); otherwise a bool array of ``len(frame) - 1``
+    that is True where row ``i + 1`` has the same key as row ``i``. A frame
+    sorted this way is returned unchanged by a stable sort, so callers can
+    skip sorting and find duplicates from neighbours alone.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"id": ["a", "a", "b"], "t": [1, 2, 1]})
+    >>> sorted_keys(frame, ["id", "t"]).tolist()
+    [False, False]
+    >>> sorted_keys(frame.iloc[::-1], ["id", "t"]) is None
+    True
+    """
+    n_rows = len(frame)
+    if n_rows < 2:
+        return np.zeros(0, dtype=bool)
+    ordered = np.zeros(n_rows - 1, dtype=bool)
+    tied = np.ones(n_rows - 1, dtype=bool)
+    for key in keys:
+        pairs = _adjacent(frame[key])
+        if pairs is None:
+            return None
+        less, equal = pairs
+        ordered |= tied & less
+        tied &= equal
+    if not (ordered | tied).all():
+        return None
+    return tied
 
 
 @dataclass(frozen=True)
@@ -156,7 +234,11 @@ class Panel:
         """
         ids = list(id_columns)
         sort_cols = [*ids, PERIOD]
-        ordered = frame.sort_values(sort_cols, kind="stable").reset_index(drop=True)
+        if sorted_keys(frame, sort_cols) is not None:
+            # already in order (the usual case for exports): a stable sort is the identity
+            ordered = frame.reset_index(drop=True)
+        else:
+            ordered = frame.sort_values(sort_cols, kind="stable").reset_index(drop=True)
         return cls(
             frame=ordered,
             id_columns=tuple(ids),
@@ -200,8 +282,12 @@ class Panel:
                 changed = np.zeros(n_rows, dtype=bool)
                 changed[0] = True
                 for col in self.id_columns:
-                    v = ids[col].to_numpy()
-                    changed[1:] |= v[1:] != v[:-1]
+                    pairs = _adjacent(ids[col])
+                    if pairs is None:
+                        v = ids[col].to_numpy()
+                        changed[1:] |= v[1:] != v[:-1]
+                    else:
+                        changed[1:] |= ~pairs[1]
                 row_series = np.cumsum(changed) - 1
                 keys = ids.loc[changed].reset_index(drop=True)
             else:
