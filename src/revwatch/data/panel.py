@@ -103,7 +103,7 @@ def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
             import pyarrow as pa
             import pyarrow.compute as pc
 
-            arrow = pa.chunked_array(column.array)
+            arrow = pa.array(column.array)
             head, tail = arrow.slice(0, len(arrow) - 1), arrow.slice(1)
             less = pc.less(head, tail).to_numpy(zero_copy_only=False)
             equal = pc.equal(head, tail).to_numpy(zero_copy_only=False)

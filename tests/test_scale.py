@@ -1,0 +1,136 @@
+"""Scale work: the fast paths give the same panels and results as the plain ones,
+and partitioned processing gives the same results as the in-memory path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from revwatch.data.load import _normalise_periods, from_frame
+from revwatch.data.panel import Panel, period_ordinals, sorted_keys
+
+
+def _long(n_series: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    level = np.exp(rng.uniform(np.log(1_000), np.log(100_000), size=(n_series, 1)))
+    values = level * (1 + 0.05 * rng.standard_normal((n_series, n_periods)))
+    values[rng.random(n_series) < 0.2, n_periods - 3] *= 3.0
+    values[rng.random(n_series) < 0.1, n_periods // 2 :] *= 0.3
+    periods = pd.date_range("2023-01-01", periods=n_periods, freq="MS")
+    return pd.DataFrame(
+        {
+            "account": np.repeat([f"acct-{i:05d}" for i in range(n_series)], n_periods),
+            "month": np.tile(periods.values, n_series),
+            "revenue": values.ravel().round(2),
+        }
+    )
+
+
+# ---------------------------------------------------------------- fast paths
+
+
+def _panel_by_sorting(frame: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """What Panel.from_frame did before its already-sorted fast path."""
+    return frame.sort_values([*ids, "period"], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "by_period"])
+def test_from_frame_same_panel_whatever_the_row_order(order: str) -> None:
+    frame = _long(50, 12)
+    if order == "shuffled":
+        frame = frame.sample(frac=1.0, random_state=1)
+    elif order == "by_period":
+        frame = frame.sort_values(["month", "account"])
+    panel = from_frame(frame, id="account", time="month", value="revenue")
+    expected = _panel_by_sorting(
+        frame.rename(columns={"month": "period", "revenue": "value"})
+        .reset_index(drop=True)
+        .astype({"period": "datetime64[ns]"}),
+        ["account"],
+    )
+    pd.testing.assert_frame_equal(panel.frame, expected)
+    mat = panel.matrix()
+    assert mat.values.shape == (50, 12)
+    np.testing.assert_array_equal(mat.keys["account"].to_numpy(), np.unique(frame["account"]))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pd.Series(["b", "a", "a", "b", "c", "a"]),
+        pd.Series(["b", "a", "a", "b", "c", "a"], dtype="object"),
+        pd.Series(["b", "a", "a", "b", "c", "a"], dtype="string[python]"),
+        pd.Series([3, 1, 1, 3, 2, 1]),
+        pd.Categorical(["b", "a", "a", "b", "c", "a"], categories=["c", "b", "a"]),
+        pd.Series(["é", "e", "z", "é", "É", "e"]),
+    ],
+)
+def test_panel_from_frame_matches_stable_sort(ids: object) -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ids,
+            "period": pd.to_datetime(
+                ["2024-02-01", "2024-02-01", "2024-01-01", "2024-01-01", "2024-01-01", "2024-03-01"]
+            ),
+            "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    for candidate in (frame, _panel_by_sorting(frame, ["id"])):
+        panel = Panel.from_frame(candidate, id_columns=["id"], freq="monthly")
+        pd.testing.assert_frame_equal(panel.frame, _panel_by_sorting(frame, ["id"]))
+
+
+def test_sorted_keys_two_columns_and_ties() -> None:
+    frame = pd.DataFrame({"a": ["x", "x", "x", "y"], "b": [1, 2, 2, 0], "t": [5, 1, 1, 9]})
+    assert sorted_keys(frame, ["a", "b", "t"]).tolist() == [False, True, False]
+    assert sorted_keys(frame, ["a", "t"]) is None
+    assert sorted_keys(frame.assign(a=["x", None, "x", "y"]), ["a"]) is None
+
+
+def test_duplicates_still_refused_when_sorted() -> None:
+    from revwatch.errors import DuplicateRowsError
+
+    frame = _long(3, 4)
+    frame = pd.concat([frame, frame.iloc[[5]]]).sort_values(["account", "month"])
+    with pytest.raises(DuplicateRowsError):
+        from_frame(frame, id="account", time="month", value="revenue")
+    summed = from_frame(frame, id="account", time="month", value="revenue", aggregate="sum")
+    assert len(summed.frame) == 12
+
+
+def _normalise_with_periods(periods: pd.Series, freq: str) -> pd.Series:
+    """The pandas Period-based normalisation the loader used before."""
+    if freq in ("monthly", "quarterly", "yearly"):
+        code = {"monthly": "M", "quarterly": "Q", "yearly": "Y"}[freq]
+        out = periods.dt.to_period(code).dt.to_timestamp()
+    elif freq == "hourly":
+        out = periods.dt.floor("h")
+    else:
+        out = periods.dt.normalize()
+    return out.astype("datetime64[ns]")
+
+
+@pytest.mark.parametrize("freq", ["monthly", "quarterly", "yearly", "hourly", "daily", "weekly"])
+def test_normalise_periods_matches_pandas_periods(freq: str) -> None:
+    rng = np.random.default_rng(3)
+    low, high = pd.Timestamp("1678-01-01").value, pd.Timestamp("2261-12-01").value
+    stamps = rng.integers(low, high, 5_000).astype("datetime64[ns]")
+    periods = pd.Series(stamps, index=np.arange(5_000) * 2)
+    pd.testing.assert_series_equal(
+        _normalise_periods(periods, freq), _normalise_with_periods(periods, freq)
+    )
+
+
+@pytest.mark.parametrize("freq", ["monthly", "quarterly", "yearly"])
+def test_period_ordinals_match_calendar_fields(freq: str) -> None:
+    rng = np.random.default_rng(4)
+    low, high = pd.Timestamp("1678-01-01").value, pd.Timestamp("2261-12-01").value
+    index = pd.DatetimeIndex(rng.integers(low, high, 5_000).astype("datetime64[ns]"))
+    expected = {
+        "monthly": index.year * 12 + index.month - 1,
+        "quarterly": index.year * 4 + (index.month - 1) // 3,
+        "yearly": index.year,
+    }[freq]
+    np.testing.assert_array_equal(period_ordinals(index, freq), np.asarray(expected))
+    np.testing.assert_array_equal(period_ordinals(index.as_unit("us"), freq), expected)
