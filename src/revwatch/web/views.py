@@ -1,0 +1,651 @@
+"""What the review pages, the JSON API and the HTML report show, without any web framework.
+
+Everything here reads the :class:`~revwatch.store.Store` and returns plain
+dicts, lists and PNG bytes, so :mod:`revwatch.web.app`,
+:mod:`revwatch.web.api` and :mod:`revwatch.htmlreport` show the same numbers
+and rank incidents the same way:
+
+* :func:`filter_incidents` applies the list filters (tier, type, status,
+  metric, date range, series text) and :func:`rank_incidents` sorts open
+  incidents first, then acknowledged, then resolved, each by money impact
+  (largest absolute first).
+* :func:`incident_detail` gathers one incident with its delivery and
+  feedback history, the series around it (the ``context`` the monitor
+  stores), an impact range, root-cause lines and calendar annotations.
+* :func:`incident_chart_png` draws the series against its baseline band with
+  the incident span shaded, on currency-formatted axes.
+
+Examples
+--------
+>>> money(-12345.6)
+'−$12,346'
+>>> money(1_250_000, compact=True)
+'$1.25M'
+>>> rows = [
+...     {"status": "resolved", "impact": -900.0, "incident_id": "a"},
+...     {"status": "open", "impact": 50.0, "incident_id": "b"},
+...     {"status": "open", "impact": -400.0, "incident_id": "c"},
+... ]
+>>> [r["incident_id"] for r in rank_incidents(rows)]
+['c', 'b', 'a']
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revwatch.errors import ParameterError
+from revwatch.store import INCIDENT_STATES, LABELS, Store
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TIER_ORDER",
+    "IncidentFilter",
+    "chart_data_uri",
+    "context_frame",
+    "filter_incidents",
+    "health_summary",
+    "incident_chart_png",
+    "incident_detail",
+    "money",
+    "public_incident",
+    "rank_incidents",
+    "search_series",
+    "series_label",
+]
+
+#: Tiers from most to least urgent.
+TIER_ORDER: tuple[str, ...] = ("critical", "warning", "info")
+_STATUS_RANK = {state: i for i, state in enumerate(INCIDENT_STATES)}
+_MINUS = "\u2212"
+
+
+def money(value: float | None, *, currency: str = "$", compact: bool = False) -> str:
+    """Format an amount of money: ``$12,346``, or ``$12.3k`` when ``compact``.
+
+    Parameters
+    ----------
+    value : float or None
+        The amount; None or NaN gives ``"–"``.
+    currency : str, default "$"
+        Symbol written before the number (``"€"``, ``"CHF "`` ...).
+    compact : bool, default False
+        Thousands as ``k`` and millions as ``M`` (for axes and tight tables).
+
+    Examples
+    --------
+    >>> money(0.0), money(None), money(999.4, currency="€")
+    ('$0', '–', '€999')
+    >>> money(-1234.0, compact=True), money(56_789, compact=True)
+    ('−$1.23k', '$56.8k')
+    """
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    number = float(value)
+    sign = _MINUS if number < 0 else ""
+    size = abs(number)
+    if compact:
+        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if size >= limit:
+                scaled = size / limit
+                digits = 2 if scaled < 10 else (1 if scaled < 100 else 0)
+                text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".")
+                return f"{sign}{currency}{text}{suffix}"
+        return f"{sign}{currency}{size:,.0f}"
+    return f"{sign}{currency}{size:,.0f}"
+
+
+def series_label(key: dict[str, Any] | None) -> str:
+    """A series key as text: ``account=Apex`` (``total`` for the whole metric).
+
+    Examples
+    --------
+    >>> series_label({"account": "Apex", "region": "EU"}), series_label({})
+    ('account=Apex, region=EU', 'total')
+    """
+    if not key:
+        return "total"
+    return ", ".join(f"{k}={v}" for k, v in key.items())
+
+
+def _as_date(value: Any) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ParameterError(f"{value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """The filters of the incident list (every field optional).
+
+    Parameters
+    ----------
+    tier, type, status, metric : str, optional
+        Exact values (``status`` is open, acknowledged or resolved).
+    since, until : date or str, optional
+        Keep incidents whose span ``[start, end]`` overlaps ``[since, until]``.
+    q : str, optional
+        Case-insensitive text that the series key or metric must contain.
+    """
+
+    tier: str | None = None
+    type: str | None = None
+    status: str | None = None
+    metric: str | None = None
+    since: dt.datetime | str | None = None
+    until: dt.datetime | str | None = None
+    q: str | None = None
+
+    def validated(self) -> IncidentFilter:
+        """A copy with empty strings as None and dates parsed; bad values raise ParameterError."""
+        status = self.status or None
+        if status is not None and status not in INCIDENT_STATES:
+            raise ParameterError(f"status {status!r} must be one of {', '.join(INCIDENT_STATES)}")
+        tier = self.tier or None
+        if tier is not None and tier not in TIER_ORDER:
+            raise ParameterError(f"tier {tier!r} must be one of {', '.join(TIER_ORDER)}")
+        return IncidentFilter(
+            tier=tier,
+            type=self.type or None,
+            status=status,
+            metric=self.metric or None,
+            since=_as_date(self.since),
+            until=_as_date(self.until),
+            q=(self.q or "").strip() or None,
+        )
+
+
+def filter_incidents(
+    rows: Iterable[dict[str, Any]], selection: IncidentFilter
+) -> list[dict[str, Any]]:
+    """The incidents that pass every filter of ``selection``.
+
+    Examples
+    --------
+    >>> rows = [
+    ...     {"tier": "critical", "type": "drop", "status": "open", "metric": "mrr",
+    ...      "series_key": {"account": "Apex"}, "start_period": dt.datetime(2026, 1, 1),
+    ...      "end_period": dt.datetime(2026, 2, 1)},
+    ... ]
+    >>> len(filter_incidents(rows, IncidentFilter(q="apex", since="2026-02-01")))
+    1
+    >>> len(filter_incidents(rows, IncidentFilter(until="2025-12-31")))
+    0
+    """
+    sel = selection.validated()
+    out = []
+    needle = sel.q.lower() if sel.q else None
+    for row in rows:
+        if sel.tier and row.get("tier") != sel.tier:
+            continue
+        if sel.type and row.get("type") != sel.type:
+            continue
+        if sel.status and row.get("status") != sel.status:
+            continue
+        if sel.metric and row.get("metric") != sel.metric:
+            continue
+        if sel.since and row["end_period"] < sel.since:
+            continue
+        if sel.until and row["start_period"] > sel.until:
+            continue
+        if needle and needle not in (
+            series_label(row.get("series_key")).lower() + " " + str(row.get("metric", "")).lower()
+        ):
+            continue
+        out.append(row)
+    return out
+
+
+def _impact_size(row: dict[str, Any]) -> float:
+    value = row.get("impact")
+    if value is None or not math.isfinite(float(value)):
+        return 0.0
+    return abs(float(value))
+
+
+def rank_incidents(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Open first, then acknowledged, then resolved; within each, largest money impact first."""
+    return sorted(
+        rows,
+        key=lambda r: (
+            _STATUS_RANK.get(str(r.get("status")), len(_STATUS_RANK)),
+            -_impact_size(r),
+            str(r.get("incident_id")),
+        ),
+    )
+
+
+def public_incident(row: dict[str, Any]) -> dict[str, Any]:
+    """An incident row without its stored chart context (for lists and the API)."""
+    return {k: v for k, v in row.items() if k != "context"}
+
+
+# --------------------------------------------------------------------------
+# One incident
+# --------------------------------------------------------------------------
+
+
+def context_frame(incident: dict[str, Any]) -> pd.DataFrame:
+    """The series around an incident as a frame for :func:`~revwatch.report.plot_series`.
+
+    The monitor stores, with each incident, the last periods of its series up
+    to the incident's end: ``[period, value, baseline, lower, upper]`` rows
+    (or a dict with those rows under ``"series"``). Periods inside the
+    incident span get the incident's ``type``, the others ``normal``.
+
+    Examples
+    --------
+    >>> inc = {"type": "drop", "start_period": dt.datetime(2026, 2, 1),
+    ...        "end_period": dt.datetime(2026, 2, 1),
+    ...        "context": [["2026-01-01T00:00:00", 10.0, 10.0, 8.0, 12.0],
+    ...                    ["2026-02-01T00:00:00", 4.0, 10.0, 8.0, 12.0]]}
+    >>> context_frame(inc)[["value", "type"]].values.tolist()
+    [[10.0, 'normal'], [4.0, 'drop']]
+    """
+    context = incident.get("context")
+    if isinstance(context, dict):
+        context = context.get("series")
+    columns = ["period", "value", "baseline", "lower", "upper"]
+    if not context:
+        return pd.DataFrame(columns=[*columns, "type", "severity"])
+    frame = pd.DataFrame([list(r)[:5] for r in context], columns=columns)
+    frame["period"] = pd.to_datetime(frame["period"])
+    for column in columns[1:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    inside = (frame["period"] >= pd.Timestamp(incident["start_period"])) & (
+        frame["period"] <= pd.Timestamp(incident["end_period"])
+    )
+    frame["type"] = np.where(inside, str(incident.get("type", "anomaly")), "normal")
+    frame["severity"] = np.where(inside, float(incident.get("severity") or np.nan), np.nan)
+    return frame
+
+
+def _grain(frame: pd.DataFrame) -> str:
+    """The grain of a context frame from its median period spacing."""
+    if len(frame) < 2:
+        return "daily"
+    days = pd.Timedelta(frame["period"].diff().median()).total_seconds() / 86400
+    for name, limit in (("hourly", 0.5), ("daily", 3), ("weekly", 20), ("monthly", 60)):
+        if days < limit:
+            return name
+    return "quarterly" if days < 200 else "yearly"
+
+
+def _stored(incident: dict[str, Any], name: str) -> Any:
+    """A field kept on the incident row or inside a dict-shaped ``context``."""
+    if incident.get(name) is not None:
+        return incident[name]
+    context = incident.get("context")
+    return context.get(name) if isinstance(context, dict) else None
+
+
+def _impact_range(incident: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
+    """The impact with its interval (stored) or its range against the band edges."""
+    low, high = _stored(incident, "impact_low"), _stored(incident, "impact_high")
+    if low is not None and high is not None:
+        return {"low": float(low), "high": float(high), "kind": "interval"}
+    span = frame[frame["type"] != "normal"]
+    ok = span[["value", "lower", "upper"]].notna().all(axis=1)
+    if span.empty or not ok.any():
+        return {"low": None, "high": None, "kind": "none"}
+    # The normal value was anywhere inside the band: the impact lies between
+    # "actual minus the upper edge" and "actual minus the lower edge".
+    low_v = float((span.loc[ok, "value"] - span.loc[ok, "upper"]).sum())
+    high_v = float((span.loc[ok, "value"] - span.loc[ok, "lower"]).sum())
+    return {"low": min(low_v, high_v), "high": max(low_v, high_v), "kind": "band"}
+
+
+def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -> list[str]:
+    """Stored root-cause lines, else what the series did against its band."""
+    stored = _stored(incident, "root_cause")
+    if stored:
+        return [str(line) for line in stored]
+    span = frame[frame["type"] != "normal"].dropna(subset=["value", "baseline"])
+    if span.empty:
+        return []
+    gap = (span["value"] - span["baseline"]).abs()
+    peak = span.iloc[int(np.argmax(gap.to_numpy()))]
+    lines = []
+    pct = (
+        (peak["value"] - peak["baseline"]) / abs(peak["baseline"]) * 100
+        if peak["baseline"]
+        else float("nan")
+    )
+    when = pd.Timestamp(peak["period"]).strftime("%Y-%m-%d")
+    text = (
+        f"Largest gap on {when}: {money(peak['value'], currency=currency)} against a baseline "
+        f"of {money(peak['baseline'], currency=currency)}"
+    )
+    if math.isfinite(pct):
+        text += f" ({'+' if pct >= 0 else _MINUS}{abs(pct):.1f} %)"
+    lines.append(text + ".")
+    if math.isfinite(peak["lower"]) and math.isfinite(peak["upper"]):
+        edge = peak["lower"] if peak["value"] < peak["lower"] else peak["upper"]
+        if peak["value"] < peak["lower"] or peak["value"] > peak["upper"]:
+            lines.append(
+                f"It left the normal band ({money(peak['lower'], currency=currency)} to "
+                f"{money(peak['upper'], currency=currency)}) by "
+                f"{money(abs(peak['value'] - edge), currency=currency)}."
+            )
+        else:
+            lines.append("It stayed inside the normal band; the pattern, not the level, is new.")
+    before = frame[frame["period"] < pd.Timestamp(incident["start_period"])].dropna(
+        subset=["value"]
+    )
+    if len(before) >= 3:
+        recent = before["value"].tail(3).mean()
+        lines.append(
+            f"The three periods before averaged {money(recent, currency=currency)}; "
+            f"the series is {series_label(incident.get('series_key'))} of {incident['metric']}."
+        )
+    return lines
+
+
+def _related(store: Store, incident: dict[str, Any]) -> list[dict[str, Any]]:
+    """Other incidents of the same metric whose span overlaps this one."""
+    out = []
+    for row in store.incidents(metric=incident["metric"]):
+        if row["incident_id"] == incident["incident_id"]:
+            continue
+        if (
+            row["start_period"] <= incident["end_period"]
+            and row["end_period"] >= incident["start_period"]
+        ):
+            out.append(public_incident(row))
+    return rank_incidents(out)[:10]
+
+
+def incident_detail(
+    store: Store,
+    incident_id: str,
+    *,
+    currency: str = "$",
+    country: str | None = None,
+) -> dict[str, Any] | None:
+    """Everything the incident page shows, or None when there is no such incident.
+
+    Parameters
+    ----------
+    store : Store
+    incident_id : str
+        The id, or a unique prefix of at least 6 characters.
+    currency : str, default "$"
+        Symbol used in the derived text lines.
+    country : str, optional
+        Country code for public-holiday annotations.
+
+    Returns
+    -------
+    dict or None
+        The incident row (without ``context``) plus ``deliveries``,
+        ``labels``, ``series`` (the context frame as records), ``impact_low``
+        / ``impact_high`` / ``impact_kind`` (``interval`` when the monitor
+        stored one, ``band`` when derived from the normal band, ``none``),
+        ``root_cause``, ``annotations`` and ``related``.
+    """
+    row = store.incident(incident_id)
+    if row is None:
+        return None
+    frame = context_frame(row)
+    detail = public_incident(row)
+    ident = row["incident_id"]
+    detail["deliveries"] = store.deliveries(incident_id=ident)
+    detail["labels"] = [r for r in store.labels(metric=row["metric"]) if r["incident_id"] == ident]
+    impact = _impact_range(row, frame)
+    detail.update(impact_low=impact["low"], impact_high=impact["high"], impact_kind=impact["kind"])
+    detail["root_cause"] = _cause_lines(row, frame, currency)
+    notes = list(_stored(row, "annotations") or [])
+    computed = _annotations(row, frame, country)
+    detail["annotations"] = list(dict.fromkeys([*notes, *computed]))
+    detail["related"] = _related(store, row)
+    detail["series"] = [
+        {
+            "period": p.isoformat(),
+            **{
+                k: (None if not math.isfinite(v) else float(v))
+                for k, v in zip(("value", "baseline", "lower", "upper"), vals, strict=True)
+            },
+        }
+        for p, *vals in zip(
+            frame["period"],
+            frame["value"],
+            frame["baseline"],
+            frame["lower"],
+            frame["upper"],
+            strict=True,
+        )
+    ]
+    detail["grain"] = _grain(frame)
+    return detail
+
+
+def _annotations(row: dict[str, Any], frame: pd.DataFrame, country: str | None) -> list[str]:
+    from revwatch.events_calendar import annotate_windows
+
+    try:
+        notes = annotate_windows(
+            pd.Series([pd.Timestamp(row["start_period"])]),
+            pd.Series([pd.Timestamp(row["end_period"])]),
+            freq=_grain(frame),
+            country=country,
+        )
+    except ParameterError as exc:
+        logger.warning("no calendar annotations: %s", exc)
+        return []
+    return notes[0]
+
+
+# --------------------------------------------------------------------------
+# Charts
+# --------------------------------------------------------------------------
+
+
+def incident_chart_png(
+    incident: dict[str, Any],
+    *,
+    currency: str = "$",
+    size: tuple[float, float] = (10.0, 4.2),
+    dpi: int = 110,
+) -> bytes:
+    """A PNG of the incident's series: baseline band, incident span shaded, anomalies marked.
+
+    Reuses :func:`revwatch.report.chart.plot_series` and its legend, with the
+    value axis in money (``$12.3k``).
+
+    Parameters
+    ----------
+    incident : dict
+        A store row (with its ``context``).
+    currency : str, default "$"
+    size : (float, float), default (10, 4.2)
+        Figure size in inches.
+    dpi : int, default 110
+
+    Returns
+    -------
+    bytes
+        The PNG image.
+
+    Examples
+    --------
+    >>> inc = {"incident_id": "x", "metric": "mrr", "series_key": {"account": "Apex"},
+    ...        "type": "drop", "severity": 6.0, "impact": -6.0,
+    ...        "start_period": dt.datetime(2026, 3, 1), "end_period": dt.datetime(2026, 3, 1),
+    ...        "context": [[f"2026-0{m}-01T00:00:00", 10.0 if m != 3 else 4.0, 10.0, 8.0, 12.0]
+    ...                    for m in range(1, 5)]}
+    >>> incident_chart_png(inc, size=(4, 2), dpi=40)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    from revwatch.report._style import type_color
+    from revwatch.report.chart import THEMES, legend_handles, plot_series
+
+    theme = THEMES["light"]
+    frame = context_frame(incident)
+    fig = Figure(figsize=size, dpi=dpi, facecolor=theme.background)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.085, 0.17, 0.9, 0.73))
+    kind = str(incident.get("type", "anomaly"))
+    plot_series(
+        frame,
+        ax,
+        value_label=str(incident.get("metric", "value")),
+        title=f"{incident.get('metric', '')} · {series_label(incident.get('series_key'))}",
+    )
+    if len(frame):
+        import matplotlib.dates as mdates
+
+        gaps = frame["period"].diff().dropna()
+        half = pd.Timedelta(gaps.median()).total_seconds() / 86400 / 2 if len(gaps) else 0.5
+        start = float(mdates.date2num(pd.Timestamp(incident["start_period"]).to_pydatetime()))
+        end = float(mdates.date2num(pd.Timestamp(incident["end_period"]).to_pydatetime()))
+        ax.axvspan(
+            start - half, end + half, color=type_color(kind), alpha=0.12, linewidth=0, zorder=0.5
+        )
+        ax.yaxis.set_major_formatter(
+            FuncFormatter(lambda v, _p: money(v, currency=currency, compact=True))
+        )
+    handles = legend_handles([kind], value_label=str(incident.get("metric", "value")))
+    handles.append(Patch(facecolor=type_color(kind), alpha=0.25, label="incident span"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=len(handles),
+        frameon=False,
+        fontsize=9,
+        labelcolor=theme.text,
+    )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor=theme.background)
+    return buffer.getvalue()
+
+
+def chart_data_uri(png: bytes) -> str:
+    """A ``data:`` URI for an ``<img src>`` (self-contained HTML).
+
+    Examples
+    --------
+    >>> chart_data_uri(b"abc")
+    'data:image/png;base64,YWJj'
+    """
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# --------------------------------------------------------------------------
+# Series search, runs and health
+# --------------------------------------------------------------------------
+
+
+def search_series(rows: Iterable[dict[str, Any]], text: str | None) -> list[dict[str, Any]]:
+    """Series (metric + key) with incidents, matching ``text``, most impact first.
+
+    Examples
+    --------
+    >>> rows = [{"metric": "mrr", "series_key": {"account": "Apex"}, "status": "open",
+    ...          "impact": -5.0, "incident_id": "a", "start_period": dt.datetime(2026, 1, 1)}]
+    >>> [s["label"] for s in search_series(rows, "ape")]
+    ['account=Apex']
+    """
+    needle = (text or "").strip().lower()
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        label = series_label(row.get("series_key"))
+        if needle and needle not in f"{label} {row['metric']}".lower():
+            continue
+        item = found.setdefault(
+            (row["metric"], label),
+            {
+                "metric": row["metric"],
+                "label": label,
+                "series_key": row.get("series_key") or {},
+                "incidents": 0,
+                "open": 0,
+                "impact": 0.0,
+                "latest": None,
+            },
+        )
+        item["incidents"] += 1
+        item["open"] += int(row.get("status") == "open")
+        item["impact"] += float(row.get("impact") or 0.0)
+        if item["latest"] is None or row["start_period"] > item["latest"]["start_period"]:
+            item["latest"] = public_incident(row)
+    return sorted(found.values(), key=lambda s: (-s["open"], -abs(s["impact"]), s["label"]))
+
+
+def health_summary(store: Store, config: Any = None) -> dict[str, Any]:
+    """Runs and the monitor's health (:func:`revwatch.monitor.health`) as plain data."""
+    from revwatch.monitor import health
+
+    report = health(store, config)
+    weekly = report.weekly.copy()
+    weekly_rows: list[dict[str, Any]] = []
+    for record in weekly.to_dict("records"):
+        weekly_rows.append(
+            {
+                "metric": record["metric"],
+                "week": pd.Timestamp(record["week"]).date().isoformat(),
+                "mean": _finite(record["mean"]),
+                "p95": _finite(record["p95"]),
+                "periods": int(record["periods"]),
+            }
+        )
+    return {
+        "status": report.status,
+        "checks": [c.__dict__ for c in report.checks],
+        "weekly": weekly_rows,
+    }
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_label(value: str) -> str:
+    """Validate a feedback label (``benign`` or ``confirmed``).
+
+    Examples
+    --------
+    >>> check_label("benign")
+    'benign'
+    """
+    if value not in LABELS:
+        raise ParameterError(f"label {value!r} must be benign or confirmed")
+    return value
+
+
+def distinct(rows: Sequence[dict[str, Any]], field: str) -> list[str]:
+    """The sorted distinct non-empty values of one field (for filter menus).
+
+    Examples
+    --------
+    >>> distinct([{"t": "b"}, {"t": "a"}, {"t": "b"}, {"t": None}], "t")
+    ['a', 'b']
+    """
+    return sorted({str(r[field]) for r in rows if r.get(field)})
