@@ -626,7 +626,9 @@ def build_incidents(
     ...     "mrr": [100.0, 101, 99, 100, 102, 100, 99, 101, 100, 300, 100, 101],
     ... })
     >>> inc = build_incidents(analyze(frame, id="account", time="month", value="mrr"))
-    >>> inc.frame[["series", "type", "start", "impact"]].round(2).values.tolist()
+    >>> inc.frame.assign(impact=inc.frame["impact"].round(2))[
+    ...     ["series", "type", "start", "impact"]
+    ... ].values.tolist()
     [['account=A', 'spike', Timestamp('2025-10-01 00:00:00'), 200.0]]
     """
     cfg = settings or IncidentSettings()
