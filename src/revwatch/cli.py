@@ -363,4 +363,5 @@ def main() -> None:
 
 # Command modules register themselves on ``app`` when imported (one line each).
 import revwatch.cli_monitor  # noqa: E402
+import revwatch.cli_web  # noqa: E402
 from revwatch import cli_evaluate  # noqa: E402,F401

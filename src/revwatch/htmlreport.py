@@ -58,7 +58,7 @@ def run_incidents(
             return None, []
     elif run_id not in {int(r["id"]) for r in store.runs(limit=100_000)}:
         raise ParameterError(
-            f"no run {run_id} in the store; see the runs page or `revwatch health`"
+            f"no run {run_id} in the store; the /runs page of `revwatch serve` lists them"
         )
     picked = [r for r in rows if run_id in (r.get("first_seen_run"), r.get("last_seen_run"))]
     return run_id, views.rank_incidents(picked)

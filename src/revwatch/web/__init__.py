@@ -20,8 +20,73 @@ Needs the ``web`` extra (``pip install 'revwatch[web]'``). Modules:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from typing import Any
+
+from revwatch.errors import MissingDependencyError
 
 logger = logging.getLogger(__name__)
 
-__all__: list[str] = []
+__all__ = ["require_web", "serve"]
+
+
+def require_web() -> None:
+    """Raise :class:`~revwatch.errors.MissingDependencyError` unless the ``web`` extra is here.
+
+    Examples
+    --------
+    >>> require_web()  # the test environment has the extra
+    """
+    for module in ("fastapi", "uvicorn", "jinja2", "multipart"):
+        try:
+            __import__(module)
+        except ImportError:
+            raise MissingDependencyError(
+                "python-multipart" if module == "multipart" else module, "web"
+            ) from None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Run the review app with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    store : str or Store
+        The store (URL or open store).
+    host : str, default "127.0.0.1"
+    port : int, default 8000
+    **options
+        Passed to :func:`revwatch.web.app.create_app` (``token``,
+        ``open_reads``, ``token_env``, ``config``, ``currency``, ``country``).
+    """
+    require_web()
+    import uvicorn
+
+    config = options.get("config")
+    if not options.get("token_env"):
+        # a future ``[web] token_env`` config key names the variable; else the default
+        named = getattr(getattr(config, "web", None), "token_env", None)
+        options["token_env"] = named or "REVWATCH_API_TOKEN"
+
+    from revwatch.web.app import create_app
+
+    app = create_app(store, **options)
+    if app.state.web.token is None and not _loopback(host):
+        logger.warning(
+            "listening on %s without an API token: anyone who reaches it can read and act "
+            "through the pages; set %s",
+            host,
+            options.get("token_env", "REVWATCH_API_TOKEN"),
+        )
+    logger.info("revwatch review app on http://%s:%d/incidents", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info")

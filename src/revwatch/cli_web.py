@@ -1,0 +1,103 @@
+"""Web commands: ``serve`` (the review app) and ``report --html`` (a self-contained file).
+
+Registered on :data:`revwatch.cli.app` by importing this module; each command
+is a thin layer over :mod:`revwatch.web` and :mod:`revwatch.htmlreport`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from revwatch.cli import _setup_logging, _stderr, _user_errors, app
+from revwatch.cli_monitor import _store
+from revwatch.config import load_config
+from revwatch.monitor import open_store
+from revwatch.store import Store
+from revwatch.web.security import DEFAULT_TOKEN_ENV
+
+logger = logging.getLogger(__name__)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="revwatch.toml (gives the store).")
+]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL (instead of --config).")]
+CurrencyOpt = Annotated[str, typer.Option("--currency", help="Symbol on amounts and axes.")]
+CountryOpt = Annotated[
+    str | None, typer.Option("--country", help="Country code for holiday annotations.")
+]
+
+
+def _open(config: Path | None, store: str | None) -> tuple[Store, Any]:
+    cfg = load_config(config) if config else None
+    if store:
+        return Store(store), cfg
+    return (open_store(cfg) if cfg else _store(None, None)), cfg
+
+
+@app.command("serve")
+def serve_command(
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--token-env", help=f"Environment variable holding the API token [{DEFAULT_TOKEN_ENV}]."
+        ),
+    ] = None,
+    open_reads: Annotated[
+        bool, typer.Option("--open-reads", help="Pages and API reads without the token.")
+    ] = False,
+    currency: CurrencyOpt = "$",
+    country: CountryOpt = None,
+) -> None:
+    """Serve the review pages and the JSON API over the store (needs the web extra)."""
+    _setup_logging(True)
+    with _user_errors():
+        from revwatch.web import require_web, serve
+
+        require_web()
+        st, cfg = _open(config, store)
+        _stderr().print(
+            f"revwatch: review app on http://{host}:{port}/incidents "
+            f"(API schema at /api/openapi.json)",
+            highlight=False,
+        )
+        serve(
+            st,
+            host=host,
+            port=port,
+            token_env=token_env,
+            open_reads=open_reads,
+            config=cfg,
+            currency=currency,
+            country=country,
+        )
+
+
+@app.command("report")
+def report_command(
+    html: Annotated[Path, typer.Option("--html", help="The HTML file to write.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    run: Annotated[
+        int | None, typer.Option("--run", help="Run id (default: the latest with incidents).")
+    ] = None,
+    charts: Annotated[int, typer.Option("--charts", min=0, help="Incidents to chart.")] = 25,
+    currency: CurrencyOpt = "$",
+    country: CountryOpt = None,
+) -> None:
+    """Write one self-contained HTML file: a run's ranked incidents with a chart each."""
+    with _user_errors():
+        from revwatch.htmlreport import write_html_report
+
+        st, _cfg = _open(config, store)
+        out = write_html_report(
+            st, html, run_id=run, currency=currency, charts=charts, country=country
+        )
+        _stderr().print(f"wrote {out} ({out.stat().st_size:,} bytes)", highlight=False)
