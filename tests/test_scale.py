@@ -134,3 +134,86 @@ def test_period_ordinals_match_calendar_fields(freq: str) -> None:
     }[freq]
     np.testing.assert_array_equal(period_ordinals(index, freq), np.asarray(expected))
     np.testing.assert_array_equal(period_ordinals(index.as_unit("us"), freq), expected)
+
+
+def _results_frame_reference(panel, scores, *, all_rows, details, method):  # type: ignore[no-untyped-def]
+    """results_frame as it was before it selected the flagged rows first (commit 69bfc3e)."""
+    from revwatch.classify import _typed
+    from revwatch.detect.base import TYPE_NAMES
+
+    mat = panel.matrix()
+    kind, sign, severity = _typed(scores)
+    pick = mat.to_rows
+    value = panel.frame["value"].to_numpy(dtype=np.float64)
+    baseline = pick(scores.baseline)
+    impact = value - baseline
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(baseline != 0, impact / np.abs(baseline) * 100.0, np.nan)
+    flag = pick(scores.flag)
+    direction = np.where(flag, np.where(pick(sign) < 0, "down", "up"), "")
+    data = {col: panel.frame[col].to_numpy() for col in panel.id_columns}
+    data.update(
+        {
+            "period": panel.frame["period"].to_numpy(),
+            "value": value,
+            "baseline": baseline,
+            "pct_vs_baseline": pct,
+            "score": pick(scores.score),
+            "type": np.asarray(TYPE_NAMES, dtype=object)[pick(kind)],
+            "direction": direction,
+            "severity": pick(severity),
+            "impact": impact,
+        }
+    )
+    if details:
+        confirm = scores.extra.get("confirm_at")
+        confirmed = np.full(len(value), np.datetime64("NaT"), dtype="datetime64[ns]")
+        if confirm is not None:
+            at = pick(confirm)
+            ok = flag & (at >= 0)
+            confirmed[ok] = mat.periods.to_numpy()[at[ok].astype(np.int64)]
+        data["provisional"] = flag & pick(scores.provisional)
+        data["confirmed_period"] = confirmed
+        data["method"] = method or ""
+    frame = pd.DataFrame(data)
+    if not all_rows:
+        frame = frame.loc[flag]
+    order = np.lexsort((-np.abs(frame["impact"].fillna(0.0).to_numpy()), -frame["severity"]))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("method", ["auto", "seed-rolling", "rolling-iqr"])
+@pytest.mark.parametrize(("all_rows", "details"), [(False, False), (True, False), (False, True)])
+def test_results_frame_same_as_reference(method: str, all_rows: bool, details: bool) -> None:
+    from revwatch.api import analyze
+    from revwatch.classify import results_frame
+
+    frame = _long(40, 18, seed=5)
+    frame["region"] = np.where(frame["account"].str[-1].isin(list("01234")), "EU", "US")
+    frame.loc[frame.index[::7], "revenue"] = np.nan
+    detection = analyze(frame, id=["region", "account"], time="month", value="revenue",
+                        method=method)  # fmt: skip
+    args = {"all_rows": all_rows, "details": details, "method": method}
+    got = results_frame(detection.panel, detection.scores, **args)
+    want = _results_frame_reference(detection.panel, detection.scores, **args)
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_csv_float_cells_same_as_per_cell_rounding() -> None:
+    from revwatch.report.formats import _fixed_float, _fixed_float_cells, _float_cells
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [
+            rng.lognormal(3, 6, 20_000) * rng.choice([-1, 1], 20_000),
+            rng.integers(-(10**6), 10**6, 20_000) / 1000 + 0.005,  # near ties
+            rng.integers(-(10**6), 10**6, 20_000) / 100 + 0.0005,
+            [0.0, -0.0, -1e-9, 1e-9, np.inf, -np.inf, np.nan, 1e300, -1e-300, 2.675, 1.005],
+            [1e15 + 0.3, 2.0**53 + 1.0, 0.5, -0.5, -0.00004, 0.00005],
+        ]
+    )
+    column = pd.Series(values)
+    for name in ("value", "score", "other"):
+        expected = _float_cells(column, name, _fixed_float)
+        assert _fixed_float_cells(column, name).tolist() == expected

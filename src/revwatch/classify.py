@@ -19,6 +19,7 @@ seasonal_shift), a ``direction`` (up/down), a ``severity`` and a money
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,36 @@ def _typed(scores: Scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return kind, sign, severity
 
 
+def _default_text_dtype() -> Any:
+    """The dtype pandas infers for a column of Python strings (``str`` in pandas 3)."""
+    return pd.Series(np.array(["a"], dtype=object)).dtype
+
+
+def _labels(names: tuple[str, ...], codes: np.ndarray) -> object:
+    """``names[codes]`` as the column pandas would infer from those strings, built by a take.
+
+    Same values and dtype as ``np.asarray(names, dtype=object)[codes]`` put in a
+    DataFrame, without creating one Python string per row.
+
+    Examples
+    --------
+    >>> list(_labels(("", "up", "down"), np.array([1, 0, 2])))
+    ['up', '', 'down']
+    """
+    return pd.array(list(names), dtype=_default_text_dtype()).take(codes)
+
+
+def _column_rows(column: pd.Series, rows: np.ndarray) -> object:
+    """The column's values at ``rows``, as ``column.to_numpy()[rows]`` would make them.
+
+    Arrow-backed string columns of the default dtype are taken in Arrow,
+    which gives the same column without a round trip through Python objects.
+    """
+    if column.dtype == _default_text_dtype():
+        return column.array.take(rows)
+    return column.to_numpy()[rows]
+
+
 def results_frame(
     panel: Panel,
     scores: Scores,
@@ -88,27 +119,35 @@ def results_frame(
     """
     mat = panel.matrix()
     kind, sign, severity = _typed(scores)
-    pick = mat.to_rows
-    value = panel.frame["value"].to_numpy(dtype=np.float64)
+    flag_all = mat.to_rows(scores.flag)
+    # keep only the rows reported before building anything row-wise
+    rows = np.arange(len(flag_all)) if all_rows else np.flatnonzero(flag_all)
+    row_series, row_period = mat.row_series[rows], mat.row_period[rows]
+
+    def pick(array: np.ndarray) -> np.ndarray:
+        return array[row_series, row_period]
+
+    value = panel.frame["value"].to_numpy(dtype=np.float64)[rows]
     baseline = pick(scores.baseline)
     impact = value - baseline
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = np.where(baseline != 0, impact / np.abs(baseline) * 100.0, np.nan)
-    flag = pick(scores.flag)
+    flag = flag_all[rows]
     row_kind = pick(kind)
     row_sign = pick(sign)
-    direction = np.where(flag, np.where(row_sign < 0, "down", "up"), "")
-    type_names = np.asarray(TYPE_NAMES, dtype=object)[row_kind]
-    data: dict[str, object] = {col: panel.frame[col].to_numpy() for col in panel.id_columns}
+    direction = np.where(flag, np.where(row_sign < 0, 2, 1), 0)
+    data: dict[str, object] = {
+        col: _column_rows(panel.frame[col], rows) for col in panel.id_columns
+    }
     data.update(
         {
-            "period": panel.frame[PERIOD].to_numpy(),
+            "period": panel.frame[PERIOD].to_numpy()[rows],
             "value": value,
             "baseline": baseline,
             "pct_vs_baseline": pct,
             "score": pick(scores.score),
-            "type": type_names,
-            "direction": direction,
+            "type": _labels(TYPE_NAMES, row_kind),
+            "direction": _labels(("", "up", "down"), direction),
             "severity": pick(severity),
             "impact": impact,
         }
@@ -125,8 +164,6 @@ def results_frame(
         data["confirmed_period"] = confirmed
         data["method"] = method or ""
     frame = pd.DataFrame(data)
-    if not all_rows:
-        frame = frame.loc[flag]
     order = np.lexsort((-np.abs(frame["impact"].fillna(0.0).to_numpy()), -frame["severity"]))
     frame = frame.iloc[order].reset_index(drop=True)
     return frame
