@@ -187,7 +187,10 @@ def _read_events(source: SourceConfig) -> pd.DataFrame:
     import sqlalchemy as sa
 
     url = source.database_url()
-    assert url is not None and source.query is not None
+    if url is None or source.query is None:
+        raise InputError(
+            f"source {source.name!r}: events need a path, or a url (or url_env) and a query"
+        )
     try:
         engine = sa.create_engine(url)
         with engine.connect() as conn:

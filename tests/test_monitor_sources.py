@@ -1,0 +1,132 @@
+"""`revwatch run` over the other source kinds: raw payment events and a SQL query."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from revwatch.config import load_config
+from revwatch.datasets import generate
+from revwatch.errors import RevwatchError
+from revwatch.monitor import open_store, run
+
+EVENTS_CONFIG = """
+[store]
+url = "sqlite:///{store}"
+
+[[sources]]
+name = "payments"
+kind = "events"
+path = "events.csv"
+grain = "daily"
+dimensions = ["country"]
+
+[[metrics]]
+name = "success"
+source = "payments"
+value = "payment_success_rate"
+keys = ["country"]
+grain = "daily"
+method = "auto"
+
+[routing]
+critical = []
+warning = []
+"""
+
+SQL_CONFIG = """
+[store]
+url = "sqlite:///{store}"
+
+[[sources]]
+name = "warehouse"
+kind = "sql"
+url_env = "REVWATCH_TEST_DB_URL"
+query = "select account, month, revenue from mrr"
+time = "month"
+
+[[metrics]]
+name = "mrr"
+source = "warehouse"
+value = "revenue"
+keys = ["account"]
+grain = "monthly"
+
+[routing]
+critical = []
+warning = []
+"""
+
+
+def _payment_events(seed: int = 3) -> pd.DataFrame:
+    """Charge attempts for 4 countries over 70 days; DE card payments fail on day 60."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2025-01-01", periods=70, freq="D")
+    countries = np.array(["US", "UK", "DE", "FR"])
+    per_day = 400
+    day_idx = np.repeat(np.arange(len(days)), per_day * len(countries))
+    country = np.tile(np.repeat(countries, per_day), len(days))
+    seconds = rng.integers(0, 86_400, size=day_idx.size)
+    timestamp = days.values[day_idx] + seconds.astype("timedelta64[s]")
+    fail_p = np.full(day_idx.size, 0.04)
+    fail_p[(day_idx == 60) & (country == "DE")] = 0.60
+    u = rng.random(day_idx.size)
+    status = np.where(u < fail_p, "failed", np.where(u < fail_p + 0.02, "refunded", "succeeded"))
+    return pd.DataFrame(
+        {
+            "timestamp": timestamp,
+            "amount": rng.gamma(4.0, 20.0, size=day_idx.size).round(2),
+            "currency": "USD",
+            "status": status,
+            "country": country,
+        }
+    )
+
+
+def test_raw_payment_events_are_aggregated_and_scored(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _payment_events().to_csv("events.csv", index=False)
+    Path("revwatch.toml").write_text(EVENTS_CONFIG.format(store=tmp_path / "rw.db"))
+    config = load_config("revwatch.toml")
+    report = run(config)
+    assert report.status == "ok"
+    store = open_store(config)
+    incidents = store.incidents()
+    outage_day = pd.Timestamp("2025-03-02")
+    on_day = [i for i in incidents if pd.Timestamp(i["start_period"]) == outage_day]
+    assert [i["series_key"] for i in on_day] == [{"country": "DE"}], incidents
+    assert on_day[0]["direction"] == "down"
+    assert on_day[0]["metric"] == "success"
+    # the success rate fell from about 0.96 to about 0.40
+    assert on_day[0]["impact"] < -0.4
+    # a re-run finds nothing new
+    again = run(config)
+    assert again.status == "empty"
+
+
+def test_sql_source_is_read_and_a_broken_query_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "warehouse.db"
+    frame = generate("saas-mrr", seed=42).frame
+    frame = frame.assign(month=frame["month"].dt.strftime("%Y-%m-%d"))
+    with sqlite3.connect(db) as conn:
+        frame.to_sql("mrr", conn, index=False)
+    monkeypatch.setenv("REVWATCH_TEST_DB_URL", f"sqlite:///{db}")
+    Path("revwatch.toml").write_text(SQL_CONFIG.format(store=tmp_path / "rw.db"))
+    config = load_config("revwatch.toml")
+    assert run(config).status == "ok"
+    accounts = {i["series_key"]["account"] for i in open_store(config).incidents()}
+    assert {"Apex Holdings", "Lighthouse Media", "Crestline Industries"} <= accounts
+
+    broken = SQL_CONFIG.replace("from mrr", "from no_such_table")
+    Path("broken.toml").write_text(broken.format(store=tmp_path / "rw.db"))
+    before = len(open_store(config).incidents())
+    with pytest.raises(RevwatchError, match="no_such_table|no such table"):
+        run(load_config("broken.toml"))
+    assert len(open_store(config).incidents()) == before
