@@ -127,6 +127,6 @@ def test_sql_source_is_read_and_a_broken_query_fails_cleanly(
     broken = SQL_CONFIG.replace("from mrr", "from no_such_table")
     Path("broken.toml").write_text(broken.format(store=tmp_path / "rw.db"))
     before = len(open_store(config).incidents())
-    with pytest.raises(RevwatchError, match="no_such_table|no such table"):
+    with pytest.raises(RevwatchError, match=r"no_such_table|no such table"):
         run(load_config("broken.toml"))
     assert len(open_store(config).incidents()) == before

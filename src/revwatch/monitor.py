@@ -163,7 +163,8 @@ def tier_of(
 
 
 def _paths(source: SourceConfig) -> list[str]:
-    assert source.path is not None
+    if source.path is None:
+        raise InputError(f"source {source.name!r}: give a path (a file or a glob)")
     found = sorted(glob.glob(source.path))
     if not found:
         raise InputError(
