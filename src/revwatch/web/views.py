@@ -352,10 +352,7 @@ def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -
     )
     if len(before) >= 3:
         recent = before["value"].tail(3).mean()
-        lines.append(
-            f"The three periods before averaged {money(recent, currency=currency)}; "
-            f"the series is {series_label(incident.get('series_key'))} of {incident['metric']}."
-        )
+        lines.append(f"The three periods before averaged {money(recent, currency=currency)}.")
     return lines
 
 

@@ -1,0 +1,146 @@
+"""Drive the real review pages in headless Chromium (Debian's ``chromium`` with Playwright).
+
+A uvicorn server runs in a thread on 127.0.0.1 over a store filled by real
+monitoring runs (the ``built_store`` fixture of ``test_web``). The browser
+logs in, lists the incidents, opens one, acknowledges it, labels another
+benign, reloads and sees both changes persisted. It also takes the
+screenshot of the incident page for the docs: into ``docs/incident_page.png``
+when ``REVWATCH_WRITE_SCREENSHOT=1``, else into the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from revwatch.store import Store
+
+pytest.importorskip("fastapi", reason="the web extra is not installed")
+pytest.importorskip("playwright", reason="playwright is not installed (dev extra)")
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+
+from revwatch.web.app import create_app
+from tests.test_web import TOKEN, built_store, store_url  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(store_url: str) -> Iterator[str]:  # noqa: F811
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(store_url, token=TOKEN), host="127.0.0.1", port=port, log_level="warning"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_review_in_the_browser(server: str, store_url: str, tmp_path: Path) -> None:  # noqa: F811
+    store = Store(store_url)
+    ranked = sorted(store.incidents(status="open"), key=lambda r: -abs(r["impact"]))
+    first, second = ranked[0]["incident_id"], ranked[1]["incident_id"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # log in with the token
+            page.goto(f"{server}/incidents")
+            expect(page).to_have_url(f"{server}/login?next=%2Fincidents")
+            page.fill("input[name=token]", TOKEN)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server}/incidents")
+            # the list: open first, the largest money impact on top
+            rows = page.locator("table.incidents tbody tr")
+            expect(rows).to_have_count(len(store.incidents()))
+            expect(rows.nth(0).locator(".pill")).to_have_text("open")
+            # filter with the plain GET form
+            page.select_option("select[name=status]", "resolved")
+            page.click("form.filters button[type=submit]")
+            page.wait_for_url("**/incidents?*status=resolved*")
+            expect(page.locator("table.incidents .pill.open")).to_have_count(0)
+            page.click("a.reset")
+            # open the top incident and acknowledge it
+            rows.nth(0).locator("a.series").click()
+            expect(page).to_have_url(f"{server}/incidents/{first}")
+            expect(page.get_by_test_id("status")).to_have_text("open")
+            chart = page.locator("section.chart img")
+            expect(chart).to_be_visible()
+            page.wait_for_function(  # the chart PNG arrived and decoded
+                "() => document.querySelector('section.chart img').naturalWidth > 500"
+            )
+            page.get_by_role("button", name="Acknowledge").click()
+            expect(page.get_by_role("status")).to_have_text("Incident acknowledged.")
+            page.reload()
+            expect(page.get_by_test_id("status")).to_have_text("acknowledged")
+            expect(page.get_by_role("button", name="Acknowledge")).to_be_disabled()
+            # mark another incident benign with a cause
+            page.goto(f"{server}/incidents/{second}")
+            page.check("input[name=label][value=benign]")
+            page.fill("input[name=cause]", "annual price change")
+            page.get_by_role("button", name="Save label").click()
+            expect(page.get_by_role("status")).to_have_text("Incident labelled benign.")
+            page.goto(f"{server}/incidents/{second}")
+            labels = page.get_by_test_id("labels")
+            expect(labels).to_contain_text("benign")
+            expect(labels).to_contain_text("annual price change")
+            # both changes persisted: the list after a reload, and the store itself
+            page.goto(f"{server}/incidents")
+            page.reload()
+            expect(page.locator(f"tr:has(a[href='/incidents/{first}']) .pill").first).to_have_text(
+                "acknowledged"
+            )
+            assert store.incident(first)["status"] == "acknowledged"
+            assert [(r["incident_id"], r["label"]) for r in store.labels()] == [(second, "benign")]
+            # the screenshot of the incident page for the docs
+            page.goto(f"{server}/incidents/{first}")
+            page.wait_for_function(
+                "() => document.querySelector('section.chart img').naturalWidth > 500"
+            )
+            target = (
+                DOCS / "incident_page.png"
+                if os.environ.get("REVWATCH_WRITE_SCREENSHOT") == "1"
+                else tmp_path / "incident_page.png"
+            )
+            page.screenshot(path=str(target), full_page=True)
+            assert target.stat().st_size > 20_000
+        finally:
+            browser.close()
