@@ -100,3 +100,13 @@ def test_cli_validate_bad_file_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     missing = runner.invoke(app, ["config", "validate", str(tmp_path / "none.toml")])
     assert missing.exit_code == 2
+
+
+def test_web_section_names_the_token_variable(tmp_path: Path) -> None:
+    default = 'token_env = "REVWATCH_API_TOKEN"'
+    target = tmp_path / "web.toml"
+    target.write_text(EXAMPLE_CONFIG.replace(default, 'token_env = "RW_TOKEN"'))
+    assert load_config(target).web.token_env == "RW_TOKEN"
+    target.write_text(EXAMPLE_CONFIG.replace(default, 'token_env = "not a name"'))
+    with pytest.raises(ConfigError, match=r"web\.token_env"):
+        load_config(target)

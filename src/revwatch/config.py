@@ -243,6 +243,13 @@ class FeedbackConfig(_Model):
     suppress_days: float = Field(default=30.0, ge=0)
 
 
+class WebConfig(_Model):
+    """The review app (`revwatch serve`)."""
+
+    token_env: str = Field(default="REVWATCH_API_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    open_reads: bool = False
+
+
 class Config(_Model):
     """A whole ``revwatch.toml``."""
 
@@ -252,6 +259,7 @@ class Config(_Model):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     path: str = Field(default="<config>", exclude=True)
 
     @model_validator(mode="after")
@@ -564,4 +572,8 @@ routing_key_env = "PAGERDUTY_ROUTING_KEY"
 
 [feedback]
 suppress_days = 30            # a benign label silences the same series/type/direction this long
+
+[web]                         # `revwatch serve`
+token_env = "REVWATCH_API_TOKEN"  # the API token (Bearer) comes from this variable
+open_reads = false            # true: pages and API reads without the token
 """

@@ -73,10 +73,13 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: A
     import uvicorn
 
     config = options.get("config")
+    web_config = getattr(config, "web", None)
     if not options.get("token_env"):
-        # a future ``[web] token_env`` config key names the variable; else the default
-        named = getattr(getattr(config, "web", None), "token_env", None)
+        # the config's ``[web] token_env`` names the variable; else the default
+        named = getattr(web_config, "token_env", None)
         options["token_env"] = named or "REVWATCH_API_TOKEN"
+    if getattr(web_config, "open_reads", False):
+        options["open_reads"] = True
 
     from revwatch.web.app import create_app
 
