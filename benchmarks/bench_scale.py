@@ -1,0 +1,157 @@
+"""End-to-end speed and peak memory of ``revwatch detect`` on generated Parquet panels.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_scale.py --series 10000 100000 1000000 --periods 24
+    .venv/bin/python benchmarks/bench_scale.py --series 10000 100000 --periods 730
+
+For each size it generates N series x T periods (monthly for T <= 120, daily
+otherwise; lognormal levels, gentle trends, 3 % noise, a few injected
+anomalies), writes them to Parquet, then runs the command line
+``revwatch detect FILE --id account --time month --value revenue -f csv -o
+OUT`` in a child process (load, validate, detect with the default or given
+method, classify, rank, write the CSV report) and records its wall time and
+peak memory (the child's max RSS from ``wait4``). In the same run it times
+the straightforward pandas ``groupby().apply`` implementation of the seed's
+rolling z-score on a slice of the same data (per-row rate, extrapolated) and
+prints the ratio of the rates. Output: a Markdown table (for
+``docs/benchmarks.md``) and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_detect import seed_groupby_apply
+
+#: Rows of the baseline slice (the groupby-apply baseline runs at ~11k rows/s).
+BASELINE_ROWS = 48_000
+#: Targets of issue 7 for 1M x 24.
+TARGET_SECONDS, TARGET_GB, TARGET_RATIO = 15.0, 6.0, 140.0
+
+
+def make_frame(n_series: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
+    """N series x T periods in long format, built in blocks (memory stays near the output)."""
+    rng = np.random.default_rng(seed)
+    freq = "MS" if n_periods <= 120 else "D"
+    periods = pd.date_range("2024-01-01", periods=n_periods, freq=freq).values
+    level = np.exp(rng.uniform(np.log(1_000), np.log(100_000), size=(n_series, 1)))
+    growth = 1 + rng.uniform(-0.01, 0.015, size=(n_series, 1)) / (1 if freq == "MS" else 30)
+    values = level * growth ** np.arange(n_periods)
+    values *= 1 + 0.03 * rng.standard_normal((n_series, n_periods))
+    hit = rng.random(n_series) < 0.02
+    values[hit, n_periods - 3] *= 2.5
+    names = np.char.add("acct-", np.char.zfill(np.arange(n_series).astype(str), 7))
+    return pd.DataFrame(
+        {
+            "account": pd.array(np.repeat(names, n_periods).astype(object), dtype="str"),
+            "month": np.tile(periods, n_series),
+            "revenue": values.ravel().round(2),
+        }
+    )
+
+
+def run_cli(path: Path, out: Path, method: str) -> tuple[float, float]:
+    """Seconds and peak RSS (GB) of one ``revwatch detect`` child process."""
+    code = "import sys; from revwatch.cli import main; sys.argv[0] = 'revwatch'; main()"
+    args = [sys.executable, "-c", code, "detect", str(path), "--id", "account",
+            "--time", "month", "--value", "revenue", "--method", method,
+            "-f", "csv", "-o", str(out), "-q"]  # fmt: skip
+    start = time.perf_counter()
+    child = subprocess.Popen(args, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    stderr = child.stderr.read().decode() if child.stderr else ""
+    if child.returncode != 0:
+        raise SystemExit(f"revwatch detect failed ({child.returncode}): {stderr.strip()[-500:]}")
+    return seconds, usage.ru_maxrss / 1024**2
+
+
+def baseline_rate(frame: pd.DataFrame, n_periods: int) -> float:
+    """Rows per second of the seed's rolling z-score as pandas groupby-apply."""
+    rows = min(len(frame), max(BASELINE_ROWS // n_periods, 1) * n_periods)
+    sample = frame.iloc[:rows]
+    start = time.perf_counter()
+    seed_groupby_apply(sample)
+    return rows / (time.perf_counter() - start)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        memory = f"{mem_kb / 1024**2:.0f} GiB RAM"
+    except (OSError, StopIteration):
+        memory = "unknown RAM"
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, {memory}, "
+        f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--series", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--periods", type=int, default=24)
+    parser.add_argument("--method", default="auto")
+    parser.add_argument("--folder", type=Path, default=None, help="keep the Parquet files here")
+    args = parser.parse_args()
+
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="revwatch-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}")
+    print()
+    print(
+        "| series | periods | rows | end-to-end s | rows/s | s per 1M rows | peak RSS GB "
+        "| groupby-apply rows/s | ratio | flagged |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.series:
+        path = folder / f"panel-{n}x{args.periods}.parquet"
+        frame = make_frame(n, args.periods)
+        if not path.exists():
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+        base = baseline_rate(frame, args.periods)
+        rows = len(frame)
+        del frame
+        out = folder / f"out-{n}x{args.periods}.csv"
+        seconds, peak_gb = run_cli(path, out, args.method)
+        flagged = max(sum(1 for _ in out.open()) - 1, 0)
+        rate = rows / seconds
+        print(
+            f"| {n:,} | {args.periods} | {rows:,} | {seconds:.1f} | {rate:,.0f} "
+            f"| {seconds / rows * 1e6:.1f} | {peak_gb:.2f} | {base:,.0f} | {rate / base:,.0f}x "
+            f"| {flagged:,} |",
+            flush=True,
+        )
+    print()
+    print(
+        f"method {args.method}; targets (1M x 24): <= {TARGET_SECONDS:g} s, <= {TARGET_GB:g} GB, "
+        f">= {TARGET_RATIO:g}x the groupby-apply rate, constant s per 1M rows"
+    )
+
+
+if __name__ == "__main__":
+    main()
