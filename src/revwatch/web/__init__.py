@@ -38,12 +38,12 @@ def require_web() -> None:
     --------
     >>> require_web()  # the test environment has the extra
     """
-    for module in ("fastapi", "uvicorn", "jinja2", "multipart"):
+    for module in ("fastapi", "uvicorn", "jinja2", "python_multipart"):
         try:
             __import__(module)
         except ImportError:
             raise MissingDependencyError(
-                "python-multipart" if module == "multipart" else module, "web"
+                "python-multipart" if module == "python_multipart" else module, "web"
             ) from None
 
 
