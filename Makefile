@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(VENV)/bin/revwatch demo
 
 test: $(STAMP)
+	bash scripts/test-prerequisites.sh
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
