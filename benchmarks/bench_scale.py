@@ -142,7 +142,7 @@ def main() -> None:
         rate = rows / seconds
         print(
             f"| {n:,} | {args.periods} | {rows:,} | {seconds:.1f} | {rate:,.0f} "
-            f"| {seconds / rows * 1e6:.1f} | {peak_gb:.2f} | {base:,.0f} | {rate / base:,.0f}x "
+            f"| {seconds / rows * 1e6:.1f} | {peak_gb:.2f} | {base:,.0f} | {rate / base:,.3g}x "
             f"| {flagged:,} |",
             flush=True,
         )
