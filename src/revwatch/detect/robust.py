@@ -262,16 +262,11 @@ class RobustShiftDetector(Detector):
 
         # resistant slope from the medians of the first and last thirds of the
         # observations in the current regime
-        rank = np.cumsum(valid, axis=1)  # 1-based rank of each observation
+        left, right, mid, n_left, n_right, n_mid, x_left, x_right, x_mid = _thirds(
+            fit, valid, n_obs, cols
+        )
         third = n_obs // 3
-        in_left = valid & (rank <= third[:, None])
-        in_right = valid & (rank > (n_obs - third)[:, None])
-        left, n_left = nanmedian_rows(np.where(in_left, fit, np.nan))
-        right, n_right = nanmedian_rows(np.where(in_right, fit, np.nan))
-        x = cols.astype(np.float64)[None, :]
         with np.errstate(invalid="ignore", divide="ignore"):
-            x_left = (in_left * x).sum(axis=1) / n_left
-            x_right = (in_right * x).sum(axis=1) / n_right
             raw = (right - left) / (x_right - x_left)
             m = np.minimum(n_left, n_right).astype(np.float64)
             se = fit_scale * np.sqrt(np.pi / m) / (x_right - x_left)
@@ -279,10 +274,7 @@ class RobustShiftDetector(Detector):
         # a trend that has stopped must not be extrapolated: also measure the
         # recent slope (middle to last third) and keep the smaller of the two
         # when they agree in sign, no slope when they disagree
-        in_mid = valid & ~in_left & ~in_right
-        mid, n_mid = nanmedian_rows(np.where(in_mid, fit, np.nan))
         with np.errstate(invalid="ignore", divide="ignore"):
-            x_mid = (in_mid * x).sum(axis=1) / n_mid
             recent = (right - mid) / (x_right - x_mid)
         agree = np.sign(recent) == np.sign(raw)
         have_recent = np.isfinite(recent) & (n_mid >= 1)
@@ -694,6 +686,48 @@ def pooled_cycle_ratios(clean: np.ndarray, lo: int, t: int, period: int) -> np.n
         ratios = positive[:, lo:t] / mean[:, None]
     pooled, n = nanmedian_rows(ratios.T)
     return np.where(n >= 5, pooled, np.nan)
+
+
+def _thirds(
+    fit: np.ndarray, valid: np.ndarray, n_obs: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Medians, counts and mean positions of the first, last and middle thirds of each row.
+
+    The thirds are by rank among a row's observations. Rows with every cell
+    observed (the common case) are cut by column slices, which sorts a third of
+    the values; the others by rank masks. Returns ``left, right, mid``, their
+    counts, then their mean column positions.
+    """
+    n_rows, width = fit.shape
+    x = cols.astype(np.float64)
+    med_out = [np.full(n_rows, np.nan) for _ in range(3)]
+    count_out = [np.zeros(n_rows, dtype=np.int64) for _ in range(3)]
+    pos_out = [np.full(n_rows, np.nan) for _ in range(3)]
+    full = n_obs == width
+    k = width // 3
+    if full.any() and k >= 1:
+        rows = fit[full]
+        for i, (a, b) in enumerate(((0, k), (width - k, width), (k, width - k))):
+            if b > a:
+                med, n = nanmedian_rows(rows[:, a:b])
+                med_out[i][full] = med
+                count_out[i][full] = n
+                pos_out[i][full] = x[a:b].mean()
+    rest = ~full
+    if rest.any():
+        sub, ok, n_sub = fit[rest], valid[rest], n_obs[rest]
+        rank = np.cumsum(ok, axis=1)  # 1-based rank of each observation
+        third = (n_sub // 3)[:, None]
+        in_left = ok & (rank <= third)
+        in_right = ok & (rank > n_sub[:, None] - third)
+        in_mid = ok & ~in_left & ~in_right
+        for i, mask in enumerate((in_left, in_right, in_mid)):
+            med, n = nanmedian_rows(np.where(mask, sub, np.nan))
+            med_out[i][rest] = med
+            count_out[i][rest] = n
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pos_out[i][rest] = (mask * x[None, :]).sum(axis=1) / n
+    return (*med_out, *count_out, *pos_out)
 
 
 def log_spread(si: np.ndarray, *, min_count: int = 2) -> np.ndarray:
