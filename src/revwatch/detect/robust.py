@@ -658,19 +658,20 @@ def _own_seasonal_index(
     Returns the index and the number of cycles it used.
     """
     n_series = values.shape[0]
-    positive = np.where(values > 0, values, np.nan)
     ratios = np.full((n_series, cycles), np.nan)
     need = max(2, (3 * period) // 4)
     for k in range(1, cycles + 1):
         start = t - k * period
         if start < 0:
             break
-        cycle = positive[:, start : start + period]
+        # only the cycle's columns: this runs once per period
+        cycle = values[:, start : start + period]
+        cycle = np.where(cycle > 0, cycle, np.nan)
         count = np.count_nonzero(~np.isnan(cycle), axis=1)
         in_regime = seg_start <= start
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.nansum(cycle, axis=1) / count
-            ratio = positive[:, start] / mean
+            ratio = cycle[:, 0] / mean
         ratios[:, k - 1] = np.where((count >= need) & in_regime, ratio, np.nan)
     return nanmedian_rows(ratios)
 
@@ -680,10 +681,13 @@ def pooled_cycle_ratios(clean: np.ndarray, lo: int, t: int, period: int) -> np.n
 
     Used for cells in ``[lo, t)`` whose own seasonal index is not known yet.
     """
-    positive = np.where(clean > 0, clean, np.nan)
+    window = clean[:, lo:t]
+    window = np.where(window > 0, window, np.nan)
+    last = clean[:, max(0, t - period) : t]
+    last = np.where(last > 0, last, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(positive[:, max(0, t - period) : t], axis=1)
-        ratios = positive[:, lo:t] / mean[:, None]
+        mean = np.nanmean(last, axis=1)
+        ratios = window / mean[:, None]
     pooled, n = nanmedian_rows(ratios.T)
     return np.where(n >= 5, pooled, np.nan)
 
