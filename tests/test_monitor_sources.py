@@ -130,3 +130,65 @@ def test_sql_source_is_read_and_a_broken_query_fails_cleanly(
     with pytest.raises(RevwatchError, match=r"no_such_table|no such table"):
         run(load_config("broken.toml"))
     assert len(open_store(config).incidents()) == before
+
+
+ROUTED_CONFIG = """
+[store]
+url = "sqlite:///{store}"
+
+[[sources]]
+name = "mrr"
+path = "mrr.csv"
+time = "month"
+
+[[metrics]]
+name = "mrr"
+source = "mrr"
+value = "revenue"
+keys = ["account"]
+grain = "monthly"
+
+[metrics.routing]
+critical = ["webhook"]
+warning = ["webhook"]
+
+[metrics.tiers]
+critical_severity = 3.0
+warning_severity = 2.0
+
+[routing]
+critical = ["slack"]
+warning = ["slack"]
+
+[alerts]
+retries = 1
+backoff_seconds = 0.01
+
+[alerts.slack]
+webhook_url_env = "SLACK_WEBHOOK_URL"
+
+[alerts.webhook]
+url_env = "REVWATCH_WEBHOOK_URL"
+"""
+
+
+def test_a_metric_can_route_its_alerts_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver
+) -> None:
+    httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
+    httpserver.expect_request("/webhook", method="POST").respond_with_data("", status=204)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", httpserver.url_for("/slack"))
+    monkeypatch.setenv("REVWATCH_WEBHOOK_URL", httpserver.url_for("/webhook"))
+    monkeypatch.chdir(tmp_path)
+    frame = generate("saas-mrr", seed=42).frame
+    Path("revwatch.toml").write_text(ROUTED_CONFIG.format(store=tmp_path / "rw.db"))
+    config = load_config("revwatch.toml")
+    # history first (recorded without alerting), then the months with the churn and the outage
+    frame[frame["month"] < "2025-12-01"].to_csv("mrr.csv", index=False)
+    run(config)
+    frame.to_csv("mrr.csv", index=False)
+    report = run(config)
+    assert report.deliveries_sent >= 1
+    paths = [request.path for request, _ in httpserver.log]
+    assert "/webhook" in paths
+    assert "/slack" not in paths

@@ -164,6 +164,8 @@ class MetricConfig(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     tiers: TierConfig = Field(default_factory=TierConfig)
     active_periods: int = Field(default=1, ge=1)
+    #: this metric's own routing (``[metrics.routing]``); None means the global ``[routing]``
+    routing: RoutingConfig | None = None
 
 
 def _channels(*names: Channel) -> list[Channel]:
@@ -440,14 +442,21 @@ def _check_links(config: Config, text: str) -> None:
                 f"{config.path}:{number}: metrics[{i}].value: {metric.value!r} is not an events "
                 f"metric (use one of {', '.join(EVENT_METRICS)})"
             )
-    for tier in ("critical", "warning", "info"):
-        for channel in config.routing.channels(tier):
-            if getattr(config.alerts, channel) is None:
-                number, _ = _locate(("routing", tier), lines)
-                raise ConfigError(
-                    f"{config.path}:{number}: routing.{tier}: channel {channel!r} has no "
-                    f"[alerts.{channel}] table (add one or remove it from the route)"
-                )
+    routes: list[tuple[tuple[str | int, ...], str, RoutingConfig]] = [
+        (("routing",), "routing", config.routing)
+    ]
+    for i, metric in enumerate(config.metrics):
+        if metric.routing is not None:
+            routes.append((("metrics", i, "routing"), f"metrics[{i}].routing", metric.routing))
+    for where, label, routing in routes:
+        for tier in ("critical", "warning", "info"):
+            for channel in routing.channels(tier):
+                if getattr(config.alerts, channel) is None:
+                    number, _ = _locate((*where, tier), lines)
+                    raise ConfigError(
+                        f"{config.path}:{number}: {label}.{tier}: channel {channel!r} has no "
+                        f"[alerts.{channel}] table (add one or remove it from the route)"
+                    )
 
 
 def load_config(path: str | Path) -> Config:
@@ -532,6 +541,9 @@ grain = "monthly"
 method = "auto"               # see `revwatch methods`; retrospective methods are refused
 params = {}                   # method parameters, e.g. { threshold = 4.0 }
 active_periods = 1            # an incident is back to normal after this many clean periods
+
+# [metrics.routing]           # this metric's own routing; default: [routing] below
+# critical = ["pagerduty"]
 
 [metrics.tiers]
 critical_severity = 8.0       # normal-equivalent z

@@ -456,7 +456,7 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
     benign = store.labels(metric=metric.name, label="benign")
     confirmed_ids = {lab["incident_id"] for lab in confirmed}
     first_run = mark is None
-    routing = config.routing
+    routing = metric.routing or config.routing
     with store.begin() as conn:
         known = {r["incident_id"]: r for r in store.incidents(metric=metric.name, conn=conn)}
         seen: set[str] = set()
