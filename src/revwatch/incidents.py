@@ -443,6 +443,16 @@ def _views(
     return views, rollup
 
 
+def active_cells(scores: Scores, gap: int = 0) -> np.ndarray:
+    """Cells inside an episode: flags, their event continuation and short gaps.
+
+    For event-tracking detectors (``auto``) an episode runs from the onset
+    flag to the period before the series reverted, or to the period its new
+    level or trend was confirmed; it is open to the end while unconfirmed.
+    """
+    return _active(scores, gap)
+
+
 def _active(scores: Scores, gap: int) -> np.ndarray:
     """Cells inside an episode: flags, their event continuation and short gaps."""
     flag = scores.flag

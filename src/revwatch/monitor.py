@@ -10,7 +10,9 @@
 2. skip the metric when its newest period is not after its watermark (a
    re-run processes only what is new);
 3. build incidents (contiguous flagged periods of one series with one type and
-   direction; id = hash of metric, series key and start period), give each a
+   direction, extended over the detector's event until it reverts or its new
+   level is confirmed, with the money impact summed over that span; id = hash
+   of metric, series key and start period), give each a
    tier, and in **one transaction** save the incidents, auto-resolve those
    whose series is back to normal, write the pending ledger rows of every
    state change (the outbox), the score summary, the model record and the
@@ -68,6 +70,7 @@ from revwatch.data.panel import FREQUENCIES, PERIOD, Panel, period_ordinals
 from revwatch.detect.registry import get_detector
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
 from revwatch.events import aggregate_events
+from revwatch.incidents import active_cells
 from revwatch.store import Store, series_key_text, utcnow
 
 logger = logging.getLogger(__name__)
@@ -307,6 +310,10 @@ def incident_id(metric: str, key_text: str, start: pd.Timestamp) -> str:
 def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> list[dict[str, Any]]:
     """Contiguous flagged periods of one series, type and direction -> incident rows.
 
+    Each incident spans its detector event (see
+    :func:`revwatch.incidents.active_cells`) and its impact is the sum of
+    ``value - baseline`` over that span.
+
     A thin adapter kept local to the monitor. ``revwatch.incidents.build_incidents``
     landed while this module was written; it is not used yet because its
     episodes (FDR filter, minimum duration, gap merging, roll-ups) and ids
@@ -343,6 +350,25 @@ def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> lis
         severity=("severity", "max"),
         impact=("impact", "sum"),
     )
+    # an incident spans its detector event (onset to revert or confirmation), not
+    # only the flagged onset: its end and money impact cover the whole event
+    mat = panel.matrix()
+    active = active_cells(detection.scores)
+    n_periods = active.shape[1]
+    cols = np.arange(n_periods)
+    first_inactive = np.minimum.accumulate(np.where(active, n_periods, cols)[:, ::-1], axis=1)[
+        :, ::-1
+    ]
+    deviation = np.nan_to_num(mat.values - detection.scores.baseline, nan=0.0)
+    cum_dev = np.concatenate([np.zeros((len(deviation), 1)), np.cumsum(deviation, axis=1)], axis=1)
+    row_of = {k: i for i, k in enumerate(_key_texts(mat.keys, ids))}
+    period_pos = {p: i for i, p in enumerate(mat.periods)}
+    starts = np.array([period_pos[pd.Timestamp(p)] for p in agg["start"]], dtype=np.int64)
+    ends = np.array([period_pos[pd.Timestamp(p)] for p in agg["end"]], dtype=np.int64)
+    rows_ = np.array([row_of[k] for k in agg["key"]], dtype=np.int64)
+    ends = np.maximum(ends, first_inactive[rows_, starts] - 1)
+    agg["end"] = mat.periods[ends]
+    agg["impact"] = cum_dev[rows_, ends + 1] - cum_dev[rows_, starts]
     series = detection.series()
     series_keys = _key_texts(series, ids)
     by_key = {k: np.flatnonzero(series_keys == k) for k in set(agg["key"])}
