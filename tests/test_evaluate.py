@@ -272,7 +272,7 @@ def test_negative_tolerance() -> None:
 
 
 def test_compare_aggregates_over_seeds() -> None:
-    result = compare("smartphone-sales", "group-zscore,iqr", seeds=3)
+    result = compare("smartphone-sales", "group-zscore,iqr", seeds=3, n_jobs=1)
     assert result.seeds == (0, 1, 2)
     assert len(result.runs) == 6
     runs = result.runs[result.runs["method"] == "iqr"]["point_f1"]
@@ -288,7 +288,24 @@ def test_compare_aggregates_over_seeds() -> None:
         "latency (days)",
         "complexity",
     } <= set(table.columns)
-    assert " ± " in table.loc[0, "F1"]
+    assert " ± " in str(table.loc[0, "F1"])
+
+
+def test_compare_in_parallel_equals_sequential() -> None:
+    lines: list[str] = []
+    methods = "iqr,group-zscore-retro"
+    sequential = compare("smartphone-sales", methods, seeds=2, n_jobs=1)
+    parallel = compare("smartphone-sales", methods, seeds=2, n_jobs=2, progress=lines.append)
+    pd.testing.assert_frame_equal(parallel.runs, sequential.runs)
+    pd.testing.assert_frame_equal(parallel.summary, sequential.summary)
+    assert parallel.skipped == sequential.skipped == {}
+    assert list(parallel.runs["seed"]) == [0, 0, 1, 1]
+    assert len(lines) == 4 and all("smartphone-sales: seed" in line for line in lines)
+
+
+def test_compare_rejects_bad_n_jobs() -> None:
+    with pytest.raises(ParameterError, match="n_jobs"):
+        compare("smartphone-sales", "iqr", seeds=1, n_jobs=0)
 
 
 def test_seasonal_strength_separates_seasonal_from_flat() -> None:
@@ -367,7 +384,7 @@ def test_cli_compare_markdown() -> None:
     result = CliRunner().invoke(
         app,
         ["compare", "smartphone-sales", "--seeds", "2", "--methods", "group-zscore,iqr",
-         "-f", "markdown"],
+         "--jobs", "1", "-f", "markdown"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -424,6 +441,7 @@ def test_cli_compare_bad_input() -> None:
         (["compare", "nope", "--seeds", "1"], "unknown data set 'nope'"),
         (["compare", "saas-mrr", "--seeds", "0"], "--seeds must be at least 1"),
         (["compare", "saas-mrr", "--methods", "zzz"], "unknown method 'zzz'"),
+        (["compare", "saas-mrr", "--jobs", "0"], "--jobs must be at least 1"),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args

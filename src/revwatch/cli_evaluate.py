@@ -145,6 +145,14 @@ def compare_command(
     raw: Annotated[
         bool, typer.Option("--raw", help="csv/json: every seed's row instead of mean/std.")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Worker processes for the (seed, method) runs (default: all CPUs; 1: none).",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
     """Regenerate a seed's data set over N seeds and compare methods (mean ± std)."""
@@ -155,6 +163,8 @@ def compare_command(
         _check_format(fmt, output)
         if seeds < 1:
             raise ParameterError(f"--seeds must be at least 1, got {seeds}")
+        if jobs is not None and jobs < 1:
+            raise ParameterError(f"--jobs must be at least 1, got {jobs}")
         if dataset not in DATASETS:
             raise ParameterError(
                 f"unknown data set {dataset!r}; choose one of: {', '.join(sorted(DATASETS))}"
@@ -167,6 +177,7 @@ def compare_command(
             seeds,
             tolerance=tolerance,
             progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
+            n_jobs=jobs,
         )
         _emit_comparison(result, fmt, output, raw)
 

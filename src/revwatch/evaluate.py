@@ -54,7 +54,12 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
+import os
+import pickle
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -734,8 +739,16 @@ def compare(
     tolerance: int = 0,
     dataset_kwargs: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    n_jobs: int | None = None,
 ) -> Comparison:
     """Evaluate methods on a generated data set over many random seeds.
+
+    Every (seed, method) pair is one job; with ``n_jobs > 1`` the jobs run in
+    a :class:`~concurrent.futures.ProcessPoolExecutor` of that many worker
+    processes started with the ``spawn`` method (``fork`` can deadlock once
+    Prophet's backend has run in the parent). Each job regenerates its seed's
+    data, so the result does not depend on ``n_jobs`` or on the order in
+    which jobs finish: it is identical to the sequential run.
 
     Parameters
     ----------
@@ -753,7 +766,10 @@ def compare(
     dataset_kwargs : mapping, optional
         Extra arguments of the generator.
     progress : callable, optional
-        Called with a short line after each seed.
+        Called in this process with a short line after each finished job.
+    n_jobs : int, optional
+        Worker processes; default ``os.cpu_count()``. ``1`` runs every job in
+        this process, one after the other.
 
     Returns
     -------
@@ -761,7 +777,8 @@ def compare(
 
     Examples
     --------
-    >>> result = compare("smartphone-sales", "group-zscore,group-zscore-retro", seeds=2)
+    >>> result = compare("smartphone-sales", "group-zscore,group-zscore-retro", seeds=2,
+    ...                  n_jobs=1)
     >>> result.summary[["method", "retrospective", "seeds"]].values.tolist()
     [['group-zscore', False, 2], ['group-zscore-retro', True, 2]]
     >>> list(result.table(types=False).columns)[:5]
@@ -772,6 +789,7 @@ def compare(
     seed_list = list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ParameterError("compare: --seeds must be at least 1")
+    workers = _n_workers(n_jobs)
     skipped: dict[str, str] = {}
     for name in list(names):
         try:
@@ -781,33 +799,58 @@ def compare(
         except ImportError as exc:
             skipped[name] = f"cannot be imported ({exc})"
     active = [n for n in names if n not in skipped]
-    rows: list[dict[str, Any]] = []
-    for seed in seed_list:
-        dataset = generate(dataset_name, seed=seed, **dict(dataset_kwargs or {}))
-        panel = to_panel(
-            dataset.frame,
-            id=list(dataset.id_columns) or None,
-            time=dataset.time_column,
-            value=dataset.value_column,
-        )
-        grid = align_labels(panel, dataset.labels, time=dataset.time_column)
-        for name in list(active):
-            try:
-                detection = analyze(panel, method=name, **_comparison_params(name, panel))
-            except RevwatchError as exc:
-                skipped[name] = str(exc)
-                active.remove(name)
-                continue
-            except Exception as exc:  # a method still being written must not sink the table
-                if explicit:
-                    raise
-                logger.warning("compare: %s failed on seed %d: %s", name, seed, exc)
-                skipped[name] = f"failed: {type(exc).__name__}: {exc}"
-                active.remove(name)
-                continue
-            rows.append({"seed": seed, **_method_row(detection, grid, tolerance, method=name)})
+    kwargs = dict(dataset_kwargs or {})
+    jobs = [(dataset_name, seed, name, tolerance, kwargs) for seed in seed_list for name in active]
+    outcomes: dict[tuple[int, str], _Outcome] = {}
+    started = time.monotonic()
+
+    def _done(job: tuple[Any, ...], outcome: _Outcome) -> None:
+        outcomes[(job[1], job[2])] = outcome
         if progress is not None:
-            progress(f"{dataset_name}: seed {seed} done ({len(active)} methods)")
+            status = "done" if outcome[0] == "ok" else "failed"
+            progress(
+                f"{dataset_name}: seed {job[1]} {job[2]} {status} "
+                f"({len(outcomes)}/{len(jobs)}, {time.monotonic() - started:.0f}s)"
+            )
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            _done(job, _run_job(*job))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+            futures = {pool.submit(_run_job, *job): job for job in jobs}
+            try:
+                for future in as_completed(futures):
+                    _done(futures[future], future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+    # Outcomes are read back in (seed, method) order, exactly as a sequential
+    # run meets them: a method's first failure decides whether it is skipped
+    # (a RevwatchError, or any error when methods were not named) or raised.
+    rows: list[dict[str, Any]] = []
+    failed: set[str] = set()
+    for seed in seed_list:
+        for name in active:
+            if name in failed:
+                continue
+            outcome = outcomes[(seed, name)]
+            if outcome[0] == "ok":
+                rows.append({"seed": seed, **outcome[1]})
+            elif outcome[0] == "revwatch":
+                skipped[name] = str(outcome[1])
+                failed.add(name)
+            else:
+                error: Exception = outcome[1]
+                if explicit:
+                    raise error
+                logger.warning("compare: %s failed on seed %d: %s", name, seed, error)
+                skipped[name] = f"failed: {type(error).__name__}: {error}"
+                failed.add(name)
+    active = [n for n in active if n not in failed]
     runs = _tidy([{k: v for k, v in r.items() if k != "seed"} for r in rows])
     runs.insert(0, "seed", [r["seed"] for r in rows] if rows else [])
     runs = runs[runs["method"].isin(active)].reset_index(drop=True)
@@ -821,6 +864,57 @@ def compare(
         summary=summary,
         skipped=skipped,
     )
+
+
+#: A job's outcome: ``("ok", row)``, ``("revwatch", message)`` or ``("error", exception)``.
+_Outcome = tuple[str, Any]
+
+
+def _n_workers(n_jobs: int | None) -> int:
+    if n_jobs is None:
+        return os.cpu_count() or 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
+        raise ParameterError(f"compare: n_jobs (--jobs) must be an integer >= 1, got {n_jobs!r}")
+    return int(n_jobs)
+
+
+#: The last data set a worker prepared, reused by its next job on the same seed.
+_PREPARED: dict[str, tuple[Panel, LabelGrid]] = {}
+
+
+def _prepare(dataset_name: str, seed: int, kwargs: Mapping[str, Any]) -> tuple[Panel, LabelGrid]:
+    key = repr((dataset_name, seed, sorted(kwargs.items())))
+    if key not in _PREPARED:
+        _PREPARED.clear()
+        dataset = generate(dataset_name, seed=seed, **dict(kwargs))
+        panel = to_panel(
+            dataset.frame,
+            id=list(dataset.id_columns) or None,
+            time=dataset.time_column,
+            value=dataset.value_column,
+        )
+        grid = align_labels(panel, dataset.labels, time=dataset.time_column)
+        _PREPARED[key] = (panel, grid)
+    return _PREPARED[key]
+
+
+def _run_job(
+    dataset_name: str, seed: int, name: str, tolerance: int, kwargs: Mapping[str, Any]
+) -> _Outcome:
+    """One (seed, method) job of :func:`compare`; top-level so that it pickles."""
+    panel, grid = _prepare(dataset_name, seed, kwargs)
+    try:
+        detection = analyze(panel, method=name, **_comparison_params(name, panel))
+        return ("ok", _method_row(detection, grid, tolerance, method=name))
+    except RevwatchError as exc:
+        return ("revwatch", str(exc))
+    except Exception as exc:  # a method still being written must not sink the table
+        error: Exception = exc
+    try:
+        pickle.dumps(error)
+    except Exception:  # an exception that cannot cross to the parent process
+        error = RuntimeError(f"{type(error).__name__}: {error}")
+    return ("error", error)
 
 
 def _summarise(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
