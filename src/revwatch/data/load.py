@@ -1086,6 +1086,27 @@ class _Validator:
                 not_ids = [c for c in candidates if not ID_NAME_HINT.search(c)]
                 if len(not_ids) == 1 and given_ids is None:
                     candidates = not_ids
+            if not candidates:
+                # a column that is numeric but for a few typos: name the bad cell
+                unassigned = [c for c in columns if c not in taken]
+                for column in unassigned:
+                    parsed = self.numbers(column)
+                    numeric = ~parsed.bad & ~np.isnan(parsed.values)
+                    if numeric.sum() > parsed.bad.sum() > 0:
+                        raise self.cell_error(
+                            InputError,
+                            parsed.bad,
+                            column,
+                            "cannot read {text} as a number",
+                            "fix the cell (e.g. 1234.56, $1,234.56 or (50.00)) or leave it "
+                            "blank for a missing value",
+                        )
+                if not unassigned:
+                    raise _fail(
+                        MissingColumnError,
+                        f"{self.name}: there is no column left for the values to watch; "
+                        "the file needs a numeric column (e.g. revenue) besides the period",
+                    )
             if len(candidates) != 1:
                 unassigned = [c for c in columns if c not in taken]
                 found = (
