@@ -1333,6 +1333,12 @@ def _build_panel(
     raw_periods = validator.parse_time(time_column).reset_index(drop=True)
     keys = validator.parse_ids(ids)
     values = validator.parse_numbers(value_column, "value")
+    if len(values) and bool(np.isnan(np.asarray(values, dtype=np.float64)).all()):
+        raise _fail(
+            InputError,
+            f"{validator.name}, column {value_column!r}: every cell is blank, so there is "
+            "nothing to watch; check the export or pass the right column with --value",
+        )
     metric_values = {metric: validator.parse_numbers(metric, "metric") for metric in metrics}
 
     try:
