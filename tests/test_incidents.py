@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from revwatch.api import analyze
 from revwatch.cli import app
-from revwatch.errors import InputError, MissingColumnError
+from revwatch.errors import InputError, MissingColumnError, ParameterError
 from revwatch.events_calendar import annotate_windows, load_events
 from revwatch.impact import ImpactSettings, band_sigma, window_impact
 from revwatch.incidents import (
@@ -175,6 +176,90 @@ def test_segments_without_their_total_stay_separate() -> None:
     hit = found[found["start"] == DAY0 + pd.Timedelta(days=60)]
     assert hit["series"].tolist() == ["method=b, country=y"]
     assert hit["segments"].tolist() == [[]]
+
+
+@pytest.fixture(scope="module")
+def revenue_segments() -> pd.DataFrame:
+    from revwatch.datasets import generate
+
+    frame = generate("daily-revenue", segments=True, seed=42).frame
+    found = analyze_incidents(
+        frame, id=["payment_method", "country"], time="date", value="revenue",
+        metrics=["transaction_count", "avg_order_value", "payment_success_rate", "refund_rate"],
+        dimensions=["payment_method", "country"], method="auto",
+    ).frame  # fmt: skip
+    return found
+
+
+def test_concentrated_segment_outage_is_one_incident_on_the_total(
+    revenue_segments: pd.DataFrame,
+) -> None:
+    # daily-revenue's card/DE outage (2025-09-03..04): -80 % of that segment,
+    # ~10 % of the total, which no detector flags on the total itself
+    found = revenue_segments
+    card_de = "payment_method=card, country=DE"
+    start = pd.Timestamp("2025-09-03")
+    window = found[(found["start"] >= start) & (found["start"] <= start + pd.Timedelta(days=1))]
+    touching = window[
+        (window["series"] == card_de) | window["segments"].map(lambda v: card_de in v)
+    ]
+    assert len(touching) == 1
+    row = touching.iloc[0]
+    assert (row["series"], row["metric"], row["start"]) == ("total", "revenue", start)
+    assert row["periods"] == 2
+    assert (row["type"], row["direction"]) == ("drop", "down")
+    assert card_de in row["segments"]
+    assert row["root_cause"][0].startswith("payment_method=card & country=DE: -")
+    assert "% of the impact" in row["root_cause"][0]
+    assert row["root_cause"][1].startswith("concentrated")
+    # the segment's transaction count dip is part of it (payment failure signature)
+    assert "transaction_count" in row["metrics"]
+    assert any(f.startswith(card_de + ": transaction_count 2025-09-03") for f in row["flags"])
+    assert row["signature"] == "payment_processing"
+    # impact on the total (its value minus its baseline over the window)
+    assert row["impact"] < 0
+    assert -20.0 < row["pct_of_series"] < -5.0
+    assert row["pct_of_portfolio"] == pytest.approx(row["pct_of_series"])
+    # id: the earliest episode's (the segment's revenue on 2025-09-03), as before promotion
+    text = f"{card_de}|revenue|2025-09-03T00:00:00"
+    assert row["incident_id"] == "inc-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _tiny_segment_drop() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    days = pd.date_range(DAY0, periods=70, freq="D")
+    shares = {("a", "x"): 0.5, ("a", "y"): 0.29, ("b", "x"): 0.2, ("b", "y"): 0.01}
+    rows = []
+    for (method, country), share in shares.items():
+        v = 10_000.0 * share * (1 + 0.01 * rng.standard_normal(len(days)))
+        if (method, country) == ("b", "y"):
+            v[60:62] *= 0.3  # -70 % of a 1 % segment: 0.7 % of the total
+        rows.append(pd.DataFrame({"method": method, "country": country, "day": days, "rev": v}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_tiny_segment_with_negligible_share_stays_a_segment_incident() -> None:
+    frame = _tiny_segment_drop()
+    kwargs = {"id": ["method", "country"], "time": "day", "value": "rev",
+              "dimensions": ["method", "country"]}  # fmt: skip
+    found = analyze_incidents(frame, settings=NO_FDR, **kwargs).frame
+    hit = found[found["start"] == DAY0 + pd.Timedelta(days=60)]
+    assert hit["series"].tolist() == ["method=b, country=y"]
+    assert hit["segments"].tolist() == [[]]
+    assert hit["root_cause"].tolist() == [[]]
+    # the same cluster is promoted once the share setting is below its 0.7 %
+    low = IncidentSettings(fdr=None, rollup_min_share=0.005)
+    promoted = analyze_incidents(frame, settings=low, **kwargs).frame
+    hit2 = promoted[promoted["start"] == DAY0 + pd.Timedelta(days=60)]
+    assert hit2["series"].tolist() == ["total"]
+    assert hit2["segments"].tolist() == [["method=b, country=y"]]
+    assert hit2["root_cause"].iloc[0][0].startswith("method=b & country=y")
+    assert hit2["incident_id"].tolist() == hit["incident_id"].tolist()
+
+
+def test_rollup_min_share_is_validated() -> None:
+    with pytest.raises(ParameterError, match="rollup_min_share"):
+        IncidentSettings(rollup_min_share=-0.1)
 
 
 def test_unknown_dimension_is_a_one_line_error() -> None:

@@ -153,6 +153,14 @@ class IncidentSettings:
         names (``transaction_count``, ``orders``, ...) when omitted.
     root_cause : RootCauseSettings
         Drill-down settings.
+    rollup_min_share : float or None, default 0.03
+        With ``dimensions``: overlapping segment episodes of one roll-up
+        group with no total episode become one incident on the total when
+        the flagged segments' combined value deviation (actual minus
+        baseline, summed over the window) is at least this share of the
+        total's expected value over the window (seed 001's "averaging out":
+        a concentrated dip the total's noise hides). Below it they stay
+        incidents of their own series; None switches promotion off.
     """
 
     gap: int = 0
@@ -167,6 +175,7 @@ class IncidentSettings:
     stable: float = 0.03
     count_metric: str | None = None
     root_cause: RootCauseSettings = field(default_factory=RootCauseSettings)
+    rollup_min_share: float | None = 0.03
 
     def __post_init__(self) -> None:
         if int(self.gap) < 0:
@@ -179,6 +188,10 @@ class IncidentSettings:
             raise ParameterError("confidence cut-offs must satisfy info <= warning <= critical")
         if not self.warning_share <= self.critical_share:
             raise ParameterError("share cut-offs must satisfy warning <= critical")
+        if self.rollup_min_share is not None and not float(self.rollup_min_share) >= 0.0:
+            raise ParameterError(
+                f"rollup_min_share must be >= 0 (or None), got {self.rollup_min_share}"
+            )
 
 
 @dataclass(frozen=True)
@@ -590,6 +603,106 @@ def _window_cells(t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return inc, np.repeat(t0, lengths) + offsets
 
 
+def _total_baseline(views: list[_View], value_metric: str) -> np.ndarray | None:
+    """Baseline of the total's value; where it has none, the sum of its segments'.
+
+    A cell of the total falls back to the sum of the segments' baselines only
+    when every segment under it has one there; otherwise it stays NaN.
+    """
+    tot = [v for v in views if v.level == _TOTAL and v.metric == value_metric]
+    if not tot:
+        return None
+    total, leaf = tot[0], views[0]
+    base = np.array(total.scores.baseline, dtype=float, copy=True)
+    missing = ~np.isfinite(base)
+    if missing.any():
+        index = {g: i for i, g in enumerate(total.group.to_numpy())}
+        rows = np.array([index.get(g, -1) for g in leaf.group.to_numpy()])
+        keep = rows >= 0
+        lb = np.asarray(leaf.scores.baseline, dtype=float)[keep]
+        summed = np.zeros_like(base)
+        bad = np.zeros(base.shape, dtype=bool)
+        np.add.at(summed, rows[keep], np.nan_to_num(lb))
+        np.logical_or.at(bad, rows[keep], ~np.isfinite(lb))
+        base = np.where(missing & ~bad, summed, base)
+    return base
+
+
+def _promote_rollups(
+    eps: pd.DataFrame,
+    views: list[_View],
+    value_metric: str,
+    total_base: np.ndarray | None,
+    min_share: float | None,
+) -> pd.DataFrame:
+    """Total-level rows for segment clusters whose deviation is material.
+
+    ``eps`` carries ``cluster`` labels; a cluster without a total episode is
+    promoted when the flagged segments' combined value deviation over the
+    cluster window is at least ``min_share`` of the total's expected value
+    there. Returns one synthetic total episode per promoted cluster (empty
+    when none), which makes the total the primary series of the incident.
+    """
+    tot = [i for i, v in enumerate(views) if v.level == _TOTAL and v.metric == value_metric]
+    if min_share is None or not tot or total_base is None:
+        return pd.DataFrame()
+    has_total = (eps["level"] == _TOTAL).groupby(eps["cluster"]).transform("any")
+    cand = eps[~has_total & (eps["level"] != _TOTAL) & (eps["metric"] == value_metric)]
+    if cand.empty:
+        return pd.DataFrame()
+    leaf, total = views[0], views[tot[0]]
+    window = eps.groupby("cluster").agg(t0=("t0", "min"), t1=("t1", "max"))
+    pairs = cand[["cluster", "row"]].drop_duplicates()
+    w0 = window["t0"].reindex(pairs["cluster"]).to_numpy()
+    w1 = window["t1"].reindex(pairs["cluster"]).to_numpy()
+    dev = np.nan_to_num(leaf.panel.matrix().values - leaf.scores.baseline)
+    dsum = np.concatenate([np.zeros((dev.shape[0], 1)), np.cumsum(dev, axis=1)], axis=1)
+    rows = pairs["row"].to_numpy()
+    combined = (
+        pd.Series(dsum[rows, w1 + 1] - dsum[rows, w0]).groupby(pairs["cluster"].to_numpy()).sum()
+    )
+    index = {g: i for i, g in enumerate(total.group.to_numpy())}
+    group = cand.groupby("cluster")["group"].first().reindex(combined.index)
+    trow = group.map(lambda g: index.get(g, -1)).to_numpy()
+    ok = trow >= 0
+    esum = np.concatenate(
+        [np.zeros((total_base.shape[0], 1)), np.cumsum(np.nan_to_num(total_base), axis=1)], axis=1
+    )
+    c0 = window["t0"].reindex(combined.index).to_numpy()
+    c1 = window["t1"].reindex(combined.index).to_numpy()
+    tr = np.where(ok, trow, 0)
+    expected = esum[tr, c1 + 1] - esum[tr, c0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.abs(combined.to_numpy()) / np.abs(expected)
+    promote = ok & (expected > 0) & np.isfinite(share) & (share >= float(min_share))
+    if not promote.any():
+        return pd.DataFrame()
+    chosen = combined.index[promote]
+    top = cand.sort_values("severity", ascending=False, kind="stable").drop_duplicates("cluster")
+    top = top.set_index("cluster").reindex(chosen)
+    dev_sign = np.sign(combined.to_numpy()[promote])
+    logger.debug("promoted %d segment clusters to the total", len(chosen))
+    return pd.DataFrame(
+        {
+            "level": _TOTAL,
+            "metric": value_metric,
+            "row": trow[promote],
+            "series": total.keys.to_numpy()[trow[promote]],
+            "group": group.to_numpy()[promote],
+            "t0": c0[promote],
+            "t1": c1[promote],
+            "type": top["type"].to_numpy(),
+            "direction": np.where(dev_sign < 0, "down", "up"),
+            "severity": np.nan,
+            "fdr_pass": False,
+            "flags": None,
+            "view": tot[0],
+            "cluster": chosen.to_numpy(),
+            "synthetic": True,
+        }
+    )
+
+
 def build_incidents(
     detection: Detection,
     *,
@@ -667,9 +780,16 @@ def build_incidents(
     periods = panel.matrix().periods
     n_periods = len(periods)
 
-    # correlation suppression: overlapping episodes of one roll-up group, then
-    # clusters without a total episode split back by series
+    # correlation suppression: overlapping episodes of one roll-up group; a
+    # cluster without a total episode is promoted to the total when its
+    # segments' deviation is material, else split back by series
+    value_metric = panel.value_name
     eps["cluster"] = _cluster(eps, "group")
+    eps["synthetic"] = False
+    total_base = _total_baseline(views, value_metric) if dims else None
+    promoted = _promote_rollups(eps, views, value_metric, total_base, cfg.rollup_min_share)
+    if not promoted.empty:
+        eps = pd.concat([eps, promoted], ignore_index=True)
     has_total = (eps["level"] == _TOTAL).groupby(eps["cluster"]).transform("any")
     eps["ckey"] = np.where(
         has_total, "c" + eps["cluster"].astype(str), eps["group"] + "|" + eps["series"]
@@ -678,13 +798,13 @@ def build_incidents(
         eps["incident"] = _cluster(eps.assign(ckey=eps["ckey"]), "ckey")
     else:
         eps["incident"] = pd.factorize(eps["ckey"])[0]
-    value_metric = panel.value_name
     eps["pref"] = (eps["level"] != _TOTAL).astype(int) * 2 + (eps["metric"] != value_metric)
     primary = eps.sort_values(
         ["incident", "pref", "t0", "severity"], ascending=[True, True, True, False]
     )
     primary = primary.drop_duplicates("incident").set_index("incident").sort_index()
-    first = eps.sort_values(["incident", "t0", "pref", "series", "metric"], kind="stable")
+    real = eps[~eps["synthetic"].astype(bool)]
+    first = real.sort_values(["incident", "t0", "pref", "series", "metric"], kind="stable")
     first = first.drop_duplicates("incident").set_index("incident").sort_index()
     agg = eps.groupby("incident").agg(
         t0=("t0", "min"),
@@ -709,6 +829,7 @@ def build_incidents(
         pick = np.flatnonzero(level[inc] == lvl)
         s = rows[inc[pick]]
         t = cell_t[pick]
+        base = view.scores.baseline if lvl != _TOTAL or total_base is None else total_base
         if view.scores.threshold > 0:
             sig = band_sigma(
                 view.scores.lower[s, t], view.scores.upper[s, t], view.scores.threshold
@@ -719,7 +840,7 @@ def build_incidents(
             (
                 inc[pick],
                 view.panel.matrix().values[s, t],
-                view.scores.baseline[s, t],
+                base[s, t],
                 sig,
             )
         )
@@ -764,7 +885,7 @@ def build_incidents(
     end = pd.Series(np.where(open_, np.datetime64("NaT"), periods[t1].to_numpy()))
     ids = _incident_ids(first["series"], first["metric"], periods[first["t0"].to_numpy()])
 
-    by_inc = eps.groupby("incident")
+    by_inc = real.groupby("incident")
     leaf_eps = eps[eps["level"] != _TOTAL]
     segments = (
         leaf_eps.groupby("incident")["series"]
