@@ -11,8 +11,10 @@ An *incident* is one problem as a person acts on it:
    flags with at most ``gap`` unflagged periods between them.
 2. **Correlation suppression.** Overlapping episodes of the same series on
    different metrics, and of a roll-up total and the segments under it, are
-   one incident. Segments that flag while their total does not stay
-   separate incidents.
+   one incident. Segments that flag while their total does not become one
+   incident on the total when their combined deviation is at least
+   ``rollup_min_share`` of the total's expected value over the window
+   (seed 001's "averaging out"); below it they stay separate incidents.
 3. **Money impact** (:mod:`revwatch.impact`): actual minus the method's
    baseline summed over the incident window on the value of the incident's
    series (the total when it is part of the incident), with an interval;
