@@ -374,6 +374,22 @@ def test_false_alarms_stay_flat_from_30_to_3000_null_series() -> None:
     assert kept_3000 <= kept_30 + 5
 
 
+@pytest.mark.slow
+def test_false_alarms_stay_flat_from_100_to_10000_null_series() -> None:
+    kept = {}
+    raw = {}
+    for n in (100, 10_000):
+        frame, _ = _noise_frame(n, 50, seed=n)
+        detection = analyze(
+            frame, id="acct", time="day", value="rev", min_change=0.0, threshold=2.5
+        )
+        found = build_incidents(detection, metrics=False).frame
+        kept[n] = int((found["tier"] != "suppressed").sum())
+        raw[n] = len(found)
+    assert raw[10_000] >= 20 * max(raw[100], 1) / 2  # uncontrolled alarms grow with n ...
+    assert kept[10_000] <= kept[100] + 5  # ... controlled ones stay flat within noise
+
+
 def test_expected_false_alarms_per_week() -> None:
     p = 2 * 0.000232629  # two-sided tail of 3.5 sigma
     per_week = 365.25 / 52.1775
