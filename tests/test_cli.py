@@ -149,3 +149,21 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.strip()
+
+
+def test_incidents_with_a_chart_shade_the_incident_spans(mrr_csv: Path, tmp_path: Path) -> None:
+    chart = tmp_path / "incidents.png"
+    result = runner.invoke(
+        app, ["detect", str(mrr_csv), "--incidents", "--chart", str(chart), "-f", "json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    incidents = json.loads(result.stdout)
+    assert any(i["series"] == "account=Apex Holdings" for i in incidents)
+
+
+def test_legend_has_an_incident_entry_only_when_spans_are_drawn() -> None:
+    from revwatch.report.chart import legend_handles
+
+    assert "incident" in [h.get_label() for h in legend_handles(["drop"], spans=True)]
+    assert "incident" not in [h.get_label() for h in legend_handles(["drop"])]

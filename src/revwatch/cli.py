@@ -151,6 +151,19 @@ def _emit(
         )
 
 
+def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
+    """The four-panel chart with the periods inside incidents shaded."""
+    from revwatch.incidents import active_cells
+
+    detection = found.detection
+    series = detection.series()
+    series["in_incident"] = detection.panel.matrix().to_rows(active_cells(detection.scores))
+    ids = list(detection.panel.id_columns)
+    plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
+    if not quiet:
+        _stderr().print(f"wrote chart to {chart}")
+
+
 @app.command("detect")
 def detect_command(
     source: Annotated[
@@ -232,6 +245,8 @@ def detect_command(
                 **_parse_params(param),
             )  # fmt: skip
             emit_incidents(found, fmt=fmt, output=output, limit=limit, quiet=quiet)
+            if chart is not None:
+                _chart_incidents(found, chart, quiet=quiet)
             return
         if fmt == "table" and output is not None:
             raise ParameterError("--output needs --format csv, json or markdown")

@@ -36,6 +36,9 @@ from revwatch.report.terminal import _check_columns, _is_missing
 
 logger = logging.getLogger(__name__)
 
+#: Fill of the periods an incident covers (``in_incident`` in the series frame).
+INCIDENT_SPAN_COLOR = "#d9485f"
+
 __all__ = [
     "DPI",
     "FIGSIZE",
@@ -406,6 +409,9 @@ def plot_series(
         return ax
     bottom, top = _y_limits(core, np.concatenate([lower, upper]))
 
+    if "in_incident" in frame.columns:
+        _shade_spans(ax, x, frame["in_incident"].fillna(False).to_numpy(dtype=bool), theme)
+
     band_ok = np.isfinite(lower) & np.isfinite(upper)
     if band_ok.any():
         ax.fill_between(
@@ -527,12 +533,31 @@ def plot_series(
     return ax
 
 
+def _shade_spans(ax: Axes, x: np.ndarray, inside: np.ndarray, theme: ChartTheme) -> None:
+    """Shade each run of consecutive periods inside an incident, half a period either side."""
+    if not inside.any():
+        return
+    steps = np.diff(x[np.isfinite(x)])
+    half = float(np.median(steps)) / 2 if steps.size else 0.5
+    edges = np.diff(np.concatenate([[0], inside.astype(np.int8), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        ax.axvspan(
+            x[start] - half,
+            x[stop - 1] + half,
+            color=INCIDENT_SPAN_COLOR,
+            alpha=0.13,
+            linewidth=0,
+            zorder=0.5,
+        )
+
+
 def legend_handles(
     kinds: Sequence[str],
     *,
     provisional: bool = False,
     value_label: str = "value",
     style: str = "light",
+    spans: bool = False,
 ) -> list[Any]:
     """Legend entries matching :func:`plot_series`' drawing.
 
@@ -545,6 +570,8 @@ def legend_handles(
     value_label : str, default "value"
         Label of the series line.
     style : {"light", "dark"}, default "light"
+    spans : bool, default False
+        Add an entry for the shaded incident spans.
 
     Returns
     -------
@@ -594,6 +621,10 @@ def legend_handles(
                 markeredgewidth=1.8,
                 label="provisional",
             )
+        )
+    if spans:
+        handles.append(
+            Patch(facecolor=INCIDENT_SPAN_COLOR, alpha=0.25, edgecolor="none", label="incident")
         )
     return handles
 
@@ -742,7 +773,11 @@ def plot_top_series(
     if keys:
         fig.legend(
             handles=legend_handles(
-                kinds_drawn, provisional=provisional_drawn, value_label=value_label, style=style
+                kinds_drawn,
+                provisional=provisional_drawn,
+                value_label=value_label,
+                style=style,
+                spans="in_incident" in series.columns and bool(series["in_incident"].any()),
             ),
             loc="lower center",
             bbox_to_anchor=(0.5, 0.01),
