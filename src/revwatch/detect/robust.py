@@ -61,6 +61,7 @@ import numpy as np
 
 from revwatch.data.panel import FREQUENCIES, Panel
 from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
+from revwatch.detect._kernels import window_stats
 from revwatch.detect.base import TYPE_CODES, Detector, Scores
 from revwatch.errors import ParameterError
 
@@ -217,82 +218,15 @@ class RobustShiftDetector(Detector):
         ``divisor`` (the window's seasonal indices, 1 where not seasonal)
         deseasonalises the window first.
         """
-        lo_scale = max(0, t - window_scale)
-        wide = clean[:, lo_scale:t].copy()
-        if divisor is not None:
-            wide = wide / divisor
-        wide_cols = np.arange(lo_scale, t)
-        wide[wide_cols[None, :] < seg_start[:, None]] = np.nan
-        lo = max(0, t - window)
-        win = wide[:, lo - lo_scale :]
-        cols = np.arange(lo, t)
-        n_series = win.shape[0]
-        valid = ~np.isnan(win)
-        n_obs = valid.sum(axis=1)
-
-        # scale from period-over-period changes (robust to trend and to a step)
-        if wide.shape[1] >= 2:
-            diffs = wide[:, 1:] - wide[:, :-1]
-            med_d, n_d = nanmedian_rows(diffs)
-            mad_d, _ = nanmedian_rows(np.abs(diffs - med_d[:, None]))
-            own_scale = _MAD_TO_SIGMA * mad_d / np.sqrt(2.0)
-            # small-sample bias of the MAD (Croux & Rousseeuw style factor)
-            own_scale = own_scale * (1.0 + 1.0 / np.maximum(n_d - 0.8, 0.2))
-        else:
-            own_scale = np.full(n_series, np.nan)
-            n_d = np.zeros(n_series, dtype=np.int64)
+        stats = window_stats(clean, divisor, t, window, window_scale, seg_start, prior_slope)
+        if stats is None:
+            stats = _window_stats_numpy(
+                clean, divisor, t, window, window_scale, seg_start, prior_slope
+            )
+        level, slope, own_scale, n_d, n_obs = stats
         # the MAD has about 40 % of the efficiency of the standard deviation:
         # count its degrees of freedom accordingly so the t-calibration is honest
         own_df = _MAD_EFFICIENCY * np.maximum(n_d - 1, 0).astype(np.float64)
-
-        # the trend is fitted on log values where the whole window is positive
-        # (revenue grows and decays by percentages, and a steep decline must not
-        # be extrapolated below zero), on raw values otherwise
-        with np.errstate(invalid="ignore"):
-            nonpositive = (valid & ~(win > 0)).any(axis=1)
-            positive_row = ~nonpositive & (n_obs > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fit = np.where(positive_row[:, None], np.log(np.where(valid, win, 1.0)), win)
-        fit = np.where(valid, fit, np.nan)
-        typical, _ = nanmedian_rows(win)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            unit = np.where(positive_row, np.abs(typical), 1.0)  # raw units per fit unit
-            fit_scale = own_scale / unit
-            fit_prior = prior_slope / unit
-
-        # resistant slope from the medians of the first and last thirds of the
-        # observations in the current regime
-        left, right, mid, n_left, n_right, n_mid, x_left, x_right, x_mid = _thirds(
-            fit, valid, n_obs, cols
-        )
-        third = n_obs // 3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            raw = (right - left) / (x_right - x_left)
-            m = np.minimum(n_left, n_right).astype(np.float64)
-            se = fit_scale * np.sqrt(np.pi / m) / (x_right - x_left)
-            shrink = np.clip(1.0 - (se / np.abs(raw)) ** 2, 0.0, 1.0)
-        # a trend that has stopped must not be extrapolated: also measure the
-        # recent slope (middle to last third) and keep the smaller of the two
-        # when they agree in sign, no slope when they disagree
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recent = (right - mid) / (x_right - x_mid)
-        agree = np.sign(recent) == np.sign(raw)
-        have_recent = np.isfinite(recent) & (n_mid >= 1)
-        raw = np.where(
-            have_recent,
-            np.where(agree, np.sign(raw) * np.fmin(np.abs(raw), np.abs(recent)), 0.0),
-            raw,
-        )
-        enough = (third >= 2) & np.isfinite(raw) & np.isfinite(shrink)
-        fit_slope = np.where(enough, raw * shrink, fit_prior)
-        fit_slope = np.where(np.isfinite(fit_slope), fit_slope, 0.0)
-
-        moved = fit + fit_slope[:, None] * (t - cols[None, :])
-        fit_level, _ = nanmedian_rows(moved)
-        with np.errstate(over="ignore"):
-            level = np.where(positive_row, np.exp(fit_level), fit_level)
-        # the slope in raw units at t (used to extrapolate a frozen event baseline)
-        slope = np.where(positive_row, fit_slope * level, fit_slope)
         # pool the relative scale with the portfolio's
         abs_level = np.abs(level)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -591,6 +525,96 @@ class RobustShiftDetector(Detector):
         block = clean[series]
         block[mask] = y[series][mask]
         clean[series] = block
+
+
+def _window_stats_numpy(
+    clean: np.ndarray,
+    divisor: np.ndarray | None,
+    t: int,
+    window: int,
+    window_scale: int,
+    seg_start: np.ndarray,
+    prior_slope: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Level, slope, own scale, number of changes and observations of every series at ``t``.
+
+    The NumPy path of :func:`revwatch.detect._kernels.window_stats` (same
+    formulas, used when numba is not installed).
+    """
+    lo_scale = max(0, t - window_scale)
+    wide = clean[:, lo_scale:t].copy()
+    if divisor is not None:
+        wide = wide / divisor
+    wide_cols = np.arange(lo_scale, t)
+    wide[wide_cols[None, :] < seg_start[:, None]] = np.nan
+    lo = max(0, t - window)
+    win = wide[:, lo - lo_scale :]
+    cols = np.arange(lo, t)
+    n_series = win.shape[0]
+    valid = ~np.isnan(win)
+    n_obs = valid.sum(axis=1)
+
+    # scale from period-over-period changes (robust to trend and to a step)
+    if wide.shape[1] >= 2:
+        diffs = wide[:, 1:] - wide[:, :-1]
+        med_d, n_d = nanmedian_rows(diffs)
+        mad_d, _ = nanmedian_rows(np.abs(diffs - med_d[:, None]))
+        own_scale = _MAD_TO_SIGMA * mad_d / np.sqrt(2.0)
+        # small-sample bias of the MAD (Croux & Rousseeuw style factor)
+        own_scale = own_scale * (1.0 + 1.0 / np.maximum(n_d - 0.8, 0.2))
+    else:
+        own_scale = np.full(n_series, np.nan)
+        n_d = np.zeros(n_series, dtype=np.int64)
+
+    # the trend is fitted on log values where the whole window is positive
+    # (revenue grows and decays by percentages, and a steep decline must not
+    # be extrapolated below zero), on raw values otherwise
+    with np.errstate(invalid="ignore"):
+        nonpositive = (valid & ~(win > 0)).any(axis=1)
+        positive_row = ~nonpositive & (n_obs > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit = np.where(positive_row[:, None], np.log(np.where(valid, win, 1.0)), win)
+    fit = np.where(valid, fit, np.nan)
+    typical, _ = nanmedian_rows(win)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = np.where(positive_row, np.abs(typical), 1.0)  # raw units per fit unit
+        fit_scale = own_scale / unit
+        fit_prior = prior_slope / unit
+
+    # resistant slope from the medians of the first and last thirds of the
+    # observations in the current regime
+    left, right, mid, n_left, n_right, n_mid, x_left, x_right, x_mid = _thirds(
+        fit, valid, n_obs, cols
+    )
+    third = n_obs // 3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = (right - left) / (x_right - x_left)
+        m = np.minimum(n_left, n_right).astype(np.float64)
+        se = fit_scale * np.sqrt(np.pi / m) / (x_right - x_left)
+        shrink = np.clip(1.0 - (se / np.abs(raw)) ** 2, 0.0, 1.0)
+    # a trend that has stopped must not be extrapolated: also measure the
+    # recent slope (middle to last third) and keep the smaller of the two
+    # when they agree in sign, no slope when they disagree
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recent = (right - mid) / (x_right - x_mid)
+    agree = np.sign(recent) == np.sign(raw)
+    have_recent = np.isfinite(recent) & (n_mid >= 1)
+    raw = np.where(
+        have_recent,
+        np.where(agree, np.sign(raw) * np.fmin(np.abs(raw), np.abs(recent)), 0.0),
+        raw,
+    )
+    enough = (third >= 2) & np.isfinite(raw) & np.isfinite(shrink)
+    fit_slope = np.where(enough, raw * shrink, fit_prior)
+    fit_slope = np.where(np.isfinite(fit_slope), fit_slope, 0.0)
+
+    moved = fit + fit_slope[:, None] * (t - cols[None, :])
+    fit_level, _ = nanmedian_rows(moved)
+    with np.errstate(over="ignore"):
+        level = np.where(positive_row, np.exp(fit_level), fit_level)
+    # the slope in raw units at t (used to extrapolate a frozen event baseline)
+    slope = np.where(positive_row, fit_slope * level, fit_slope)
+    return level, slope, own_scale, n_d, n_obs
 
 
 def seasonal_index_at(

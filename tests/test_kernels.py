@@ -1,0 +1,37 @@
+"""The compiled kernel of the default method gives what the NumPy path gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from revwatch.detect import _kernels
+from revwatch.detect.robust import _window_stats_numpy
+
+pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba (the fast extra) missing")
+
+
+def _random_state(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    clean = np.exp(rng.normal(8, 1, size=(300, 1))) * (1 + 0.05 * rng.standard_normal((300, 40)))
+    clean[rng.random(clean.shape) < 0.1] = np.nan  # missing and excluded cells
+    clean[:20] -= 5_000.0  # some series with credits (non-positive values)
+    seg_start = rng.integers(0, 30, size=300)
+    prior = rng.normal(0, 5, size=300)
+    return clean, seg_start, prior
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("t", "window", "window_scale"), [(3, 12, 12), (25, 12, 12), (39, 12, 36)])
+def test_kernel_matches_numpy(seed: int, t: int, window: int, window_scale: int) -> None:
+    clean, seg_start, prior = _random_state(seed)
+    divisor = None
+    if seed == 2:
+        divisor = np.random.default_rng(9).uniform(
+            0.7, 1.3, size=(300, t - max(0, t - window_scale))
+        )
+    fast = _kernels.window_stats(clean, divisor, t, window, window_scale, seg_start, prior)
+    slow = _window_stats_numpy(clean, divisor, t, window, window_scale, seg_start, prior)
+    assert fast is not None
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True)
