@@ -35,3 +35,19 @@ def test_kernel_matches_numpy(seed: int, t: int, window: int, window_scale: int)
     assert fast is not None
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_seasonal_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from revwatch.detect.robust import _own_seasonal_index, log_spread
+
+    clean, seg_start, _ = _random_state(4)
+    clean[5, 10:20] = -3.0  # non-positive values inside a cycle
+    fast = [_own_seasonal_index(clean, t, 7, 3, seg_start) for t in (7, 20, 39)]
+    spread_fast = log_spread(clean[:, 20:32], min_count=6)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    slow = [_own_seasonal_index(clean, t, 7, 3, seg_start) for t in (7, 20, 39)]
+    spread_slow = log_spread(clean[:, 20:32], min_count=6)
+    for (a_own, a_n), (b_own, b_n) in zip(fast, slow, strict=True):
+        np.testing.assert_allclose(a_own, b_own, rtol=1e-12, equal_nan=True)
+        np.testing.assert_array_equal(a_n, b_n)
+    np.testing.assert_allclose(spread_fast, spread_slow, rtol=1e-10, equal_nan=True)

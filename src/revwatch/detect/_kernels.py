@@ -21,7 +21,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HAVE_NUMBA", "window_stats"]
+__all__ = ["HAVE_NUMBA", "log_spread_rows", "seasonal_ratios", "window_stats"]
 
 _MAD_TO_SIGMA = 1.4826
 
@@ -184,17 +184,74 @@ def _stats(
         slope[i] = fit_slope * lev if positive else fit_slope
 
 
+def _seasonal(
+    values: np.ndarray,
+    t: int,
+    period: int,
+    cycles: int,
+    seg_start: np.ndarray,
+    own: np.ndarray,
+    n_cycles: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    need = max(2, (3 * period) // 4)
+    for i in numba.prange(values.shape[0]):
+        ratios = np.empty(cycles)
+        k_used = 0
+        for k in range(1, cycles + 1):
+            start = t - k * period
+            if start < 0:
+                break
+            total = 0.0
+            count = 0
+            for j in range(start, start + period):
+                v = values[i, j]
+                if v > 0:
+                    total += v
+                    count += 1
+            first = values[i, start]
+            if count >= need and seg_start[i] <= start and first > 0:
+                ratios[k_used] = first / (total / count)
+                k_used += 1
+        own[i] = _median_kernel(ratios, k_used)
+        n_cycles[i] = k_used
+
+
+def _spread(si: np.ndarray, min_count: int, out: np.ndarray) -> None:  # pragma: no cover
+    for i in numba.prange(si.shape[0]):
+        total = 0.0
+        n = 0
+        for j in range(si.shape[1]):
+            v = si[i, j]
+            if v > 0 and np.isfinite(v):
+                total += np.log(v)
+                n += 1
+        if n < max(2, min_count):
+            out[i] = np.nan
+            continue
+        mean = total / n
+        acc = 0.0
+        for j in range(si.shape[1]):
+            v = si[i, j]
+            if v > 0 and np.isfinite(v):
+                d = np.log(v) - mean
+                acc += d * d
+        out[i] = np.sqrt(acc / (n - 1))
+
+
 _median_kernel: Any = None
 _stats_kernel: Any = None
+_seasonal_kernel: Any = None
+_spread_kernel: Any = None
 
 
 def _compile() -> Any:
-    global _median_kernel, _stats_kernel
+    global _median_kernel, _stats_kernel, _seasonal_kernel, _spread_kernel
     if _stats_kernel is None:
         _median_kernel = numba.njit(cache=True, nogil=True, error_model="numpy")(_median_of)
-        _stats_kernel = numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")(
-            _stats
-        )
+        compile_parallel = numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+        _stats_kernel = compile_parallel(_stats)
+        _seasonal_kernel = compile_parallel(_seasonal)
+        _spread_kernel = compile_parallel(_spread)
     return _stats_kernel
 
 
@@ -239,3 +296,37 @@ def window_stats(
         n_obs,
     )
     return level, slope, own_scale, n_diffs, n_obs
+
+
+def seasonal_ratios(
+    values: np.ndarray, t: int, period: int, cycles: int, seg_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Median same-phase ratio over the last ``cycles`` cycles, and how many were used.
+
+    The compiled path of ``revwatch.detect.robust._own_seasonal_index``; None
+    when numba is not available.
+    """
+    if not HAVE_NUMBA:
+        return None
+    _compile()
+    n_series = values.shape[0]
+    own = np.empty(n_series)
+    n_cycles = np.empty(n_series, dtype=np.int64)
+    _seasonal_kernel(
+        np.ascontiguousarray(values), t, period, cycles, seg_start.astype(np.int64), own, n_cycles
+    )
+    return own, n_cycles
+
+
+def log_spread_rows(si: np.ndarray, min_count: int) -> np.ndarray | None:
+    """Standard deviation of the log of each row's positive finite values (NaN ignored).
+
+    The compiled path of ``revwatch.detect.robust.log_spread``; None when numba
+    is not available.
+    """
+    if not HAVE_NUMBA:
+        return None
+    _compile()
+    out = np.empty(si.shape[0])
+    _spread_kernel(np.ascontiguousarray(si), int(min_count), out)
+    return out

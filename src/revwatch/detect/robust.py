@@ -61,7 +61,7 @@ import numpy as np
 
 from revwatch.data.panel import FREQUENCIES, Panel
 from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
-from revwatch.detect._kernels import window_stats
+from revwatch.detect._kernels import log_spread_rows, seasonal_ratios, window_stats
 from revwatch.detect.base import TYPE_CODES, Detector, Scores
 from revwatch.errors import ParameterError
 
@@ -681,6 +681,9 @@ def _own_seasonal_index(
 
     Returns the index and the number of cycles it used.
     """
+    compiled = seasonal_ratios(values, t, period, cycles, seg_start)
+    if compiled is not None:
+        return compiled
     n_series = values.shape[0]
     ratios = np.full((n_series, cycles), np.nan)
     need = max(2, (3 * period) // 4)
@@ -769,6 +772,9 @@ def log_spread(si: np.ndarray, *, min_count: int = 2) -> np.ndarray:
     >>> bool(log_spread(np.array([[0.8, 1.2, 0.8, 1.2]]))[0] > 0.1)
     True
     """
+    compiled = log_spread_rows(si, min_count)
+    if compiled is not None:
+        return compiled
     with np.errstate(invalid="ignore", divide="ignore"):
         logs = np.log(si)
     valid = np.isfinite(logs)
