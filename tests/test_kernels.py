@@ -51,3 +51,29 @@ def test_seasonal_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
         np.testing.assert_allclose(a_own, b_own, rtol=1e-12, equal_nan=True)
         np.testing.assert_array_equal(a_n, b_n)
     np.testing.assert_allclose(spread_fast, spread_slow, rtol=1e-10, equal_nan=True)
+
+
+def test_without_numba_the_cli_gives_the_same_report(tmp_path) -> None:
+    """Users without the fast extra get exactly the same anomalies (NumPy path, own process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import revwatch
+
+    data = tmp_path / "mrr.csv"
+    revwatch.generate("saas-mrr", seed=3).frame.to_csv(data, index=False)
+    exe = Path(sys.executable).with_name("revwatch")
+    outputs = []
+    for disable in ("", "1"):
+        env = {k: v for k, v in os.environ.items() if k != "REVWATCH_NO_NUMBA"}
+        if disable:
+            env["REVWATCH_NO_NUMBA"] = disable
+        proc = subprocess.run(
+            [str(exe), "detect", str(data), "--all", "-f", "csv", "-q"],
+            capture_output=True, text=True, check=True, timeout=300, env=env,
+        )  # fmt: skip
+        outputs.append(proc.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") > 700
