@@ -466,3 +466,21 @@ def test_cli_incidents_bad_events_file_exits_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "events file not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("freq", "start", "expected"),
+    [
+        ("daily", "2025-03-31", ["quarter-end"]),
+        ("daily", "2025-04-30", ["month-end"]),
+        ("monthly", "2025-04-01", []),  # every month holds a month end: no note
+        ("monthly", "2025-03-01", ["quarter-end"]),
+        ("quarterly", "2025-01-01", []),
+    ],
+)
+def test_period_end_notes_only_when_they_say_something(
+    freq: str, start: str, expected: list[str]
+) -> None:
+    when = pd.Series(pd.to_datetime([start]))
+    notes = annotate_windows(when, when, freq=freq)[0]
+    assert [n for n in notes if n.endswith("-end")] == expected

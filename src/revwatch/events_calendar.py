@@ -239,6 +239,12 @@ def annotate_windows(
         for position, items in grouped.items():
             notes[int(str(position))].extend(items)
     month_end, quarter_end = period_end_flags(start, end, freq)
+    # every monthly period holds a month end (every quarterly one a quarter end):
+    # a note that is always there says nothing
+    if freq in ("monthly", "quarterly", "yearly"):
+        month_end = np.zeros_like(month_end)
+    if freq in ("quarterly", "yearly"):
+        quarter_end = np.zeros_like(quarter_end)
     for position in np.flatnonzero(quarter_end):
         notes[int(position)].append("quarter-end")
     for position in np.flatnonzero(month_end & ~quarter_end):

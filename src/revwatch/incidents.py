@@ -1168,6 +1168,8 @@ def emit_incidents(
                 "\n".join([*rec["root_cause"][:2], *rec["annotations"]]),
             )
         console = Console(stderr=True)
+        if not console.is_terminal:  # pipes and CI logs: wide enough for every column
+            console = Console(stderr=True, width=180)
         console.print(table)
         if not quiet:
             console.print(f"expected false alarms per week with these settings: {rate:.2f}")
