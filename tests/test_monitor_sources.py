@@ -121,8 +121,14 @@ def test_sql_source_is_read_and_a_broken_query_fails_cleanly(
     Path("revwatch.toml").write_text(SQL_CONFIG.format(store=tmp_path / "rw.db"))
     config = load_config("revwatch.toml")
     assert run(config).status == "ok"
-    accounts = {i["series_key"]["account"] for i in open_store(config).incidents()}
+    stored = open_store(config).incidents()
+    accounts = {i["series_key"]["account"] for i in stored}
     assert {"Apex Holdings", "Lighthouse Media", "Crestline Industries"} <= accounts
+    # the churn is one incident over its event (onset to confirmation), with its money interval
+    apex = next(i for i in stored if i["series_key"]["account"] == "Apex Holdings")
+    assert pd.Timestamp(apex["end_period"]) > pd.Timestamp(apex["start_period"])
+    assert apex["impact_low"] <= apex["impact"] <= apex["impact_high"] < 0
+    assert apex["impact"] < -2 * 20_000  # more than the onset month's ~ -23k
 
     broken = SQL_CONFIG.replace("from mrr", "from no_such_table")
     Path("broken.toml").write_text(broken.format(store=tmp_path / "rw.db"))

@@ -49,9 +49,10 @@ def test_upgrade_from_v1_keeps_rows(tmp_path: Path) -> None:
         )
     old.dispose()
     new = Store(url)
-    assert new.version == LATEST_VERSION == 2
+    assert new.version == LATEST_VERSION == 3
     row = new.incident("x1")
     assert row is not None and row["status"] == "open" and row["last_seen_run"] is None
+    assert row["impact_low"] is None and row["impact_high"] is None  # added by v3
     assert new.watermark("mrr") is None
     assert set(sa.inspect(new.engine).get_table_names()) >= {"feedback", "scores", "models"}
 

@@ -70,6 +70,7 @@ from revwatch.data.panel import FREQUENCIES, PERIOD, Panel, period_ordinals
 from revwatch.detect.registry import get_detector
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
 from revwatch.events import aggregate_events
+from revwatch.impact import band_sigma, window_impact
 from revwatch.incidents import active_cells
 from revwatch.store import Store, series_key_text, utcnow
 
@@ -307,6 +308,25 @@ def incident_id(metric: str, key_text: str, start: pd.Timestamp) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _impact_interval(
+    detection: Detection, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of the money impact over each incident span (see `window_impact`)."""
+    scores = detection.scores
+    n = len(rows)
+    if n == 0 or not scores.threshold > 0:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    lengths = ends - starts + 1
+    group = np.repeat(np.arange(n), lengths)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    cols = starts[group] + (np.arange(len(group)) - offsets[group])
+    cells = (rows[group], cols)
+    values = detection.panel.matrix().values
+    sigma = band_sigma(scores.lower[cells], scores.upper[cells], scores.threshold)
+    out = window_impact(values[cells], scores.baseline[cells], sigma, group, n)
+    return out["impact_low"].to_numpy(), out["impact_high"].to_numpy()
+
+
 def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> list[dict[str, Any]]:
     """Contiguous flagged periods of one series, type and direction -> incident rows.
 
@@ -369,6 +389,7 @@ def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> lis
     ends = np.maximum(ends, first_inactive[rows_, starts] - 1)
     agg["end"] = mat.periods[ends]
     agg["impact"] = cum_dev[rows_, ends + 1] - cum_dev[rows_, starts]
+    agg["impact_low"], agg["impact_high"] = _impact_interval(detection, rows_, starts, ends)
     series = detection.series()
     series_keys = _key_texts(series, ids)
     by_key = {k: np.flatnonzero(series_keys == k) for k in set(agg["key"])}
@@ -386,6 +407,7 @@ def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> lis
         ]
         severity = float(item["severity"]) if np.isfinite(item["severity"]) else 0.0
         impact = float(item["impact"]) if np.isfinite(item["impact"]) else 0.0
+        low, high = _finite(item["impact_low"]), _finite(item["impact_high"])
         rows.append(
             {
                 "incident_id": incident_id(metric.name, item["key"], item["start"]),
@@ -397,6 +419,8 @@ def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> lis
                 "direction": item["direction"],
                 "severity": severity,
                 "impact": impact,
+                "impact_low": low,
+                "impact_high": high,
                 "tier": tier_of(
                     severity,
                     impact,

@@ -141,6 +141,8 @@ deliveries_t = METADATA.tables["deliveries"]
 version_t = METADATA.tables["schema_version"]
 incidents_t.append_column(sa.Column("last_seen_run", sa.Integer))
 incidents_t.append_column(sa.Column("context", sa.Text))
+incidents_t.append_column(sa.Column("impact_low", sa.Float))
+incidents_t.append_column(sa.Column("impact_high", sa.Float))
 watermarks_t = sa.Table(
     "watermarks",
     METADATA,
@@ -197,8 +199,14 @@ def _v2(conn: Connection) -> None:
     METADATA.create_all(conn, tables=[watermarks_t, scores_t, feedback_t, models_t])
 
 
+def _v3(conn: Connection) -> None:
+    # the money impact's interval (90 % by default), summed over the incident's span
+    for column in ("impact_low FLOAT", "impact_high FLOAT"):
+        conn.execute(sa.text(f"ALTER TABLE incidents ADD COLUMN {column}"))
+
+
 #: Versioned DDL steps, applied in order.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 LATEST_VERSION = max(MIGRATIONS)
 
 
