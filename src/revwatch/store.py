@@ -31,8 +31,8 @@ Tables:
 Examples
 --------
 >>> store = Store("sqlite://")
->>> store.version
-2
+>>> store.version == LATEST_VERSION
+True
 >>> run = store.start_run("demo.toml")
 >>> store.finish_run(run, "empty")
 >>> [r["status"] for r in store.runs()]
