@@ -68,10 +68,15 @@ def to_panel(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> Panel:
-    """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel."""
+    """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel.
+
+    ``metrics`` names extra numeric columns to keep beside ``value``.
+    """
     if isinstance(data, Panel):
         return data
+    extra = list(metrics) if metrics else None
     if isinstance(data, str | Path):
         return load(
             data,
@@ -82,8 +87,11 @@ def to_panel(
             aggregate=aggregate,
             freq=freq,
             sheet=sheet,
+            metrics=extra,
         )
-    return from_frame(data, id=id, time=time, value=value, aggregate=aggregate, freq=freq)
+    return from_frame(
+        data, id=id, time=time, value=value, aggregate=aggregate, freq=freq, metrics=extra
+    )
 
 
 def analyze(

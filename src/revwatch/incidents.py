@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from revwatch.api import Detection, analyze
+from revwatch.api import Detection, analyze, to_panel
 from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel
 from revwatch.detect.base import TYPE_CODES, TYPE_NAMES, Detector, Scores
 from revwatch.errors import MissingColumnError, ParameterError
@@ -1019,34 +1019,10 @@ def analyze_incidents(
     :func:`build_incidents`; ``metrics`` names extra numeric columns (count,
     order value, success rate, ...) to score alongside ``value``.
     """
-    if isinstance(data, Panel):
-        panel = data
-    elif isinstance(data, str | Path):
-        from revwatch.data.load import load
-
-        panel = load(
-            data,
-            id=id,
-            time=time,
-            value=value,
-            sql=sql,
-            aggregate=aggregate,
-            freq=freq,
-            sheet=sheet,
-            metrics=list(metrics) if metrics else None,
-        )
-    else:
-        from revwatch.data.load import from_frame
-
-        panel = from_frame(
-            data,
-            id=id,
-            time=time,
-            value=value,
-            aggregate=aggregate,
-            freq=freq,
-            metrics=list(metrics) if metrics else None,
-        )
+    panel = to_panel(
+        data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
+        sheet=sheet, metrics=metrics,
+    )  # fmt: skip
     detection = analyze(panel, method=method, **params)
     return build_incidents(
         detection, dimensions=dimensions, country=country, events=events, settings=settings
