@@ -112,6 +112,13 @@ def _positive(name: str, method: str, value: float) -> float:
     return number
 
 
+def _rolling_min_periods(method: str, window: int, min_periods: int | None) -> int:
+    """``min_periods`` of a rolling method: half the window (at least 2) unless given."""
+    if min_periods is None:
+        return max(2, window // 2)
+    return _count("min_periods", method, min_periods, 2)
+
+
 def _count(name: str, method: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ParameterError(f"{method}: {name} must be an integer >= {minimum}, got {value!r}")
@@ -598,11 +605,7 @@ class RollingZScore(Detector):
         """Score every cell against its trailing window."""
         window = _count("window", self.name, self.window, 2)
         threshold = _positive("threshold", self.name, self.threshold)
-        min_periods = (
-            max(2, window // 2)
-            if self.min_periods is None
-            else _count("min_periods", self.name, self.min_periods, 2)
-        )
+        min_periods = _rolling_min_periods(self.name, window, self.min_periods)
         values = panel.matrix().values
         compact, _, inverse = _compact(values)
         n_series, n_periods = compact.shape
@@ -666,11 +669,7 @@ class RollingIQR(Detector):
         """Score every cell against its trailing-window fences."""
         window = _count("window", self.name, self.window, 2)
         multiplier = _positive("multiplier", self.name, self.multiplier)
-        min_periods = (
-            max(2, window // 2)
-            if self.min_periods is None
-            else _count("min_periods", self.name, self.min_periods, 2)
-        )
+        min_periods = _rolling_min_periods(self.name, window, self.min_periods)
         values = panel.matrix().values
         compact, _, inverse = _compact(values)
         q1, median, q3 = _sorted_window_quantiles(compact, window, (0.25, 0.5, 0.75))
