@@ -90,7 +90,8 @@ __all__ = [
 
 #: Short description of each method's complexity, for the comparison tables.
 COMPLEXITY: dict[str, str] = {
-    "auto": "Medium (robust event-aware baseline)",
+    "auto": "Medium (robust event-aware baseline, peer-relative when peers co-move)",
+    "peer": "Low (medians across series and periods)",
     "seed-rolling": "Very low (rolling mean/std)",
     "threshold": "Very low (fixed bound)",
     "rolling-zscore": "Very low (rolling mean/std)",

@@ -16,7 +16,8 @@ __all__ = ["METHODS", "get_detector", "method_names"]
 #: Method name -> "module:Class". Modules are imported on first use so that an
 #: optional extra (Prophet) is only needed when its method is asked for.
 METHODS: dict[str, str] = {
-    "auto": "revwatch.detect.robust:RobustShiftDetector",
+    "auto": "revwatch.detect.auto:AutoDetector",
+    "peer": "revwatch.detect.peer:PeerRelativeDetector",
     "seed-rolling": "revwatch.detect.seed_rolling:SeedRollingZScore",
     "threshold": "revwatch.detect.statistical:StaticThreshold",
     "rolling-zscore": "revwatch.detect.statistical:RollingZScore",

@@ -1,0 +1,220 @@
+"""The default method, ``auto``: the robust detector, peer-relative where peers explain.
+
+``auto`` runs :class:`~revwatch.detect.robust.RobustShiftDetector` (each
+series against its own robust, seasonal, event-aware past) on every panel.
+When the panel holds a portfolio of series that move together (a shared
+seasonal cycle, a common launch calendar: the smartphone-sales panel of seed
+003 is the textbook case), it also runs
+:class:`~revwatch.detect.peer.PeerRelativeDetector` and, in the periods where
+the peers explain most of the movement, uses its scores instead:
+
+* **the gate** (per period, causal): the *peer strength*
+  (:func:`~revwatch.detect.peer.peer_strength`) over the ``window`` periods up
+  to this one: the typical spread of each series' deviation from its own level
+  once the period's common factor is removed, divided by the spread without
+  removing it. At or below ``peer_strength`` (0.7: the common factor removes
+  about half the variance or more) the peer scores are used. It needs at least
+  ``peer_min_series`` series and three periods with a common factor.
+* Otherwise (independent accounts, a single series, too few peers) ``auto``
+  is the robust detector, unchanged.
+
+Both parts use only the periods up to the one they judge (and the other
+series' values in that same period), so ``auto`` stays causal. The gate is
+computed on at most ``_GATE_SERIES`` evenly spaced series (all of them in
+panels up to that size), so a million-series panel pays for the peer model
+only when its series do move together.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from revwatch.data.panel import Panel
+from revwatch.detect._arrays import nanmedian_rows
+from revwatch.detect.base import Scores
+from revwatch.detect.peer import PeerRelativeDetector, peer_strength
+from revwatch.detect.robust import _WINDOWS, RobustShiftDetector
+from revwatch.errors import ParameterError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AutoDetector", "peer_gate"]
+
+#: Series the gate looks at, at most (evenly spaced rows of the matrix).
+_GATE_SERIES = 20_000
+_FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
+
+
+def peer_gate(
+    y: np.ndarray, window: int, *, min_series: int = 5, strength: float = 0.7
+) -> np.ndarray:
+    """Periods where the series' peers explain their movement (boolean, per period).
+
+    A quick, causal version of the peer model on the raw values: each series'
+    level is the median of its log values over the ``window`` periods before
+    ``t`` (adjusted by the common factor), the common factor the median across
+    series of the deviation at ``t``; the gate is on where
+    :func:`~revwatch.detect.peer.peer_strength` of the last ``window``
+    periods is at most ``strength``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> season = np.tile([1.0, 1.5, 0.7, 1.2], 4)
+    >>> shared = 100 * season * (1 + 0.02 * rng.standard_normal((8, 16)))
+    >>> bool(peer_gate(shared, 4)[-1])
+    True
+    >>> alone = 100 * (1 + 0.02 * rng.standard_normal((8, 16)))
+    >>> bool(peer_gate(alone, 4)[-1])
+    False
+    """
+    n_series, n_periods = y.shape
+    gate = np.zeros(n_periods, dtype=bool)
+    if n_series < min_series or n_periods < 4:
+        return gate
+    if n_series > _GATE_SERIES:
+        y = y[np.linspace(0, n_series - 1, _GATE_SERIES).astype(np.int64)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logy = np.where(y > 0, np.log(np.where(y > 0, y, 1.0)), np.nan)
+    common = np.full(n_periods, np.nan)
+    own = np.full(logy.shape, np.nan)
+    for t in range(1, n_periods):
+        lo = max(0, t - window)
+        level, _ = nanmedian_rows(logy[:, lo:t] - np.nan_to_num(common[lo:t])[None, :])
+        dev = logy[:, t] - level
+        has = np.isfinite(dev)
+        if int(has.sum()) < min_series:
+            continue
+        common[t] = float(np.median(dev[has]))
+        own[:, t] = dev
+        lo_g = max(1, t - window + 1)
+        if np.isfinite(common[lo_g : t + 1]).sum() >= 3:
+            block = own[:, lo_g : t + 1]
+            ratio = peer_strength(block - common[None, lo_g : t + 1], block)
+            gate[t] = bool(ratio <= strength)
+    return gate
+
+
+class AutoDetector(RobustShiftDetector):
+    """The default method: robust per-series scoring, peer-relative where peers explain.
+
+    Takes every parameter of :class:`~revwatch.detect.robust.RobustShiftDetector`
+    (``window``, ``threshold``, ``min_change``, ``confirm``, ``revert``, ...;
+    the peer part shares ``window``, ``threshold``, ``min_change``,
+    ``confirm``, ``revert`` and ``floor``), plus:
+
+    Parameters
+    ----------
+    peers : bool, default True
+        Use the peer-relative scores where the gate is on (see the module
+        docstring); False gives the robust detector alone.
+    peer_min_series : int, default 5
+        Series that must be observed in a period for the peer model.
+    peer_strength : float, default 0.7
+        Gate: largest ratio of peer-adjusted to unadjusted spread.
+
+    Examples
+    --------
+    >>> AutoDetector(peers=False).get_params()["peers"]
+    False
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        *,
+        window: int | None = None,
+        scale_window: int | None = None,
+        threshold: float = 3.5,
+        min_change: float = 0.05,
+        min_history: int = 3,
+        confirm: int = 3,
+        revert: float = 2.0,
+        revert_fraction: float = 0.25,
+        growth: float = 2.5,
+        cusum_drift: float = 0.5,
+        cusum_limit: float | None = 6.5,
+        prior_weight: float = 3.0,
+        floor: float = 0.005,
+        seasonal: bool = True,
+        seasonal_cycles: int = 3,
+        seasonal_amplitude: float = 0.05,
+        peers: bool = True,
+        peer_min_series: int = 5,
+        peer_strength: float = 0.7,
+    ) -> None:
+        super().__init__(
+            window=window,
+            scale_window=scale_window,
+            threshold=threshold,
+            min_change=min_change,
+            min_history=min_history,
+            confirm=confirm,
+            revert=revert,
+            revert_fraction=revert_fraction,
+            growth=growth,
+            cusum_drift=cusum_drift,
+            cusum_limit=cusum_limit,
+            prior_weight=prior_weight,
+            floor=floor,
+            seasonal=seasonal,
+            seasonal_cycles=seasonal_cycles,
+            seasonal_amplitude=seasonal_amplitude,
+        )
+        self.peers = peers
+        self.peer_min_series = peer_min_series
+        self.peer_strength = peer_strength
+
+    def detect(self, panel: Panel) -> Scores:
+        """Score every period of every series causally; see the module docstring."""
+        if int(self.peer_min_series) < 3:
+            raise ParameterError(f"peer_min_series must be at least 3, got {self.peer_min_series}")
+        robust = super().detect(panel)
+        n_series, n_periods = robust.score.shape
+        peer_used = np.zeros((n_series, n_periods), dtype=bool)
+        if self.peers and n_series >= int(self.peer_min_series):
+            window = int(self.window) if self.window is not None else _WINDOWS.get(panel.freq, 12)
+            y = panel.matrix().values
+            gate = peer_gate(
+                y,
+                window,
+                min_series=int(self.peer_min_series),
+                strength=float(self.peer_strength),
+            )
+            if gate.any():
+                logger.info(
+                    "auto: peers explain the movement in %d of %d periods; scoring those "
+                    "against the peers",
+                    int(gate.sum()),
+                    n_periods,
+                )
+                peer = PeerRelativeDetector(
+                    window=window,
+                    threshold=self.threshold,
+                    min_change=self.min_change,
+                    min_peers=int(self.peer_min_series),
+                    confirm=self.confirm,
+                    revert=self.revert,
+                    floor=self.floor,
+                ).detect(panel)
+                peer_used = gate[None, :] & np.isfinite(peer.score)
+                _merge(robust, peer, peer_used)
+        robust.extra["peer"] = peer_used.astype(np.float64)
+        return robust
+
+
+def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
+    """Take ``other``'s results for ``cells`` (in place)."""
+    for name in _FIELDS:
+        target = getattr(into, name)
+        target[cells] = getattr(other, name)[cells]
+    sev_into = into.severity if into.severity is not None else into.score.copy()
+    sev_other = other.severity if other.severity is not None else other.score
+    sev_into[cells] = sev_other[cells]
+    into.severity = sev_into
+    for key in ("confirm_at",):
+        if key in into.extra and key in other.extra:
+            into.extra[key][cells] = other.extra[key][cells]
