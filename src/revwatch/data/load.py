@@ -40,7 +40,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel, period_ordinals, sorted_keys
+from revwatch.data.panel import (
+    DISTINCT_FIRST,
+    FREQUENCIES,
+    PERIOD,
+    VALUE,
+    KeyOrder,
+    Panel,
+    _owned,
+    key_order,
+    period_ordinals,
+)
 from revwatch.errors import (
     DuplicateRowsError,
     InputError,
@@ -948,6 +958,8 @@ class _Validator:
         self._numbers: dict[str, _Numbers] = {}
         self._dates: dict[str, _Dates] = {}
         self._is_numeric: dict[str, bool] = {}
+        #: ``column[i] == column[i + 1]`` of parsed id columns, when known (for the sort check).
+        self.id_equal: dict[str, np.ndarray] = {}
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -1203,6 +1215,10 @@ class _Validator:
     def parse_ids(self, ids: list[str]) -> dict[str, pd.Series]:
         parsed: dict[str, pd.Series] = {}
         for column in ids:
+            clean = self._clean_keys(column)
+            if clean is not None:
+                parsed[column] = clean
+                continue
             text = _as_text(self.frame[column])
             blank = (text.isna() | text.eq("")).to_numpy(dtype=bool, na_value=True)
             if blank.any():
@@ -1216,6 +1232,41 @@ class _Validator:
             # The default string dtype of the running pandas (``str`` in pandas 3).
             parsed[column] = text.reset_index(drop=True).astype(str)
         return parsed
+
+    def _clean_keys(self, column: str) -> pd.Series | None:
+        """A big Arrow text id column that needs no stripping and has no blank, as is.
+
+        Checked once per run of equal neighbours (in a sorted export, once per
+        series) instead of once per row; the neighbour comparison is kept for
+        the sort check. None when the column needs the general path.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        series = self.frame[column]
+        dtype = series.dtype
+        if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+            return None
+        if len(series) < SMALL_COLUMN:
+            return None
+        arrow = pa.array(series.array)
+        if arrow.null_count:
+            return None
+        n_pairs = len(arrow) - 1
+        equal = np.asarray(
+            pc.equal(arrow.slice(0, n_pairs), arrow.slice(1)).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        firsts = np.flatnonzero(np.concatenate([[True], ~equal]))
+        if len(firsts) * 4 > len(arrow):
+            return None  # few repeats in a row: no gain over the general path
+        texts = arrow.take(firsts)
+        stripped = pc.utf8_trim_whitespace(texts)
+        if not pc.all(pc.equal(stripped, texts)).as_py() or pc.any(pc.equal(texts, "")).as_py():
+            return None  # some keys need stripping or are blank: the general path says which
+        self.id_equal[column] = equal
+        # The default string dtype of the running pandas (``str`` in pandas 3).
+        return series.reset_index(drop=True).astype(str)
 
     def parse_numbers(self, column: str, role: str) -> np.ndarray:
         parsed = self.numbers(column)
@@ -1245,7 +1296,7 @@ def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
     smallest step copes with missing periods and with month-end and
     month-start dates mixed across series.
     """
-    distinct = np.unique(periods.to_numpy(dtype="datetime64[ns]"))
+    distinct = np.sort(pd.unique(periods.to_numpy(dtype="datetime64[ns]")))
     if len(distinct) < 2:
         raise _fail(
             InputError,
@@ -1276,13 +1327,28 @@ def _normalise_periods(periods: pd.Series, freq: str) -> pd.Series:
     without building Period objects.
     """
     stamps = periods.to_numpy(dtype="datetime64[ns]")
+    if len(stamps) >= DISTINCT_FIRST:
+        # exports repeat each period once per series: snap the distinct ones
+        codes, uniques = pd.factorize(stamps.view(np.int64))
+        if len(uniques) * 4 <= len(stamps):
+            snapped = _snap(uniques.view("datetime64[ns]"), freq)
+            if np.array_equal(snapped.view(np.int64), uniques):
+                if periods.dtype == stamps.dtype:
+                    return periods.copy(deep=False)  # already normalised, as usual
+                return pd.Series(stamps, index=periods.index, name=periods.name)
+            return pd.Series(snapped[codes], index=periods.index, name=periods.name)
+    return pd.Series(_snap(stamps, freq), index=periods.index, name=periods.name)
+
+
+def _snap(stamps: np.ndarray, freq: str) -> np.ndarray:
+    """``datetime64[ns]`` values floored to the start of their period (see above)."""
     if freq == "quarterly":
         months = stamps.astype("datetime64[M]").astype(np.int64)
         snapped = (months - months % 3).astype("datetime64[M]")
     else:
         unit = {"monthly": "M", "yearly": "Y", "hourly": "h"}.get(freq, "D")
         snapped = stamps.astype(f"datetime64[{unit}]")
-    return pd.Series(snapped.astype("datetime64[ns]"), index=periods.index, name=periods.name)
+    return snapped.astype("datetime64[ns]")
 
 
 def _describe_period(period: pd.Timestamp, freq: str) -> str:
@@ -1357,7 +1423,9 @@ def _build_panel(
         validator.note(how)
     periods = _normalise_periods(raw_periods, freq)
     if freq == "weekly":
-        weekdays = periods.dt.day_of_week.to_numpy()
+        # 1970-01-01 was a Thursday (3); integer days avoid calendar fields per row
+        days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
+        weekdays = (days + 3) % 7
         if len(np.unique(weekdays)) > 1:
             usual = int(np.bincount(weekdays).argmax())
             raise validator.cell_error(
@@ -1370,13 +1438,21 @@ def _build_panel(
                 "put every week on the same weekday, or pass --freq daily",
             )
 
+    # the arrays are this function's own (or Series, tracked by copy-on-write): no copy
     out = pd.DataFrame(
-        {**keys, PERIOD: periods, VALUE: values, **metric_values},
+        {
+            **keys,
+            PERIOD: periods,
+            VALUE: _owned(values),
+            **{metric: _owned(array) for metric, array in metric_values.items()},
+        },
         index=pd.RangeIndex(len(periods)),
+        copy=False,
     )
-    out = _resolve_duplicates(out, ids, freq, aggregate, validator)
-    return Panel.from_frame(
+    out, order = _resolve_duplicates(out, ids, freq, aggregate, validator)
+    return Panel._assemble(
         out,
+        order,
         id_columns=ids,
         freq=freq,
         source=name,
@@ -1388,14 +1464,15 @@ def _build_panel(
 
 def _resolve_duplicates(
     out: pd.DataFrame, ids: list[str], freq: str, aggregate: str | None, validator: _Validator
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, KeyOrder | None]:
+    """The frame with duplicate keys refused or summed, and its key order when sorted."""
     keys = [*ids, PERIOD]
-    same_as_previous = sorted_keys(out, keys)
-    if same_as_previous is not None and not same_as_previous.any():
-        return out  # sorted with no repeated key: nothing to resolve (no hashing needed)
+    order = key_order(out, ids, validator.id_equal)
+    if order is not None and not order.same_key.any():
+        return out, order  # sorted with no repeated key: nothing to resolve (no hashing needed)
     repeated = out.duplicated(keys, keep=False).to_numpy()
     if not repeated.any():
-        return out
+        return out, order
     if aggregate is None:
         positions = np.flatnonzero(repeated)
         groups = out.iloc[positions].groupby(keys, sort=False).ngroup().to_numpy()
@@ -1424,4 +1501,4 @@ def _resolve_duplicates(
         f"added up {int(repeated.sum())} rows that shared a series and period "
         f"into {len(summed) - (len(out) - int(repeated.sum()))} (--aggregate sum)"
     )
-    return summed
+    return summed, None

@@ -14,6 +14,7 @@ source did not contain is NaN (never zero) and work on all series at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -24,7 +25,15 @@ from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FREQUENCIES", "Panel", "PanelMatrix", "period_ordinals", "sorted_keys"]
+__all__ = [
+    "FREQUENCIES",
+    "KeyOrder",
+    "Panel",
+    "PanelMatrix",
+    "key_order",
+    "period_ordinals",
+    "sorted_keys",
+]
 
 #: Supported frequencies: name -> (pandas offset alias, periods per year, seasonal period).
 FREQUENCIES: dict[str, tuple[str, float, int]] = {
@@ -38,6 +47,9 @@ FREQUENCIES: dict[str, tuple[str, float, int]] = {
 
 PERIOD = "period"
 VALUE = "value"
+
+#: Columns at least this long are mapped once per distinct value (periods).
+DISTINCT_FIRST = 50_000
 
 
 def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndarray:
@@ -63,6 +75,12 @@ def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndar
     [24288, 24290]
     """
     values = pd.DatetimeIndex(periods)
+    if len(values) >= DISTINCT_FIRST and values.tz is None:
+        # exports repeat each period once per series: work on the distinct ones
+        codes, uniques = pd.factorize(values.asi8)
+        if len(uniques) * 4 <= len(values):
+            distinct = pd.DatetimeIndex(uniques.astype(f"datetime64[{values.unit}]"))
+            return period_ordinals(distinct, freq)[codes]
     if freq in ("monthly", "quarterly", "yearly") and values.tz is None:
         # calendar fields straight from datetime64 (floor to the month), no Python objects
         months = values.to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12
@@ -88,14 +106,20 @@ def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndar
     raise ParameterError(f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}")
 
 
-def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+def _adjacent(
+    column: pd.Series, equal: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """For each pair of neighbouring rows: ``column[i] < column[i + 1]`` and ``==``.
 
     Compared in C (Arrow for Arrow-backed strings, NumPy otherwise), never as
-    Python objects. None when the column has missing values or values that do
-    not compare (the caller then falls back to a full sort).
+    Python objects. ``equal``, when the caller already has it, is used as
+    the ``==`` half. ``<`` is only evaluated where neighbours differ (it is
+    False where they are equal), which in a sorted export is once per series.
+    None when the column has missing values or values that do not compare
+    (the caller then falls back to a full sort).
     """
     dtype = column.dtype
+    n_pairs = max(len(column) - 1, 0)
     if isinstance(dtype, pd.StringDtype):
         if column.isna().any():
             return None
@@ -104,10 +128,15 @@ def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
             import pyarrow.compute as pc
 
             arrow = pa.array(column.array)
-            head, tail = arrow.slice(0, len(arrow) - 1), arrow.slice(1)
-            less = pc.less(head, tail).to_numpy(zero_copy_only=False)
-            equal = pc.equal(head, tail).to_numpy(zero_copy_only=False)
-            return np.asarray(less, dtype=bool), np.asarray(equal, dtype=bool)
+            if equal is None:
+                head, tail = arrow.slice(0, n_pairs), arrow.slice(1)
+                equal = np.asarray(pc.equal(head, tail).to_numpy(zero_copy_only=False), dtype=bool)
+            differ = np.flatnonzero(~equal)
+            less = np.zeros(n_pairs, dtype=bool)
+            if len(differ):
+                picked = pc.less(arrow.take(differ), arrow.take(differ + 1))
+                less[differ] = np.asarray(picked.to_numpy(zero_copy_only=False), dtype=bool)
+            return less, equal
         values = column.to_numpy(dtype=object)
     elif isinstance(dtype, np.dtype) and dtype.kind in "biufMO":
         if column.isna().any():
@@ -116,11 +145,57 @@ def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     else:  # categoricals sort by their categories' order, other extensions: let pandas sort
         return None
     try:
-        less = np.asarray(values[:-1] < values[1:], dtype=bool)
-        equal = np.asarray(values[:-1] == values[1:], dtype=bool)
+        if equal is None:
+            equal = np.asarray(values[:-1] == values[1:], dtype=bool)
+        if values.dtype == object:
+            # Python comparisons are slow: only where neighbours differ
+            differ = np.flatnonzero(~equal)
+            less = np.zeros(n_pairs, dtype=bool)
+            less[differ] = np.asarray(values[differ] < values[differ + 1], dtype=bool)
+        else:
+            less = np.asarray(values[:-1] < values[1:], dtype=bool)
     except TypeError:
         return None
     return less, equal
+
+
+@dataclass(frozen=True)
+class KeyOrder:
+    """How neighbouring rows of a frame sorted by series, then period, relate.
+
+    Attributes
+    ----------
+    same_series : ndarray of bool, shape (n_rows - 1,)
+        True where row ``i + 1`` has the same series key as row ``i``.
+    same_key : ndarray of bool, shape (n_rows - 1,)
+        True where row ``i + 1`` also has the same period (a duplicate).
+    """
+
+    same_series: np.ndarray
+    same_key: np.ndarray
+
+
+def _ties(
+    frame: pd.DataFrame, keys: list[str], known_equal: Mapping[str, np.ndarray] | None = None
+) -> list[np.ndarray] | None:
+    """If ``frame`` is sorted by ``keys``: for each key, which rows tie on the keys up to it."""
+    n_rows = len(frame)
+    if n_rows < 2:
+        return [np.zeros(0, dtype=bool) for _ in keys]
+    ordered = np.zeros(n_rows - 1, dtype=bool)
+    tied = np.ones(n_rows - 1, dtype=bool)
+    ties: list[np.ndarray] = []
+    for key in keys:
+        pairs = _adjacent(frame[key], (known_equal or {}).get(key))
+        if pairs is None:
+            return None
+        less, equal = pairs
+        ordered |= tied & less
+        tied = tied & equal
+        ties.append(tied)
+    if not (ordered | tied).all():
+        return None
+    return ties
 
 
 def sorted_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
@@ -140,21 +215,43 @@ def sorted_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
     >>> sorted_keys(frame.iloc[::-1], ["id", "t"]) is None
     True
     """
-    n_rows = len(frame)
-    if n_rows < 2:
-        return np.zeros(0, dtype=bool)
-    ordered = np.zeros(n_rows - 1, dtype=bool)
-    tied = np.ones(n_rows - 1, dtype=bool)
-    for key in keys:
-        pairs = _adjacent(frame[key])
-        if pairs is None:
-            return None
-        less, equal = pairs
-        ordered |= tied & less
-        tied &= equal
-    if not (ordered | tied).all():
+    ties = _ties(frame, keys)
+    if ties is None:
         return None
-    return tied
+    return ties[-1] if ties else np.ones(max(len(frame) - 1, 0), dtype=bool)
+
+
+def key_order(
+    frame: pd.DataFrame,
+    id_columns: Sequence[str],
+    known_equal: Mapping[str, np.ndarray] | None = None,
+) -> KeyOrder | None:
+    """The :class:`KeyOrder` of a frame already sorted by ``id_columns`` then ``period``.
+
+    None when it is not sorted (or cannot be compared cheaply). ``known_equal``
+    maps a column to its ``column[i] == column[i + 1]`` array when the caller
+    already computed it.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"id": ["a", "a", "b"], "period": [1, 1, 1]})
+    >>> order = key_order(frame, ["id"])
+    >>> order.same_series.tolist(), order.same_key.tolist()
+    ([True, False], [True, False])
+    """
+    ids = list(id_columns)
+    ties = _ties(frame, [*ids, PERIOD], known_equal)
+    if ties is None:
+        return None
+    same_series = ties[len(ids) - 1] if ids else np.ones(max(len(frame) - 1, 0), dtype=bool)
+    return KeyOrder(same_series=same_series, same_key=ties[-1])
+
+
+def _owned(array: np.ndarray) -> np.ndarray:
+    """``array`` if it owns its writable memory, else a copy (never a view of a frame)."""
+    if array.flags.owndata and array.flags.writeable:
+        return array
+    return array.copy()
 
 
 @dataclass(frozen=True)
@@ -172,6 +269,10 @@ class PanelMatrix:
     row_series, row_period : ndarray of int64
         For each row of the long panel, its series (row) and period (column)
         position in ``values``; used to map results back to rows.
+    full : bool
+        True when the long panel has every cell of the matrix, in order
+        (row ``i`` is cell ``i`` of ``values`` flattened), as in most exports;
+        rows are then mapped by reshaping instead of indexing.
     """
 
     values: np.ndarray
@@ -179,10 +280,23 @@ class PanelMatrix:
     keys: pd.DataFrame
     row_series: np.ndarray
     row_period: np.ndarray
+    full: bool = False
+
+    def _flat(self, array: np.ndarray) -> bool:
+        return self.full and getattr(array, "shape", None) == self.values.shape
 
     def to_rows(self, array: np.ndarray) -> np.ndarray:
         """Pick the cells of a ``(n_series, n_periods)`` array that correspond to panel rows."""
+        if self._flat(array):
+            flat = array.reshape(-1)
+            return flat.copy() if np.may_share_memory(flat, array) else flat
         return array[self.row_series, self.row_period]
+
+    def cells(self, array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``to_rows(array)[rows]`` without picking the other rows first."""
+        if self._flat(array):
+            return array.reshape(-1)[rows]
+        return array[self.row_series[rows], self.row_period[rows]]
 
 
 @dataclass(frozen=True)
@@ -233,13 +347,38 @@ class Panel:
         The caller guarantees one row per (series, period).
         """
         ids = list(id_columns)
-        sort_cols = [*ids, PERIOD]
-        if sorted_keys(frame, sort_cols) is not None:
+        return cls._assemble(
+            frame,
+            key_order(frame, ids),
+            id_columns=ids,
+            freq=freq,
+            source=source,
+            value_name=value_name,
+            time_name=time_name,
+            notes=notes,
+        )
+
+    @classmethod
+    def _assemble(
+        cls,
+        frame: pd.DataFrame,
+        order: KeyOrder | None,
+        *,
+        id_columns: Sequence[str],
+        freq: str,
+        source: str,
+        value_name: str,
+        time_name: str,
+        notes: Sequence[str],
+    ) -> Panel:
+        """:meth:`from_frame` with the frame's :func:`key_order` already known."""
+        ids = list(id_columns)
+        if order is not None:
             # already in order (the usual case for exports): a stable sort is the identity
             ordered = frame.reset_index(drop=True)
         else:
-            ordered = frame.sort_values(sort_cols, kind="stable").reset_index(drop=True)
-        return cls(
+            ordered = frame.sort_values([*ids, PERIOD], kind="stable").reset_index(drop=True)
+        panel = cls(
             frame=ordered,
             id_columns=tuple(ids),
             freq=freq,
@@ -248,6 +387,10 @@ class Panel:
             time_name=time_name,
             notes=tuple(notes),
         )
+        if order is not None:
+            # where series begin, for matrix() (not a dataclass field: replace() drops it)
+            panel.__dict__["_same_series"] = order.same_series
+        return panel
 
     @property
     def metric_columns(self) -> list[str]:
@@ -273,42 +416,93 @@ class Panel:
             return self._matrix
         return self._build_matrix(column)
 
+    def _series_starts(self) -> np.ndarray:
+        """Per row: True where a new series begins (rows are sorted by series)."""
+        frame = self.frame
+        n_rows = len(frame)
+        changed = np.zeros(n_rows, dtype=bool)
+        if not n_rows:
+            return changed
+        changed[0] = True
+        hint = self.__dict__.get("_same_series")
+        if hint is not None and len(hint) == n_rows - 1:
+            changed[1:] = ~hint
+            return changed
+        for col in self.id_columns:
+            pairs = _adjacent(frame[col])
+            if pairs is None:
+                v = frame[col].to_numpy()
+                changed[1:] |= v[1:] != v[:-1]
+            else:
+                changed[1:] |= ~pairs[1]
+        return changed
+
+    def _grid(self, first: pd.Timestamp, n_periods: int) -> pd.DatetimeIndex:
+        """``n_periods`` consecutive periods from ``first``."""
+        if self.freq == "weekly":
+            return pd.date_range(first, periods=n_periods, freq="7D")
+        return pd.date_range(first, periods=n_periods, freq=FREQUENCIES[self.freq][0])
+
+    def _full_grid(self, starts: np.ndarray, first: pd.Timestamp) -> pd.DatetimeIndex | None:
+        """The period grid when every series has each of its periods once, in order.
+
+        Then row ``i`` of the panel is cell ``i`` of the flattened matrix. The
+        check is exact: series begin every ``n_periods`` rows, each series'
+        periods equal the grid, and the grid's ordinals are consecutive.
+        None otherwise.
+        """
+        column = self.frame[PERIOD]
+        n_rows, n_series = len(column), len(starts)
+        if not n_rows or not n_series or n_rows % n_series:
+            return None
+        if not (isinstance(column.dtype, np.dtype) and column.dtype.kind == "M"):
+            return None
+        n_periods = n_rows // n_series
+        if not np.array_equal(starts, np.arange(0, n_rows, n_periods)):
+            return None
+        periods = self._grid(first, n_periods)
+        ordinals = period_ordinals(periods, self.freq)
+        if not np.array_equal(ordinals - ordinals[0], np.arange(n_periods)):
+            return None
+        stamps = column.to_numpy().reshape(n_series, n_periods)
+        if not bool((stamps == periods.to_numpy()).all()):
+            return None
+        return periods
+
     def _build_matrix(self, column: str) -> PanelMatrix:
         frame = self.frame
         n_rows = len(frame)
+        changed = self._series_starts()
         if self.id_columns:
             ids = frame[list(self.id_columns)]
-            if n_rows:
-                changed = np.zeros(n_rows, dtype=bool)
-                changed[0] = True
-                for col in self.id_columns:
-                    pairs = _adjacent(ids[col])
-                    if pairs is None:
-                        v = ids[col].to_numpy()
-                        changed[1:] |= v[1:] != v[:-1]
-                    else:
-                        changed[1:] |= ~pairs[1]
-                row_series = np.cumsum(changed) - 1
-                keys = ids.loc[changed].reset_index(drop=True)
-            else:
-                row_series = np.zeros(0, dtype=np.int64)
-                keys = ids.iloc[:0].reset_index(drop=True)
+            keys = (ids.loc[changed] if n_rows else ids.iloc[:0]).reset_index(drop=True)
+            starts = np.flatnonzero(changed)
         else:
-            row_series = np.zeros(n_rows, dtype=np.int64)
             keys = pd.DataFrame(index=range(1 if n_rows else 0))
+            starts = np.zeros(1 if n_rows else 0, dtype=np.int64)
+        first = frame[PERIOD].min() if n_rows else pd.Timestamp("1970-01-01")
+        grid = self._full_grid(starts, first) if n_rows else None
+        if grid is not None:
+            # every cell present and in order: the column is the matrix, row by row
+            n_series, n_periods = len(starts), len(grid)
+            data = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            return PanelMatrix(
+                values=_owned(data).reshape(n_series, n_periods),
+                periods=grid,
+                keys=keys,
+                row_series=np.repeat(np.arange(n_series, dtype=np.int64), n_periods),
+                row_period=np.tile(np.arange(n_periods, dtype=np.int64), n_series),
+                full=True,
+            )
+        row_series = np.cumsum(changed) - 1
         ordinals = period_ordinals(frame[PERIOD], self.freq)
         if n_rows:
             start = int(ordinals.min())
             n_periods = int(ordinals.max()) - start + 1
-            first = frame[PERIOD].min()
         else:
-            start, n_periods, first = 0, 0, pd.Timestamp("1970-01-01")
+            start, n_periods = 0, 0
         row_period = ordinals - start
-        alias = FREQUENCIES[self.freq][0]
-        if self.freq == "weekly":
-            periods = pd.date_range(first, periods=n_periods, freq="7D")
-        else:
-            periods = pd.date_range(first, periods=n_periods, freq=alias)
+        periods = self._grid(first, n_periods)
         values = np.full((len(keys), n_periods), np.nan)
         values[row_series, row_period] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
         return PanelMatrix(
