@@ -21,9 +21,10 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HAVE_NUMBA", "log_spread_rows", "seasonal_ratios", "window_stats"]
+__all__ = ["HAVE_NUMBA", "detect_arrays", "log_spread_rows", "seasonal_ratios", "window_stats"]
 
 _MAD_TO_SIGMA = 1.4826
+_DBL_MAX = float(np.finfo(np.float64).max)
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("REVWATCH_NO_NUMBA"):
@@ -65,123 +66,19 @@ def _stats(
     n_obs_out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     n_series = clean.shape[0]
-    width_scale = t - lo_scale
-    width = t - lo
-    offset = lo - lo_scale
+    ws = max(t - lo_scale, 1)
+    w = max(t - lo, 1)
+    no_logs = np.empty((0, 0))
     for i in numba.prange(n_series):
-        wide = np.empty(width_scale)
-        for j in range(width_scale):
-            col = lo_scale + j
-            v = clean[i, col] / divisor[i, j]
-            if col < seg_start[i]:
-                v = np.nan
-            wide[j] = v
-        # scale from period-over-period changes
-        buf = np.empty(max(width_scale, 1))
-        nd = 0
-        for j in range(1, width_scale):
-            d = wide[j] - wide[j - 1]
-            if not np.isnan(d):
-                buf[nd] = d
-                nd += 1
-        if nd > 0:
-            med_d = _median_kernel(buf, nd)
-            nd2 = 0
-            for j in range(1, width_scale):
-                d = wide[j] - wide[j - 1]
-                if not np.isnan(d):
-                    buf[nd2] = abs(d - med_d)
-                    nd2 += 1
-            mad = _median_kernel(buf, nd2)
-            scale = _MAD_TO_SIGMA * mad / np.sqrt(2.0)
-            scale = scale * (1.0 + 1.0 / max(nd - 0.8, 0.2))
-        else:
-            scale = np.nan
-        own_scale[i] = scale
-        n_diffs[i] = nd
-        # the level/trend window and its observations
-        n_obs = 0
-        positive = True
-        for j in range(width):
-            v = wide[offset + j]
-            if not np.isnan(v):
-                n_obs += 1
-                if not v > 0:
-                    positive = False
-        n_obs_out[i] = n_obs
-        positive = positive and n_obs > 0
-        fit = np.empty(max(width, 1))
-        vals = np.empty(max(width, 1))
-        xs = np.empty(max(width, 1))
-        k = 0
-        for j in range(width):
-            v = wide[offset + j]
-            if not np.isnan(v):
-                vals[k] = v
-                fit[k] = np.log(v) if positive else v
-                xs[k] = lo + j
-                k += 1
-        tmp = np.empty(max(width, 1))
-        for j in range(k):
-            tmp[j] = vals[j]
-        typical = _median_kernel(tmp, k)
-        unit = abs(typical) if positive else 1.0
-        fit_scale = scale / unit
-        fit_prior = prior_slope[i] / unit
-        third = n_obs // 3
-        # thirds by rank
-        n_left = third
-        n_right = third
-        n_mid = k - 2 * third
-        left = np.nan
-        right = np.nan
-        mid = np.nan
-        x_left = np.nan
-        x_right = np.nan
-        x_mid = np.nan
-        if n_left > 0:
-            sx = 0.0
-            for j in range(n_left):
-                tmp[j] = fit[j]
-                sx += xs[j]
-            left = _median_kernel(tmp, n_left)
-            x_left = sx / n_left
-            sx = 0.0
-            for j in range(n_right):
-                tmp[j] = fit[k - n_right + j]
-                sx += xs[k - n_right + j]
-            right = _median_kernel(tmp, n_right)
-            x_right = sx / n_right
-        if n_mid > 0:
-            sx = 0.0
-            for j in range(n_mid):
-                tmp[j] = fit[n_left + j]
-                sx += xs[n_left + j]
-            mid = _median_kernel(tmp, n_mid)
-            x_mid = sx / n_mid
-        raw = (right - left) / (x_right - x_left)
-        m = float(min(n_left, n_right))
-        se = fit_scale * np.sqrt(np.pi / m) / (x_right - x_left) if m > 0 else np.nan
-        shrink = 1.0 - (se / abs(raw)) ** 2
-        shrink = min(max(shrink, 0.0), 1.0) if not np.isnan(shrink) else np.nan
-        recent = (right - mid) / (x_right - x_mid)
-        if np.isfinite(recent) and n_mid >= 1:
-            if np.sign(recent) == np.sign(raw):
-                raw = np.sign(raw) * min(abs(raw), abs(recent))
-            else:
-                raw = 0.0
-        if third >= 2 and np.isfinite(raw) and np.isfinite(shrink):
-            fit_slope = raw * shrink
-        else:
-            fit_slope = fit_prior
-        if not np.isfinite(fit_slope):
-            fit_slope = 0.0
-        for j in range(k):
-            tmp[j] = fit[j] + fit_slope * (t - xs[j])
-        fit_level = _median_kernel(tmp, k)
-        lev = np.exp(fit_level) if positive else fit_level
+        lev, sl, sc, nd, nob = _stats_row(
+            clean, i, divisor[i], t, lo_scale, lo, seg_start[i], prior_slope[i], False, no_logs,
+            np.empty(ws), np.empty(ws), np.empty(w), np.empty(w), np.empty(w), np.empty(w),
+        )  # fmt: skip
         level[i] = lev
-        slope[i] = fit_slope * lev if positive else fit_slope
+        slope[i] = sl
+        own_scale[i] = sc
+        n_diffs[i] = nd
+        n_obs_out[i] = nob
 
 
 def _seasonal(
@@ -193,27 +90,10 @@ def _seasonal(
     own: np.ndarray,
     n_cycles: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    need = max(2, (3 * period) // 4)
     for i in numba.prange(values.shape[0]):
-        ratios = np.empty(cycles)
-        k_used = 0
-        for k in range(1, cycles + 1):
-            start = t - k * period
-            if start < 0:
-                break
-            total = 0.0
-            count = 0
-            for j in range(start, start + period):
-                v = values[i, j]
-                if v > 0:
-                    total += v
-                    count += 1
-            first = values[i, start]
-            if count >= need and seg_start[i] <= start and first > 0:
-                ratios[k_used] = first / (total / count)
-                k_used += 1
-        own[i] = _median_kernel(ratios, k_used)
-        n_cycles[i] = k_used
+        own[i], n_cycles[i] = _own_ratio_row(
+            values, i, t, period, cycles, seg_start[i], np.empty(max(cycles, 1))
+        )
 
 
 def _spread(si: np.ndarray, min_count: int, out: np.ndarray) -> None:  # pragma: no cover
@@ -238,20 +118,919 @@ def _spread(si: np.ndarray, min_count: int, out: np.ndarray) -> None:  # pragma:
         out[i] = np.sqrt(acc / (n - 1))
 
 
+# ----------------------------------------------------------------------------
+# The whole detector in one compiled pass (see ``detect_robust``)
+# ----------------------------------------------------------------------------
+
+
+def _fmax(a: float, b: float) -> float:
+    """``np.fmax``: the larger, ignoring a NaN."""
+    return a if (a >= b or np.isnan(b)) else b
+
+
+def _fmin(a: float, b: float) -> float:
+    """``np.fmin``: the smaller, ignoring a NaN."""
+    return a if (a <= b or np.isnan(b)) else b
+
+
+def _maximum(a: float, b: float) -> float:
+    """``np.maximum``: the larger, a NaN propagates."""
+    return a if (a >= b or np.isnan(a)) else b
+
+
+def _nan_to_num(x: float) -> float:
+    """``np.nan_to_num`` of one float."""
+    if np.isnan(x):
+        return 0.0
+    if x == np.inf:
+        return _DBL_MAX
+    if x == -np.inf:
+        return -_DBL_MAX
+    return x
+
+
+def _sign(x: float) -> float:
+    """``np.sign`` of one float (NaN stays NaN)."""
+    if x > 0:
+        return 1.0
+    if x < 0:
+        return -1.0
+    if x == 0:
+        return 0.0
+    return x
+
+
+def _wallace_z1(tv: float, df: float) -> float:
+    """:func:`revwatch.detect._arrays.wallace_z` of one value."""
+    c = (8.0 * df + 1.0) / (8.0 * df + 3.0)
+    z = c * np.sqrt(df * np.log1p(tv * tv / df))
+    return _sign(tv) * z
+
+
+def _wallace_t1(zv: float, df: float) -> float:
+    """:func:`revwatch.detect._arrays.wallace_t` of one value."""
+    c = (8.0 * df + 1.0) / (8.0 * df + 3.0)
+    q = zv / c
+    return np.sqrt(df * np.expm1(q * q / df))
+
+
+def _select(a: np.ndarray, n: int, k: int) -> float:  # pragma: no cover - compiled
+    """The ``k``-th smallest of ``a[:n]`` (no NaN); partitions ``a`` around it.
+
+    Three-way quickselect: many equal values (constant series) stay linear.
+    Afterwards every ``a[j]`` with ``j < k`` is at most the result.
+    """
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        x0 = a[lo]
+        x1 = a[(lo + hi) >> 1]
+        x2 = a[hi]
+        if x0 > x1:
+            x0, x1 = x1, x0
+        if x1 > x2:
+            x1 = x2
+        pivot = x0 if x0 > x1 else x1  # median of three
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            v = a[i]
+            if v < pivot:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v > pivot:
+                a[i] = a[gt]
+                a[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    return a[k]
+
+
+def _big_median(a: np.ndarray, n: int, exact_odd: bool) -> float:  # pragma: no cover
+    """Median of ``a[:n]`` (no NaN; reordered) like ``nanmedian_rows`` or, with
+    ``exact_odd``, like ``np.median`` (which returns the middle value itself)."""
+    if n == 0:
+        return np.nan
+    k = n // 2
+    high = _select(a, n, k)
+    if n % 2 == 1:
+        return high if exact_odd else 0.5 * (high + high)
+    low = a[0]
+    for j in range(1, k):
+        if a[j] > low:
+            low = a[j]
+    return 0.5 * (low + high)
+
+
+def _pairwise_sum(a: np.ndarray, n: int) -> float:  # pragma: no cover - compiled
+    """``np.sum`` of ``a[:n]`` along a contiguous row (NumPy's pairwise order, n <= 128)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+def _sorted_mad(buf: np.ndarray, n: int, med: float) -> float:  # pragma: no cover
+    """Median of ``abs(buf[:n] - med)`` for a sorted ``buf`` (no NaN, finite ``med``).
+
+    The deviations below and above ``med`` are two sorted runs: merging them
+    up to the middle gives the same median as sorting the deviations.
+    """
+    p = 0
+    while p < n and buf[p] < med:
+        p += 1
+    left = p - 1
+    right = p
+    lo_rank = (n - 1) // 2
+    hi_rank = n // 2
+    x_lo = 0.0
+    x_hi = 0.0
+    for r in range(hi_rank + 1):
+        if left >= 0 and (right >= n or abs(buf[left] - med) <= abs(buf[right] - med)):
+            v = abs(buf[left] - med)
+            left -= 1
+        else:
+            v = abs(buf[right] - med)
+            right += 1
+        if r == lo_rank:
+            x_lo = v
+        if r == hi_rank:
+            x_hi = v
+    return 0.5 * (x_lo + x_hi)
+
+
+def _stats_row(
+    clean: np.ndarray,
+    i: int,
+    div: np.ndarray,
+    t: int,
+    lo_scale: int,
+    lo: int,
+    seg: int,
+    prior: float,
+    plain: bool,
+    logs: np.ndarray,
+    wide: np.ndarray,
+    buf: np.ndarray,
+    fit: np.ndarray,
+    vals: np.ndarray,
+    xs: np.ndarray,
+    tmp: np.ndarray,
+) -> tuple[float, float, float, int, int]:  # pragma: no cover - compiled
+    """Window statistics of series ``i`` at ``t``: level, slope, own scale, changes, observations.
+
+    ``div`` is the row's seasonal divisor over ``[lo_scale, t)``; ``plain``
+    says it is all ones (then it is not applied, and, if ``logs`` has
+    columns, ``logs[i, col]`` is the log of every non-NaN ``clean[i, col]``).
+    The other arrays are scratch space (``window_scale`` and ``window`` long).
+    """
+    width_scale = t - lo_scale
+    width = t - lo
+    offset = lo - lo_scale
+    for j in range(width_scale):
+        col = lo_scale + j
+        v = clean[i, col] if plain else clean[i, col] / div[j]
+        if col < seg:
+            v = np.nan
+        wide[j] = v
+    # scale from period-over-period changes
+    nd = 0
+    for j in range(1, width_scale):
+        d = wide[j] - wide[j - 1]
+        if not np.isnan(d):
+            buf[nd] = d
+            nd += 1
+    if nd > 0:
+        med_d = _median_kernel(buf, nd)  # sorts buf[:nd]
+        if np.isfinite(med_d):
+            mad = _sorted_mad(buf, nd, med_d)
+        else:
+            nd2 = 0
+            for j in range(1, width_scale):
+                d = wide[j] - wide[j - 1]
+                if not np.isnan(d):
+                    buf[nd2] = abs(d - med_d)
+                    nd2 += 1
+            mad = _median_kernel(buf, nd2)
+        scale = _MAD_TO_SIGMA * mad / np.sqrt(2.0)
+        scale = scale * (1.0 + 1.0 / max(nd - 0.8, 0.2))
+    else:
+        scale = np.nan
+    # the level/trend window and its observations
+    n_obs = 0
+    positive = True
+    for j in range(width):
+        v = wide[offset + j]
+        if not np.isnan(v):
+            n_obs += 1
+            if not v > 0:
+                positive = False
+    positive = positive and n_obs > 0
+    use_logs = plain and logs.shape[1] > 0
+    k = 0
+    for j in range(width):
+        v = wide[offset + j]
+        if not np.isnan(v):
+            vals[k] = v
+            if not positive:
+                fit[k] = v
+            elif use_logs:
+                fit[k] = logs[i, lo + j]
+            else:
+                fit[k] = np.log(v)
+            xs[k] = lo + j
+            k += 1
+    for j in range(k):
+        tmp[j] = vals[j]
+    typical = _median_kernel(tmp, k)
+    unit = abs(typical) if positive else 1.0
+    fit_scale = scale / unit
+    fit_prior = prior / unit
+    third = n_obs // 3
+    # thirds by rank
+    n_left = third
+    n_right = third
+    n_mid = k - 2 * third
+    left = np.nan
+    right = np.nan
+    mid = np.nan
+    x_left = np.nan
+    x_right = np.nan
+    x_mid = np.nan
+    if n_left > 0:
+        sx = 0.0
+        for j in range(n_left):
+            tmp[j] = fit[j]
+            sx += xs[j]
+        left = _median_kernel(tmp, n_left)
+        x_left = sx / n_left
+        sx = 0.0
+        for j in range(n_right):
+            tmp[j] = fit[k - n_right + j]
+            sx += xs[k - n_right + j]
+        right = _median_kernel(tmp, n_right)
+        x_right = sx / n_right
+    if n_mid > 0:
+        sx = 0.0
+        for j in range(n_mid):
+            tmp[j] = fit[n_left + j]
+            sx += xs[n_left + j]
+        mid = _median_kernel(tmp, n_mid)
+        x_mid = sx / n_mid
+    raw = (right - left) / (x_right - x_left)
+    m = float(min(n_left, n_right))
+    se = fit_scale * np.sqrt(np.pi / m) / (x_right - x_left) if m > 0 else np.nan
+    shrink = 1.0 - (se / abs(raw)) ** 2
+    shrink = min(max(shrink, 0.0), 1.0) if not np.isnan(shrink) else np.nan
+    recent = (right - mid) / (x_right - x_mid)
+    if np.isfinite(recent) and n_mid >= 1:
+        same = np.sign(recent) == np.sign(raw)
+        raw = np.sign(raw) * min(abs(raw), abs(recent)) if same else 0.0
+    if third >= 2 and np.isfinite(raw) and np.isfinite(shrink):
+        fit_slope = raw * shrink
+    else:
+        fit_slope = fit_prior
+    if not np.isfinite(fit_slope):
+        fit_slope = 0.0
+    for j in range(k):
+        tmp[j] = fit[j] + fit_slope * (t - xs[j])
+    fit_level = _median_kernel(tmp, k)
+    lev = np.exp(fit_level) if positive else fit_level
+    slope = fit_slope * lev if positive else fit_slope
+    return lev, slope, scale, nd, n_obs
+
+
+def _own_ratio_row(
+    values: np.ndarray, i: int, t: int, period: int, cycles: int, seg: int, ratios: np.ndarray
+) -> tuple[float, int]:  # pragma: no cover - compiled
+    """Median same-phase ratio of series ``i`` over its last ``cycles`` cycles, and their count."""
+    need = max(2, (3 * period) // 4)
+    k_used = 0
+    for k in range(1, cycles + 1):
+        start = t - k * period
+        if start < 0:
+            break
+        total = 0.0
+        count = 0
+        for j in range(start, start + period):
+            v = values[i, j]
+            if v > 0:
+                total += v
+                count += 1
+        first = values[i, start]
+        if count >= need and seg <= start and first > 0:
+            ratios[k_used] = first / (total / count)
+            k_used += 1
+    return _median_kernel(ratios, k_used), k_used
+
+
+def _phase_own(
+    c0: int,
+    c1: int,
+    clean: np.ndarray,
+    y: np.ndarray,
+    t: int,
+    period: int,
+    cycles: int,
+    seg_start: np.ndarray,
+    own: np.ndarray,
+    n_cyc: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Own seasonal index of series ``c0:c1`` at ``t`` (``_own_seasonal_index`` of clean, raw)."""
+    ratios = np.empty(max(cycles, 1))
+    for i in range(c0, c1):
+        o, nc = _own_ratio_row(clean, i, t, period, cycles, seg_start[i], ratios)
+        if cycles >= 3:
+            o_raw, n_raw = _own_ratio_row(y, i, t, period, cycles, seg_start[i], ratios)
+            if n_raw >= 3:
+                o = o_raw
+                nc = n_raw
+        own[i] = o
+        n_cyc[i] = nc
+
+
+def _phase_index(
+    c0: int,
+    c1: int,
+    t: int,
+    period: int,
+    own: np.ndarray,
+    n_cyc: np.ndarray,
+    pooled: float,
+    use_pool: bool,
+    many: bool,
+    amplitude: float,
+    lo_scale: int,
+    si_hist: np.ndarray,
+    si_used: np.ndarray,
+    on_t: np.ndarray,
+    need: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Seasonal index at ``t`` (``seasonal_index_at``), whether it is used (``log_spread``).
+
+    Marks in ``need`` the window cells whose index the portfolio must supply.
+    """
+    min_count = max(2, period // 2)
+    for i in range(c0, c1):
+        o = own[i]
+        nc = n_cyc[i]
+        if use_pool:
+            combined = (nc * o + 2.0 * pooled) / (nc + 2.0)
+            si = combined if np.isfinite(combined) else o
+        else:
+            si = o if nc >= 2 else np.nan
+        si_hist[i, t] = si
+        total = 0.0
+        m = 0
+        for j in range(t - period + 1, t + 1):
+            v = si_hist[i, j]
+            if v > 0 and np.isfinite(v):
+                total += np.log(v)
+                m += 1
+        on = False
+        if m >= min_count and np.isfinite(si):
+            mean = total / m
+            acc = 0.0
+            for j in range(t - period + 1, t + 1):
+                v = si_hist[i, j]
+                if v > 0 and np.isfinite(v):
+                    d = np.log(v) - mean
+                    acc += d * d
+            on = np.sqrt(acc / (m - 1)) >= amplitude
+        on_t[i] = on
+        si_used[i, t] = si if on else 1.0
+        if on and many:
+            for j in range(t - lo_scale):
+                if np.isnan(si_hist[i, lo_scale + j]):
+                    need[j] = True
+
+
+def _phase_mean_last(
+    c0: int, c1: int, clean: np.ndarray, t: int, period: int, mean_last: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Mean of each series' positive values over the last cycle (``np.nanmean`` order)."""
+    start = max(0, t - period)
+    width = t - start
+    row = np.empty(max(width, 1))
+    for i in range(c0, c1):
+        count = 0
+        for j in range(width):
+            v = clean[i, start + j]
+            if v > 0:
+                row[j] = v
+                count += 1
+            else:
+                row[j] = 0.0
+        mean_last[i] = _pairwise_sum(row, width) / count if count > 0 else np.nan
+
+
+def _phase_window(
+    c0: int,
+    c1: int,
+    clean: np.ndarray,
+    logs: np.ndarray,
+    t: int,
+    lo_scale: int,
+    lo: int,
+    window: int,
+    window_scale: int,
+    seg_start: np.ndarray,
+    prior_slope: np.ndarray,
+    seasonal_now: bool,
+    many: bool,
+    on_t: np.ndarray,
+    si_hist: np.ndarray,
+    pooled_col: np.ndarray,
+    level: np.ndarray,
+    slope: np.ndarray,
+    own_scale: np.ndarray,
+    n_diffs: np.ndarray,
+    n_obs: np.ndarray,
+    rel: np.ndarray,
+    pool_ok: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Window statistics at ``t`` of series ``c0:c1`` (deseasonalised where the index is on)."""
+    ws = max(window_scale, 1)
+    w = max(window, 1)
+    div = np.ones(ws)
+    wide = np.empty(ws)
+    buf = np.empty(ws)
+    fit = np.empty(w)
+    vals = np.empty(w)
+    xs = np.empty(w)
+    tmp = np.empty(w)
+    width_scale = t - lo_scale
+    for i in range(c0, c1):
+        plain = not (seasonal_now and on_t[i])
+        if not plain:
+            for j in range(width_scale):
+                v = si_hist[i, lo_scale + j]
+                if np.isnan(v) and many:
+                    v = pooled_col[j]
+                div[j] = v
+        lev, sl, sc, nd, nob = _stats_row(
+            clean, i, div, t, lo_scale, lo, seg_start[i], prior_slope[i], plain, logs,
+            wide, buf, fit, vals, xs, tmp,
+        )  # fmt: skip
+        level[i] = lev
+        slope[i] = sl
+        own_scale[i] = sc
+        n_diffs[i] = nd
+        n_obs[i] = nob
+        r = sc / abs(lev)
+        rel[i] = r
+        pool_ok[i] = nd >= 6 and np.isfinite(r)
+
+
+# rows of the float state of ``_detect_all``
+_PRIOR_SLOPE, _CARRIED_REL, _CARRIED_DF = 0, 1, 2
+_EV_DIR, _EV_LEVEL, _EV_SLOPE, _EV_SCALE, _EV_DF, _EV_DEV0, _EV_DEVMAX, _EV_PEAK = range(3, 11)
+_CU_POS, _CU_NEG, _CU_POS_SUM, _CU_NEG_SUM, _CU_POS_LEN, _CU_NEG_LEN = range(11, 17)
+_N_FLOAT_STATE = 17
+# rows of the integer state
+_SEG_START, _EV_ONSET, _EV_LEN, _CU_POS_START, _CU_NEG_START = range(5)
+_N_INT_STATE = 5
+
+
+def _carry(fs: np.ndarray, i: int, scale: float, level: float, df: float) -> None:
+    """``RobustShiftDetector._carry_scale`` for one series."""
+    rel = scale / abs(level)
+    if np.isfinite(rel):
+        fs[_CARRIED_REL, i] = rel
+        fs[_CARRIED_DF, i] = _fmin(df, 5.0)
+    else:
+        fs[_CARRIED_REL, i] = 0.0
+        fs[_CARRIED_DF, i] = 0.0
+
+
+def _restart_row(
+    clean: np.ndarray, y: np.ndarray, ist: np.ndarray, i: int, start: int, t: int
+) -> None:
+    """``RobustShiftDetector._restart`` for one series."""
+    ist[_SEG_START, i] = start
+    for j in range(max(start, 0), t + 1):
+        clean[i, j] = y[i, j]
+
+
+def _phase_events(
+    c0: int,
+    c1: int,
+    t: int,
+    y: np.ndarray,
+    clean: np.ndarray,
+    si_used: np.ndarray,
+    level: np.ndarray,
+    slope: np.ndarray,
+    own_scale: np.ndarray,
+    n_diffs: np.ndarray,
+    n_obs: np.ndarray,
+    rel_prior: float,
+    prior_df: float,
+    fpar: np.ndarray,
+    ipar: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    score: np.ndarray,
+    z_out: np.ndarray,
+    baseline: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    flag: np.ndarray,
+    kind: np.ndarray,
+    provisional: np.ndarray,
+    severity: np.ndarray,
+    confirm_at: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Scores, events and CUSUM at ``t`` of series ``c0:c1`` (the loop body of ``detect``)."""
+    thr = fpar[0]
+    min_change = fpar[1]
+    revert = fpar[2]
+    revert_fraction = fpar[3]
+    growth = fpar[4]
+    k_drift = fpar[5]
+    limit = fpar[6]
+    floor = fpar[7]
+    tiny = fpar[8]
+    min_history = ipar[0]
+    confirm = ipar[1]
+    spike, drop, level_code, trend_code = ipar[2], ipar[3], ipar[4], ipar[5]
+    for i in range(c0, c1):
+        su = si_used[i, t]
+        yt = y[i, t] / su
+        observed = not np.isnan(yt)
+        lev = level[i]
+        # ---- baseline scale pooled with the portfolio's (``_baseline``)
+        own_df = 0.4 * float(max(n_diffs[i] - 1, 0))
+        abs_level = abs(lev)
+        osc = _nan_to_num(own_scale[i])
+        own_var = osc * osc if own_df > 0 else 0.0
+        pv = rel_prior * abs_level
+        prior_var = pv * pv
+        cv = _nan_to_num(fs[_CARRIED_REL, i] * abs_level)
+        carried_var = cv * cv
+        carried_df = fs[_CARRIED_DF, i]
+        df = own_df + prior_df + carried_df
+        scale = np.sqrt((own_df * own_var + prior_df * prior_var + carried_df * carried_var) / df)
+        scale = _fmax(scale, floor * abs_level)
+        # ---- score
+        inflate = np.sqrt(1.0 + np.pi / (2.0 * n_obs[i]))
+        pred_scale = _fmax(scale * inflate, tiny)
+        scored = (
+            observed
+            and n_obs[i] >= min_history
+            and df >= 2
+            and np.isfinite(lev)
+            and np.isfinite(pred_scale)
+        )
+        dev = yt - lev
+        z = _wallace_z1(dev / pred_scale, df)
+        material = abs(dev) >= min_change * abs_level
+        half_band = _fmax(_wallace_t1(thr, df) * pred_scale, min_change * abs_level)
+        bl = lev if scored else np.nan
+        baseline[i, t] = bl
+        lower[i, t] = bl - half_band
+        upper[i, t] = bl + half_band
+        z_out[i, t] = z if scored else np.nan
+        score[i, t] = abs(z) if scored else np.nan
+
+        # ---- continue or close an open event
+        onset = ist[_EV_ONSET, i]
+        in_event = onset >= 0 and observed
+        if in_event:
+            ev_base = fs[_EV_LEVEL, i] + fs[_EV_SLOPE, i] * (t - onset)
+            ev_dev = yt - ev_base
+            ev_scale = fs[_EV_SCALE, i]
+            ev_df = fs[_EV_DF, i]
+            ev_dir = fs[_EV_DIR, i]
+            ev_dev0 = fs[_EV_DEV0, i]
+            ev_z = _wallace_z1(ev_dev / ev_scale, ev_df)
+            toward = ev_dir * ev_z
+            if toward < revert or abs(ev_dev) < revert_fraction * abs(ev_dev0):
+                # transient event over: the onset stays a spike/drop, confirmed now
+                provisional[i, onset] = False
+                confirm_at[i, onset] = t
+                ist[_EV_ONSET, i] = -1
+            else:
+                baseline[i, t] = ev_base
+                lower[i, t] = ev_base - half_band
+                upper[i, t] = ev_base + half_band
+                z_out[i, t] = ev_z
+                score[i, t] = abs(ev_z)
+                clean[i, t] = np.nan
+                ev_len = ist[_EV_LEN, i] + 1
+                ist[_EV_LEN, i] = ev_len
+                if abs(ev_dev) > abs(fs[_EV_DEVMAX, i]):
+                    fs[_EV_DEVMAX, i] = ev_dev
+                peak = _fmax(fs[_EV_PEAK, i], abs(ev_z))
+                fs[_EV_PEAK, i] = peak
+                severity[i, onset] = peak
+                ready = ev_len >= confirm
+                persistent = abs(ev_dev) >= 0.5 * abs(fs[_EV_DEVMAX, i])
+                grown = (ev_dev - ev_dev0) * ev_dir / ev_scale
+                if ready and persistent:
+                    is_trend = grown >= growth
+                    kind[i, onset] = trend_code if is_trend else level_code
+                    provisional[i, onset] = False
+                    confirm_at[i, onset] = t
+                    run_len = max(ev_len - 1, 1)
+                    ev_slope = fs[_EV_SLOPE, i]
+                    if is_trend:
+                        fs[_PRIOR_SLOPE, i] = ev_slope + (ev_dev - ev_dev0) / run_len
+                    else:
+                        fs[_PRIOR_SLOPE, i] = ev_slope
+                    _carry(fs, i, ev_scale, fs[_EV_LEVEL, i], ev_df)
+                    _restart_row(clean, y, ist, i, onset, t)
+                    ist[_EV_ONSET, i] = -1
+                # a deviation that neither reverts nor settles: give up waiting
+                elif ev_len >= 2 * confirm:
+                    provisional[i, onset] = False
+                    confirm_at[i, onset] = t
+                    _carry(fs, i, ev_scale, fs[_EV_LEVEL, i], ev_df)
+                    _restart_row(clean, y, ist, i, t - confirm + 1, t)
+                    ist[_EV_ONSET, i] = -1
+                for r in range(_CU_POS, _CU_NEG_LEN + 1):
+                    fs[r, i] = 0.0
+
+        # ---- new event (a series whose event was continued or closed at t is judged by it)
+        free = scored and onset < 0 and not in_event
+        onset_now = free and abs(z) >= thr and material
+        if onset_now:
+            up = z > 0
+            flag[i, t] = True
+            kind[i, t] = spike if up else drop
+            provisional[i, t] = True
+            severity[i, t] = abs(z)
+            ist[_EV_ONSET, i] = t
+            fs[_EV_DIR, i] = 1.0 if up else -1.0
+            fs[_EV_LEVEL, i] = lev
+            fs[_EV_SLOPE, i] = slope[i]
+            fs[_EV_SCALE, i] = pred_scale
+            fs[_EV_DF, i] = df
+            fs[_EV_DEV0, i] = dev
+            fs[_EV_DEVMAX, i] = dev
+            ist[_EV_LEN, i] = 1
+            fs[_EV_PEAK, i] = abs(z)
+            clean[i, t] = np.nan
+
+        # ---- CUSUM for slow drifts on the remaining scored periods
+        if limit > 0 and free and not onset_now:
+            zq = z
+            if zq < -thr:
+                zq = -thr
+            elif zq > thr:
+                zq = thr
+            cu_pos = fs[_CU_POS, i]
+            cu_neg = fs[_CU_NEG, i]
+            if cu_pos == 0:
+                ist[_CU_POS_START, i] = t
+            if cu_neg == 0:
+                ist[_CU_NEG_START, i] = t
+            new_pos = _maximum(0.0, cu_pos + zq - k_drift)
+            new_neg = _maximum(0.0, cu_neg - zq - k_drift)
+            if new_pos > 0:
+                fs[_CU_POS_SUM, i] += zq
+                fs[_CU_POS_LEN, i] += 1.0
+            else:
+                fs[_CU_POS_SUM, i] = 0.0
+                fs[_CU_POS_LEN, i] = 0.0
+            if new_neg > 0:
+                fs[_CU_NEG_SUM, i] += zq
+                fs[_CU_NEG_LEN, i] += 1.0
+            else:
+                fs[_CU_NEG_SUM, i] = 0.0
+                fs[_CU_NEG_LEN, i] = 0.0
+            fs[_CU_POS, i] = new_pos
+            fs[_CU_NEG, i] = new_neg
+            drift = abs(yt - lev) >= 0.5 * min_change * abs_level
+            sign = 0.0
+            start = 0
+            csum = 0.0
+            clen = 0.0
+            if new_pos >= limit and drift:
+                sign = 1.0
+                start = ist[_CU_POS_START, i]
+                csum = fs[_CU_POS_SUM, i]
+                clen = fs[_CU_POS_LEN, i]
+            elif new_neg >= limit and drift:
+                sign = -1.0
+                start = ist[_CU_NEG_START, i]
+                csum = fs[_CU_NEG_SUM, i]
+                clen = fs[_CU_NEG_LEN, i]
+            if sign != 0.0:
+                flag[i, t] = True
+                kind[i, t] = trend_code
+                provisional[i, t] = False
+                confirm_at[i, t] = t
+                sev = abs(csum) / np.sqrt(_maximum(clen, 1.0))
+                severity[i, t] = _fmax(sev, abs(z))
+                z_out[i, t] = sign * _fmax(abs(z_out[i, t]), sev)
+                score[i, t] = _fmax(score[i, t], sev)
+                _carry(fs, i, pred_scale, lev, df)
+                ist[_SEG_START, i] = start
+                # the drift continues at the rate it built up: 2 x mean deviation / run
+                run = _maximum(clen, 1.0)
+                mean_dev = csum / run * pred_scale
+                fs[_PRIOR_SLOPE, i] = slope[i] + 2.0 * mean_dev / run
+                for r in range(_CU_POS, _CU_NEG_LEN + 1):
+                    fs[r, i] = 0.0
+        baseline[i, t] *= su
+        lower[i, t] *= su
+        upper[i, t] *= su
+
+
+def _detect_all(
+    y: np.ndarray,
+    clean: np.ndarray,
+    si_hist: np.ndarray,
+    si_used: np.ndarray,
+    score: np.ndarray,
+    z_out: np.ndarray,
+    baseline: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    flag: np.ndarray,
+    kind: np.ndarray,
+    provisional: np.ndarray,
+    severity: np.ndarray,
+    confirm_at: np.ndarray,
+    fpar: np.ndarray,
+    ipar: np.ndarray,
+    n_chunks: int,
+) -> None:  # pragma: no cover - compiled
+    """Every period of every series: see ``RobustShiftDetector.detect``.
+
+    Per period: phases that are independent across series run in parallel
+    over chunks of series; the portfolio quantities between them (pooled
+    seasonal index, pooled cycle ratios, median relative scale) are medians
+    across series.
+    """
+    n, n_periods = y.shape
+    prior_weight = fpar[9]
+    amplitude = fpar[10]
+    window = ipar[6]
+    window_scale = ipar[7]
+    period = ipar[8]
+    cycles = ipar[9]
+    seasonal = ipar[10] != 0
+    many = n >= 5
+    chunk = (n + n_chunks - 1) // n_chunks
+    fs = np.zeros((_N_FLOAT_STATE, n))
+    fs[_EV_SCALE] = 1.0
+    fs[_EV_DF] = 1.0
+    ist = np.zeros((_N_INT_STATE, n), dtype=np.int64)
+    ist[_EV_ONSET] = -1
+    own = np.empty(n)
+    n_cyc = np.zeros(n, dtype=np.int64)
+    on_t = np.zeros(n, dtype=np.bool_)
+    level = np.empty(n)
+    slope = np.empty(n)
+    own_scale = np.empty(n)
+    n_diffs = np.empty(n, dtype=np.int64)
+    n_obs = np.empty(n, dtype=np.int64)
+    rel = np.empty(n)
+    pool_ok = np.zeros(n, dtype=np.bool_)
+    mean_last = np.empty(n)
+    gather = np.empty(n)
+    ws = max(window_scale, 1)
+    # clean holds y or NaN: the logs of y serve every window that is not deseasonalised
+    logs = np.empty_like(y)
+    for c in numba.prange(n_chunks):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            for j in range(n_periods):
+                logs[i, j] = np.log(y[i, j]) if y[i, j] > 0 else np.nan
+    for t in range(n_periods):
+        lo_scale = max(0, t - window_scale)
+        lo = max(0, t - window)
+        seasonal_now = seasonal and t >= period
+        pooled_col = np.full(ws, np.nan)
+        if seasonal_now:
+            for c in numba.prange(n_chunks):
+                _phase_own(
+                    c * chunk, min(n, (c + 1) * chunk), clean, y, t, period, cycles,
+                    ist[_SEG_START], own, n_cyc,
+                )  # fmt: skip
+            use_pool = False
+            pooled = np.nan
+            if many:
+                count = 0
+                for i in range(n):
+                    if not np.isnan(own[i]):
+                        gather[count] = own[i]
+                        count += 1
+                use_pool = count >= 5
+                pooled = _big_median(gather, count, False)
+            need = np.zeros((n_chunks, ws), dtype=np.bool_)
+            for c in numba.prange(n_chunks):
+                _phase_index(
+                    c * chunk, min(n, (c + 1) * chunk), t, period, own, n_cyc, pooled,
+                    use_pool, many, amplitude, lo_scale, si_hist, si_used, on_t, need[c],
+                )  # fmt: skip
+            cols = np.empty(ws, dtype=np.int64)
+            n_cols = 0
+            for j in range(t - lo_scale):
+                for c in range(n_chunks):
+                    if need[c, j]:
+                        cols[n_cols] = j
+                        n_cols += 1
+                        break
+            if many and n_cols > 0:
+                # pooled_cycle_ratios, only for the cells that need it
+                for c in numba.prange(n_chunks):
+                    _phase_mean_last(
+                        c * chunk, min(n, (c + 1) * chunk), clean, t, period, mean_last
+                    )
+                for q in numba.prange(n_cols):
+                    j = cols[q]
+                    col = lo_scale + j
+                    ratios = np.empty(n)
+                    count_q = 0
+                    for i in range(n):
+                        v = clean[i, col]
+                        if v > 0:
+                            r = v / mean_last[i]
+                            if not np.isnan(r):
+                                ratios[count_q] = r
+                                count_q += 1
+                    if count_q >= 5:
+                        pooled_col[j] = _big_median(ratios, count_q, False)
+        for c in numba.prange(n_chunks):
+            _phase_window(
+                c * chunk, min(n, (c + 1) * chunk), clean, logs, t, lo_scale, lo, window,
+                window_scale, ist[_SEG_START], fs[_PRIOR_SLOPE], seasonal_now, many, on_t,
+                si_hist, pooled_col, level, slope, own_scale, n_diffs, n_obs, rel, pool_ok,
+            )  # fmt: skip
+        count = 0
+        for i in range(n):
+            if pool_ok[i]:
+                gather[count] = rel[i]
+                count += 1
+        prior_df = prior_weight if count > 0 else 0.0
+        rel_prior = _big_median(gather, count, True) if count > 0 else 0.0
+        for c in numba.prange(n_chunks):
+            _phase_events(
+                c * chunk, min(n, (c + 1) * chunk), t, y, clean, si_used, level, slope,
+                own_scale, n_diffs, n_obs, rel_prior, prior_df, fpar, ipar, fs, ist, score,
+                z_out, baseline, lower, upper, flag, kind, provisional, severity, confirm_at,
+            )  # fmt: skip
+
+
 _median_kernel: Any = None
 _stats_kernel: Any = None
 _seasonal_kernel: Any = None
 _spread_kernel: Any = None
+_detect_kernel: Any = None
+
+#: Plain helpers called from the kernels: compiled (and rebound here) by ``_compile``.
+_HELPERS = (
+    "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
+    "_select", "_big_median", "_pairwise_sum", "_sorted_mad", "_stats_row", "_own_ratio_row",
+    "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
+    "_phase_events",
+)  # fmt: skip
 
 
 def _compile() -> Any:
-    global _median_kernel, _stats_kernel, _seasonal_kernel, _spread_kernel
+    global _median_kernel, _stats_kernel, _seasonal_kernel, _spread_kernel, _detect_kernel
     if _stats_kernel is None:
-        _median_kernel = numba.njit(cache=True, nogil=True, error_model="numpy")(_median_of)
+        compile_serial = numba.njit(cache=True, nogil=True, error_model="numpy")
+        _median_kernel = compile_serial(_median_of)
+        names = globals()
+        for name in _HELPERS:
+            names[name] = compile_serial(names[name])
         compile_parallel = numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
         _stats_kernel = compile_parallel(_stats)
         _seasonal_kernel = compile_parallel(_seasonal)
         _spread_kernel = compile_parallel(_spread)
+        _detect_kernel = compile_parallel(_detect_all)
     return _stats_kernel
 
 
@@ -329,4 +1108,75 @@ def log_spread_rows(si: np.ndarray, min_count: int) -> np.ndarray | None:
     _compile()
     out = np.empty(si.shape[0])
     _spread_kernel(np.ascontiguousarray(si), int(min_count), out)
+    return out
+
+
+def detect_arrays(
+    y: np.ndarray,
+    *,
+    threshold: float,
+    min_change: float,
+    min_history: int,
+    confirm: int,
+    revert: float,
+    revert_fraction: float,
+    growth: float,
+    cusum_drift: float,
+    cusum_limit: float,
+    prior_weight: float,
+    floor: float,
+    seasonal: bool,
+    seasonal_cycles: int,
+    seasonal_amplitude: float,
+    window: int,
+    window_scale: int,
+    period: int,
+    tiny: float,
+    codes: tuple[int, int, int, int],
+    n_chunks: int | None = None,
+) -> dict[str, np.ndarray] | None:
+    """Every output of ``RobustShiftDetector.detect`` in one compiled pass.
+
+    ``y`` is the ``(n_series, n_periods)`` matrix; the parameters are the
+    detector's, already resolved (``window``, ``period``, ``seasonal``, the
+    smallest scale ``tiny``); ``codes`` are the type codes of spike, drop,
+    level shift and trend change. Returns ``score``, ``z``, ``baseline``,
+    ``lower``, ``upper``, ``flag``, ``kind``, ``provisional``, ``severity``,
+    ``confirm_at`` and ``seasonal_index``, or None when numba is not available
+    (the caller then runs the NumPy loop).
+    """
+    if not HAVE_NUMBA:
+        return None
+    _compile()
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    shape = y.shape
+    n_series = shape[0]
+    if n_chunks is None:
+        n_chunks = 8 * numba.get_num_threads()
+    n_chunks = max(1, min(int(n_chunks), n_series))
+    out = {name: np.full(shape, np.nan) for name in ("score", "z", "baseline", "lower", "upper")}
+    out["flag"] = np.zeros(shape, dtype=bool)
+    out["kind"] = np.zeros(shape, dtype=np.int8)
+    out["provisional"] = np.zeros(shape, dtype=bool)
+    out["severity"] = np.full(shape, np.nan)
+    out["confirm_at"] = np.full(shape, -1.0)
+    out["seasonal_index"] = np.ones(shape)
+    si_hist = np.full(shape, np.nan) if seasonal else np.empty((n_series, 0))
+    fpar = np.array(
+        [
+            threshold, min_change, revert, revert_fraction, growth, cusum_drift, cusum_limit,
+            floor, tiny, prior_weight, seasonal_amplitude,
+        ],
+        dtype=np.float64,
+    )  # fmt: skip
+    ipar = np.array(
+        [min_history, confirm, *codes, window, window_scale, period, seasonal_cycles, seasonal],
+        dtype=np.int64,
+    )
+    if n_series:
+        _detect_kernel(
+            y, y.copy(), si_hist, out["seasonal_index"], out["score"], out["z"],
+            out["baseline"], out["lower"], out["upper"], out["flag"], out["kind"],
+            out["provisional"], out["severity"], out["confirm_at"], fpar, ipar, n_chunks,
+        )  # fmt: skip
     return out

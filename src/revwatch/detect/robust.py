@@ -61,7 +61,12 @@ import numpy as np
 
 from revwatch.data.panel import FREQUENCIES, Panel
 from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
-from revwatch.detect._kernels import log_spread_rows, seasonal_ratios, window_stats
+from revwatch.detect._kernels import (
+    detect_arrays,
+    log_spread_rows,
+    seasonal_ratios,
+    window_stats,
+)
 from revwatch.detect.base import TYPE_CODES, Detector, Scores
 from revwatch.errors import ParameterError
 
@@ -248,16 +253,77 @@ class RobustShiftDetector(Detector):
 
     # ------------------------------------------------------------------- detect
     def detect(self, panel: Panel) -> Scores:
-        """Score every period of every series causally; see the module docstring."""
+        """Score every period of every series causally; see the module docstring.
+
+        With numba installed everything runs in one compiled pass
+        (:func:`revwatch.detect._kernels.detect_arrays`); otherwise the
+        NumPy loop over periods (:meth:`_detect_numpy`) gives the same result.
+        """
         self._check_params()
         y = panel.matrix().values
+        n_periods = y.shape[1]
+        tiny = 1e-12 * float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 1e-12
+        tiny = max(tiny, 1e-300)
+        period = FREQUENCIES[panel.freq][2] if panel.freq in FREQUENCIES else 1
+        window = int(self.window) if self.window is not None else _WINDOWS.get(panel.freq, 12)
+        window_scale = int(self.scale_window) if self.scale_window is not None else window
+        window_scale = max(window_scale, window)
+        seasonal = bool(self.seasonal) and period >= 2 and n_periods > period
+        compiled = detect_arrays(
+            y,
+            threshold=float(self.threshold),
+            min_change=float(self.min_change),
+            min_history=int(self.min_history),
+            confirm=int(self.confirm),
+            revert=float(self.revert),
+            revert_fraction=float(self.revert_fraction),
+            growth=float(self.growth),
+            cusum_drift=float(self.cusum_drift),
+            cusum_limit=float(self.cusum_limit or 0.0),
+            prior_weight=float(self.prior_weight),
+            floor=float(self.floor),
+            seasonal=seasonal,
+            seasonal_cycles=int(self.seasonal_cycles),
+            seasonal_amplitude=float(self.seasonal_amplitude),
+            window=window,
+            window_scale=window_scale,
+            period=period,
+            tiny=tiny,
+            codes=(_SPIKE, _DROP, _LEVEL, _TREND),
+        )
+        if compiled is None:
+            return self._detect_numpy(y, tiny, period, window, window_scale, seasonal)
+        out = Scores(
+            score=compiled["score"],
+            z=compiled["z"],
+            baseline=compiled["baseline"],
+            lower=compiled["lower"],
+            upper=compiled["upper"],
+            flag=compiled["flag"],
+            kind=compiled["kind"],
+            provisional=compiled["provisional"],
+            threshold=float(self.threshold),
+            severity=compiled["severity"],
+        )
+        out.extra["confirm_at"] = compiled["confirm_at"]
+        out.extra["seasonal_index"] = compiled["seasonal_index"]
+        return out
+
+    def _detect_numpy(
+        self,
+        y: np.ndarray,
+        tiny: float,
+        period: int,
+        window: int,
+        window_scale: int,
+        seasonal: bool,
+    ) -> Scores:
+        """The NumPy path of :meth:`detect`: a loop over periods, vectorised over series."""
         n_series, n_periods = y.shape
         out = Scores.empty((n_series, n_periods), float(self.threshold))
         confirm_at = np.full((n_series, n_periods), -1, dtype=np.int64)
         severity = np.full((n_series, n_periods), np.nan)
         clean = y.copy()
-        tiny = 1e-12 * float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 1e-12
-        tiny = max(tiny, 1e-300)
 
         seg_start = np.zeros(n_series, dtype=np.int64)
         prior_slope = np.zeros(n_series)
@@ -286,12 +352,6 @@ class RobustShiftDetector(Detector):
         limit = float(self.cusum_limit or 0.0)
         k_drift = float(self.cusum_drift)
         thr = float(self.threshold)
-
-        period = FREQUENCIES[panel.freq][2] if panel.freq in FREQUENCIES else 1
-        window = int(self.window) if self.window is not None else _WINDOWS.get(panel.freq, 12)
-        window_scale = int(self.scale_window) if self.scale_window is not None else window
-        window_scale = max(window_scale, window)
-        seasonal = bool(self.seasonal) and period >= 2 and n_periods > period
         cycles = int(self.seasonal_cycles)
         # seasonal index of each cell, estimated from clean data before it
         si_hist = np.full((n_series, n_periods), np.nan)
