@@ -19,6 +19,7 @@ seasonal_shift), a ``direction`` (up/down), a ``severity`` and a money
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,16 +46,31 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _typed(scores: Scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Type codes, direction signs and severities for every cell."""
-    kind = scores.kind.astype(np.int8).copy()
-    sign = np.sign(np.nan_to_num(scores.z, nan=0.0))
-    untyped = scores.flag & (kind == 0)
+def _typed(
+    scores: Scores, pick: Callable[[np.ndarray], np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Type codes, direction signs and severities for every cell (or the cells ``pick`` takes).
+
+    Every step is per cell, so picking first gives the same values as
+    picking from the whole-matrix result.
+    """
+    if pick is None:
+        flag = scores.flag
+        kind = scores.kind.astype(np.int8).copy()
+        z, severity = scores.z, scores.severity
+        score = scores.score
+    else:
+        flag = pick(scores.flag)
+        kind = np.array(pick(scores.kind), dtype=np.int8)
+        z, score = pick(scores.z), pick(scores.score)
+        severity = pick(scores.severity) if scores.severity is not None else None
+    sign = np.sign(np.nan_to_num(z, nan=0.0))
+    untyped = flag & (kind == 0)
     kind[untyped & (sign >= 0)] = TYPE_CODES["spike"]
     kind[untyped & (sign < 0)] = TYPE_CODES["drop"]
-    kind[~scores.flag] = 0
-    severity = scores.severity if scores.severity is not None else scores.score
-    severity = np.where(scores.flag, np.nan_to_num(severity, nan=0.0), 0.0)
+    kind[~flag] = 0
+    severity = severity if severity is not None else score
+    severity = np.where(flag, np.nan_to_num(severity, nan=0.0), 0.0)
     return kind, sign, severity
 
 
@@ -118,23 +134,20 @@ def results_frame(
         The id columns under their input names, then :data:`RESULT_COLUMNS`.
     """
     mat = panel.matrix()
-    kind, sign, severity = _typed(scores)
     flag_all = mat.to_rows(scores.flag)
     # keep only the rows reported before building anything row-wise
     rows = np.arange(len(flag_all)) if all_rows else np.flatnonzero(flag_all)
-    row_series, row_period = mat.row_series[rows], mat.row_period[rows]
 
     def pick(array: np.ndarray) -> np.ndarray:
-        return array[row_series, row_period]
+        return mat.cells(array, rows)
 
+    row_kind, row_sign, row_severity = _typed(scores, pick)
     value = panel.frame["value"].to_numpy(dtype=np.float64)[rows]
     baseline = pick(scores.baseline)
     impact = value - baseline
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = np.where(baseline != 0, impact / np.abs(baseline) * 100.0, np.nan)
     flag = flag_all[rows]
-    row_kind = pick(kind)
-    row_sign = pick(sign)
     direction = np.where(flag, np.where(row_sign < 0, 2, 1), 0)
     data: dict[str, object] = {
         col: _column_rows(panel.frame[col], rows) for col in panel.id_columns
@@ -148,7 +161,7 @@ def results_frame(
             "score": pick(scores.score),
             "type": _labels(TYPE_NAMES, row_kind),
             "direction": _labels(("", "up", "down"), direction),
-            "severity": pick(severity),
+            "severity": row_severity,
             "impact": impact,
         }
     )

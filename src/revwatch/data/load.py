@@ -549,7 +549,12 @@ def _read_text(path: Path, name: str) -> _Table:
 
 def _read_parquet(path: Path, name: str) -> _Table:
     try:
-        frame = pd.read_parquet(path, engine="pyarrow")
+        # one block per column, numbers and times without a copy where Arrow allows
+        frame = pd.read_parquet(
+            path,
+            engine="pyarrow",
+            to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
+        )
     except Exception as error:  # pyarrow raises many types for a bad file
         raise _fail(
             InputError,
@@ -1329,13 +1334,14 @@ def _normalise_periods(periods: pd.Series, freq: str) -> pd.Series:
     stamps = periods.to_numpy(dtype="datetime64[ns]")
     if len(stamps) >= DISTINCT_FIRST:
         # exports repeat each period once per series: snap the distinct ones
-        codes, uniques = pd.factorize(stamps.view(np.int64))
-        if len(uniques) * 4 <= len(stamps):
-            snapped = _snap(uniques.view("datetime64[ns]"), freq)
-            if np.array_equal(snapped.view(np.int64), uniques):
+        distinct = pd.unique(stamps)
+        if len(distinct) * 4 <= len(stamps):
+            if np.array_equal(_snap(distinct, freq), distinct):
                 if periods.dtype == stamps.dtype:
                     return periods.copy(deep=False)  # already normalised, as usual
                 return pd.Series(stamps, index=periods.index, name=periods.name)
+            codes, uniques = pd.factorize(stamps.view(np.int64))
+            snapped = _snap(uniques.view("datetime64[ns]"), freq)
             return pd.Series(snapped[codes], index=periods.index, name=periods.name)
     return pd.Series(_snap(stamps, freq), index=periods.index, name=periods.name)
 
@@ -1443,8 +1449,11 @@ def _build_panel(
         {
             **keys,
             PERIOD: periods,
-            VALUE: _owned(values),
-            **{metric: _owned(array) for metric, array in metric_values.items()},
+            VALUE: _panel_column(validator, value_column, values),
+            **{
+                metric: _panel_column(validator, metric, array)
+                for metric, array in metric_values.items()
+            },
         },
         index=pd.RangeIndex(len(periods)),
         copy=False,
@@ -1460,6 +1469,19 @@ def _build_panel(
         time_name=time_column,
         notes=tuple(validator.notes),
     )
+
+
+def _panel_column(validator: _Validator, column: str, parsed: np.ndarray) -> pd.Series | np.ndarray:
+    """A parsed numeric column for the panel frame, without a copy where possible.
+
+    A float64 input column parses to itself: it is used as is (copy-on-write
+    keeps the caller's frame and the panel apart). Otherwise the parsed array,
+    copied if it is a view of the input.
+    """
+    source = validator.frame[column]
+    if source.dtype == np.dtype(np.float64):
+        return source.reset_index(drop=True)
+    return _owned(parsed)
 
 
 def _resolve_duplicates(

@@ -268,7 +268,10 @@ class PanelMatrix:
         One row per series with the id columns (rows of ``values``).
     row_series, row_period : ndarray of int64
         For each row of the long panel, its series (row) and period (column)
-        position in ``values``; used to map results back to rows.
+        position in ``values``; used to map results back to rows (built on
+        first use when ``full``).
+    rows : tuple of two ndarrays, optional
+        ``(row_series, row_period)`` as built; None when ``full``.
     full : bool
         True when the long panel has every cell of the matrix, in order
         (row ``i`` is cell ``i`` of ``values`` flattened), as in most exports;
@@ -278,9 +281,24 @@ class PanelMatrix:
     values: np.ndarray
     periods: pd.DatetimeIndex
     keys: pd.DataFrame
-    row_series: np.ndarray
-    row_period: np.ndarray
+    rows: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     full: bool = False
+
+    @cached_property
+    def row_series(self) -> np.ndarray:
+        """Series (row of ``values``) of each panel row."""
+        if self.rows is not None:
+            return self.rows[0]
+        n_series, n_periods = self.values.shape
+        return np.repeat(np.arange(n_series, dtype=np.int64), n_periods)
+
+    @cached_property
+    def row_period(self) -> np.ndarray:
+        """Period (column of ``values``) of each panel row."""
+        if self.rows is not None:
+            return self.rows[1]
+        n_series, n_periods = self.values.shape
+        return np.tile(np.arange(n_periods, dtype=np.int64), n_series)
 
     def _flat(self, array: np.ndarray) -> bool:
         return self.full and getattr(array, "shape", None) == self.values.shape
@@ -490,8 +508,6 @@ class Panel:
                 values=_owned(data).reshape(n_series, n_periods),
                 periods=grid,
                 keys=keys,
-                row_series=np.repeat(np.arange(n_series, dtype=np.int64), n_periods),
-                row_period=np.tile(np.arange(n_periods, dtype=np.int64), n_series),
                 full=True,
             )
         row_series = np.cumsum(changed) - 1
@@ -509,6 +525,5 @@ class Panel:
             values=values,
             periods=periods,
             keys=keys,
-            row_series=row_series.astype(np.int64),
-            row_period=row_period.astype(np.int64),
+            rows=(row_series.astype(np.int64), row_period.astype(np.int64)),
         )

@@ -9,6 +9,7 @@ empty field in CSV, ``null`` in JSON and an empty cell in Markdown.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 
 from revwatch.errors import ParameterError
@@ -28,6 +31,7 @@ from revwatch.report.terminal import (
     format_number,
     format_pct,
     format_period,
+    period_resolution,
     render_table,
 )
 
@@ -101,7 +105,7 @@ def _float_cells(column: pd.Series, name: str, text: Callable[[float, int], str]
     return cells
 
 
-def _fixed_float_cells(column: pd.Series, name: str) -> np.ndarray:
+def _fixed_float_cells(column: pd.Series, name: str, *, decimals: int | None = None) -> np.ndarray:
     """``_float_cells(column, name, _fixed_float)`` without a Python call per cell.
 
     ``f"{x:.{d}f}"`` rounds exactly like ``round(x, d)`` (both use the
@@ -114,7 +118,8 @@ def _fixed_float_cells(column: pd.Series, name: str) -> np.ndarray:
     >>> _fixed_float_cells(pd.Series([1.005, -0.001, float("nan"), 2.5]), "value").tolist()
     ['1.00', '0.00', '', '2.50']
     """
-    decimals = COLUMN_DECIMALS.get(name, DEFAULT_DECIMALS)
+    if decimals is None:
+        decimals = COLUMN_DECIMALS.get(name, DEFAULT_DECIMALS)
     values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     cells = np.array(list(map(f"{{:.{decimals}f}}".format, values.tolist())), dtype=object)
     cells[np.isnan(values)] = ""
@@ -123,7 +128,138 @@ def _fixed_float_cells(column: pd.Series, name: str) -> np.ndarray:
     return cells
 
 
+def _text(value: str) -> pa.Scalar:
+    """An Arrow ``large_string`` literal (all CSV cells are ``large_string``)."""
+    return pa.scalar(value, type=pa.large_string())
+
+
+def _fixed_float_texts(values: np.ndarray, decimals: int) -> pa.Array:
+    """:func:`_fixed_float_cells` of float64 ``values`` as Arrow text, built in C.
+
+    Each value is scaled by ``10 ** decimals`` and rounded to an integer,
+    whose digits Arrow prints. That integer is the correctly rounded one
+    (what ``f"{x:.{decimals}f}"`` prints) unless the scaled value lies within
+    a few units in the last place of a rounding tie, or is too large for the
+    digits to be exact; those cells, and NaN and infinities, are formatted by
+    Python as before.
+
+    Examples
+    --------
+    >>> _fixed_float_texts(np.array([1.005, -0.001, np.nan, 2.5, -3.25]), 2).to_pylist()
+    ['1.00', '0.00', '', '2.50', '-3.25']
+    """
+    values = np.asarray(values, dtype=np.float64)
+    scale = 10**decimals
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values * float(scale)
+        magnitude = np.abs(scaled)
+        tie_distance = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5)
+        exact = (magnitude < 2.0**50) & (tie_distance > 1e-6 + 4 * np.spacing(magnitude))
+    integers = np.where(exact, np.rint(np.where(exact, scaled, 0.0)), 0.0).astype(np.int64)
+    digits = np.abs(integers)
+    whole = pc.cast(pa.array(digits // scale), pa.large_string())
+    if decimals:
+        fraction = pc.utf8_lpad(
+            pc.cast(pa.array(digits % scale), pa.large_string()), width=decimals, padding="0"
+        )
+        whole = pc.binary_join_element_wise(whole, fraction, _text("."))
+    sign = pc.if_else(pa.array(integers < 0), _text("-"), _text(""))
+    text = pc.binary_join_element_wise(sign, whole, _text(""))
+    others = np.flatnonzero(~exact)
+    if len(others):
+        slow = _fixed_float_cells(pd.Series(values[others]), "", decimals=decimals)
+        text = pc.replace_with_mask(
+            text, pa.array(~exact), pa.array(slow.tolist(), type=pa.large_string())
+        )
+    return text
+
+
+def _csv_text_cells(column: pd.Series) -> pa.Array | None:
+    """Cells of a text column quoted as the csv module quotes them (minimal quoting).
+
+    None when the column is not all text, or has a carriage return (whose
+    quoting differs between Python versions): the caller then uses pandas.
+    """
+    if isinstance(column.dtype, pd.StringDtype):
+        arrow = pa.array(column.array)
+    elif column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in (
+        "string",
+        "empty",
+    ):
+        arrow = pa.array(column.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    else:
+        return None
+    arrow = pc.cast(arrow, pa.large_string())
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    if pc.any(pc.match_substring(arrow, "\r")).as_py():
+        return None
+    special = pc.match_substring_regex(arrow, '[,"\n]')
+    if pc.any(special).as_py():
+        doubled = pc.replace_substring(arrow, '"', '""')
+        quoted = pc.binary_join_element_wise(_text('"'), doubled, _text('"'), _text(""))
+        arrow = pc.if_else(special, quoted, arrow)
+    return arrow.fill_null(_text(""))
+
+
+def _csv_period_cells(column: pd.Series) -> pa.Array:
+    """``format_period(column, iso=True)``, formatted once per distinct period."""
+    codes, distinct = pd.factorize(column)
+    distinct_series = pd.Series(distinct)
+    resolution = period_resolution(distinct_series)
+    texts = format_period(distinct_series, iso=True, resolution=resolution).tolist()
+    lookup = pa.array([*texts, ""], type=pa.large_string())
+    return lookup.take(pa.array(np.where(codes < 0, len(texts), codes)))
+
+
+def _csv_cells(column: pd.Series, name: str) -> pa.Array | None:
+    """The CSV text of every cell of one column, or None where pandas must write it."""
+    dtype = column.dtype
+    if _is_datetime_like(column):
+        return _csv_period_cells(column)
+    if _is_float(column):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _fixed_float_texts(values, COLUMN_DECIMALS.get(name, DEFAULT_DECIMALS))
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return pc.if_else(pa.array(column.to_numpy()), _text("True"), _text("False"))
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pc.cast(pa.array(column.to_numpy()), pa.large_string())
+    return _csv_text_cells(column)
+
+
+def _to_csv_arrow(results: pd.DataFrame) -> str | None:
+    """:func:`_to_csv_pandas` built column by column in Arrow; None for what it does not cover."""
+    names = list(results.columns)
+    if len(names) < 2 or not all(isinstance(name, str) for name in names):
+        return None  # a lone empty cell is quoted; non-text names: let pandas decide
+    if len(set(names)) != len(names):
+        return None
+    cells: list[pa.Array] = []
+    for name in names:
+        column_cells = _csv_cells(results[name], name)
+        if column_cells is None:
+            return None
+        cells.append(column_cells)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(names)
+    if not len(results):
+        return header.getvalue()
+    lines = pc.binary_join_element_wise(*cells, _text(","))
+    lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    start, stop = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    body = memoryview(lines.buffers()[2])[start:stop]
+    return header.getvalue() + str(body, "utf-8")
+
+
 def _to_csv(results: pd.DataFrame) -> str:
+    text = _to_csv_arrow(results)
+    return text if text is not None else _to_csv_pandas(results)
+
+
+def _to_csv_pandas(results: pd.DataFrame) -> str:
     out = pd.DataFrame(index=results.index)
     for name in results.columns:
         column = results[name]
