@@ -80,6 +80,8 @@ def test_seasonal_expectation_is_causal() -> None:
         (-0.20, 0.00, "payment_processing"),
         (-0.20, 0.029, "payment_processing"),
         (-0.20, -0.10, "checkout"),
+        (-0.20, 0.08, "payment_processing"),  # mix: the failing payments were small ones
+        (-0.10, 0.06, "mixed"),  # AOV up more than half the count's fall
         (0.00, 0.12, "pricing"),
         (0.01, -0.08, "pricing"),
         (0.30, 0.00, "volume_up"),

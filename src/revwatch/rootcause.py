@@ -48,13 +48,19 @@ relative changes against expectation over the window:
 
 ===============================  ======================
 count down, AOV stable           ``payment_processing``
+count down, AOV up by less than  ``payment_processing``
+half the count's fall (mix)
 count down, AOV down             ``checkout``
 count stable, AOV changed        ``pricing``
 count up, AOV stable             ``volume_up``
 anything else                    ``mixed``
 ===============================  ======================
 
-``stable`` means within ``± stable`` (3 % by default).
+``stable`` means within ``± stable`` (3 % by default). A payment failure
+concentrated in a segment with low order values (cards in one country) also
+raises the total's AOV a little, by mix: the surviving payments are the
+larger ones. So a count that falls with an AOV that rises by less than half
+as much is still ``payment_processing``.
 """
 
 from __future__ import annotations
@@ -518,15 +524,18 @@ def metric_signature(
     --------
     >>> metric_signature([-0.2, -0.2, 0.0, 0.15, 0.1], [0.0, -0.1, 0.12, 0.01, 0.1]).tolist()
     ['payment_processing', 'checkout', 'pricing', 'volume_up', 'mixed']
+    >>> metric_signature([-0.09, -0.09], [0.04, 0.06]).tolist()  # mix shift vs price rise
+    ['payment_processing', 'mixed']
     """
     count = np.atleast_1d(np.asarray(count_change, dtype=float))
     aov = np.atleast_1d(np.asarray(aov_change, dtype=float))
     c_flat = np.abs(count) <= stable
     a_flat = np.abs(aov) <= stable
     c_down = count < -stable
+    mix_up = (aov > stable) & (aov < -0.5 * count)
     conditions = [
         ~np.isfinite(count) | ~np.isfinite(aov),
-        c_down & a_flat,
+        c_down & (a_flat | mix_up),
         c_down & (aov < -stable),
         c_flat & ~a_flat,
         (count > stable) & a_flat,

@@ -27,6 +27,8 @@ only when its series do move together.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 
 import numpy as np
@@ -34,6 +36,7 @@ import numpy as np
 from revwatch.data.panel import Panel
 from revwatch.detect._arrays import nanmedian_rows
 from revwatch.detect.base import Scores
+from revwatch.detect.calendar import month_start_effect
 from revwatch.detect.peer import PeerRelativeDetector, peer_strength
 from revwatch.detect.robust import _WINDOWS, RobustShiftDetector
 from revwatch.errors import ParameterError
@@ -44,6 +47,19 @@ __all__ = ["AutoDetector", "peer_gate"]
 
 #: Series the gate looks at, at most (evenly spaced rows of the matrix).
 _GATE_SERIES = 20_000
+#: Robust-detector parameters whose None means "by frequency" in ``auto``: on
+#: daily data the noise scale looks back 13 weeks (a 4-week scale has too few
+#: degrees of freedom and inflates every band) and the weekly index combines
+#: 5 past weeks, so a month-long change of the weekly pattern is not adopted
+#: as the new normal before it has been reported.
+#: The CUSUM's decision limit grows with the number of periods a year: the
+#: same limit that alarms falsely once in decades on monthly data alarms every
+#: few weeks on daily data (heavy tails, holidays, unmodelled yearly shape).
+_FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
+    "scale_window": {"daily": 91, "hourly": 168, "other": None},
+    "seasonal_cycles": {"daily": 5, "hourly": 5, "other": 3},
+    "cusum_limit": {"daily": 11.0, "hourly": 11.0, "other": 6.5},
+}
 _FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
 
 
@@ -102,6 +118,9 @@ class AutoDetector(RobustShiftDetector):
 
     Takes every parameter of :class:`~revwatch.detect.robust.RobustShiftDetector`
     (``window``, ``threshold``, ``min_change``, ``confirm``, ``revert``, ...;
+    ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` (``"auto"``)
+    default by frequency: 91, 5 and 11 for daily data, 168, 5 and 11 hourly,
+    otherwise ``window``, 3 and 6.5;
     the peer part shares ``window``, ``threshold``, ``min_change``,
     ``confirm``, ``revert`` and ``floor``), plus:
 
@@ -114,6 +133,10 @@ class AutoDetector(RobustShiftDetector):
         Series that must be observed in a period for the peer model.
     peer_strength : float, default 0.7
         Gate: largest ratio of peer-adjusted to unadjusted spread.
+    month_start : bool, default True
+        On daily data, learn each series' first-business-day effect (billing
+        day) from earlier months and score those days after it
+        (:func:`~revwatch.detect.calendar.month_start_effect`).
 
     Examples
     --------
@@ -136,43 +159,44 @@ class AutoDetector(RobustShiftDetector):
         revert_fraction: float = 0.25,
         growth: float = 2.5,
         cusum_drift: float = 0.5,
-        cusum_limit: float | None = 6.5,
+        cusum_limit: float | str | None = "auto",
         prior_weight: float = 3.0,
         floor: float = 0.005,
         seasonal: bool = True,
-        seasonal_cycles: int = 3,
+        seasonal_cycles: int | None = None,
         seasonal_amplitude: float = 0.05,
         peers: bool = True,
         peer_min_series: int = 5,
         peer_strength: float = 0.7,
+        month_start: bool = True,
     ) -> None:
-        super().__init__(
-            window=window,
-            scale_window=scale_window,
-            threshold=threshold,
-            min_change=min_change,
-            min_history=min_history,
-            confirm=confirm,
-            revert=revert,
-            revert_fraction=revert_fraction,
-            growth=growth,
-            cusum_drift=cusum_drift,
-            cusum_limit=cusum_limit,
-            prior_weight=prior_weight,
-            floor=floor,
-            seasonal=seasonal,
-            seasonal_cycles=seasonal_cycles,
-            seasonal_amplitude=seasonal_amplitude,
-        )
+        # stored as given (scikit-learn style); None/"auto" are resolved in detect()
+        self.window = window
+        self.scale_window = scale_window
+        self.threshold = threshold
+        self.min_change = min_change
+        self.min_history = min_history
+        self.confirm = confirm
+        self.revert = revert
+        self.revert_fraction = revert_fraction
+        self.growth = growth
+        self.cusum_drift = cusum_drift
+        self.cusum_limit = cusum_limit  # type: ignore[assignment]  # "auto" allowed here
+        self.prior_weight = prior_weight
+        self.floor = floor
+        self.seasonal = seasonal
+        self.seasonal_cycles = seasonal_cycles  # type: ignore[assignment]  # None allowed here
+        self.seasonal_amplitude = seasonal_amplitude
         self.peers = peers
         self.peer_min_series = peer_min_series
         self.peer_strength = peer_strength
+        self.month_start = month_start
 
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
         if int(self.peer_min_series) < 3:
             raise ParameterError(f"peer_min_series must be at least 3, got {self.peer_min_series}")
-        robust = super().detect(panel)
+        robust = self._detect_own(panel)
         n_series, n_periods = robust.score.shape
         peer_used = np.zeros((n_series, n_periods), dtype=bool)
         if self.peers and n_series >= int(self.peer_min_series):
@@ -204,6 +228,35 @@ class AutoDetector(RobustShiftDetector):
                 _merge(robust, peer, peer_used)
         robust.extra["peer"] = peer_used.astype(np.float64)
         return robust
+
+    def _robust(self, freq: str) -> RobustShiftDetector:
+        """The robust detector with this detector's parameters, defaults by frequency."""
+        names = inspect.signature(RobustShiftDetector.__init__).parameters
+        params = {k: v for k, v in self.get_params().items() if k in names}
+        for name, by_freq in _FREQ_DEFAULTS.items():
+            # None means "by frequency", except for the CUSUM, where None disables it
+            unset = "auto" if name == "cusum_limit" else None
+            if params[name] == unset:
+                params[name] = by_freq.get(freq, by_freq["other"])
+        return RobustShiftDetector(**params)
+
+    def _detect_own(self, panel: Panel) -> Scores:
+        """The robust detector, on daily data after the month-start effect."""
+        robust = self._robust(panel.freq)
+        if not (self.month_start and panel.freq == "daily"):
+            return robust.detect(panel)
+        matrix = panel.matrix()
+        factor = month_start_effect(matrix.values, matrix.periods)
+        if np.all(factor == 1.0):
+            return robust.detect(panel)
+        logger.info("auto: adjusting %d month-start days for billing", int((factor != 1).sum()))
+        frame = panel.frame.copy()
+        frame["value"] = matrix.to_rows(matrix.values / factor)
+        scores = robust.detect(dataclasses.replace(panel, frame=frame))
+        for name in ("baseline", "lower", "upper"):
+            getattr(scores, name)[...] *= factor
+        scores.extra["month_start_factor"] = factor
+        return scores
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
