@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["AutoDetector", "peer_gate"]
 
 #: Series the gate looks at, at most (evenly spaced rows of the matrix).
-_GATE_SERIES = 20_000
+_GATE_SERIES = 2_000
 #: Robust-detector parameters whose None means "by frequency" in ``auto``: on
 #: daily data the noise scale looks back 13 weeks (a 4-week scale has too few
 #: degrees of freedom and inflates every band) and the weekly index combines
