@@ -138,13 +138,19 @@ def results_frame(
     # keep only the rows reported before building anything row-wise
     rows = np.arange(len(flag_all)) if all_rows else np.flatnonzero(flag_all)
 
+    row_kind, row_sign, row_severity = _typed(scores, lambda array: mat.cells(array, rows))
+    value = panel.frame["value"].to_numpy(dtype=np.float64)[rows]
+    baseline = mat.cells(scores.baseline, rows)
+    impact = value - baseline
+    # most severe first, then the largest money impact: order the rows, then build columns
+    order = np.lexsort((-np.abs(np.where(np.isnan(impact), 0.0, impact)), -row_severity))
+    rows = rows[order]
+    row_kind, row_sign, row_severity = row_kind[order], row_sign[order], row_severity[order]
+    value, baseline, impact = value[order], baseline[order], impact[order]
+
     def pick(array: np.ndarray) -> np.ndarray:
         return mat.cells(array, rows)
 
-    row_kind, row_sign, row_severity = _typed(scores, pick)
-    value = panel.frame["value"].to_numpy(dtype=np.float64)[rows]
-    baseline = pick(scores.baseline)
-    impact = value - baseline
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = np.where(baseline != 0, impact / np.abs(baseline) * 100.0, np.nan)
     flag = flag_all[rows]
@@ -176,10 +182,7 @@ def results_frame(
         data["provisional"] = flag & pick(scores.provisional)
         data["confirmed_period"] = confirmed
         data["method"] = method or ""
-    frame = pd.DataFrame(data)
-    order = np.lexsort((-np.abs(frame["impact"].fillna(0.0).to_numpy()), -frame["severity"]))
-    frame = frame.iloc[order].reset_index(drop=True)
-    return frame
+    return pd.DataFrame(data)
 
 
 def series_frame(panel: Panel, scores: Scores) -> pd.DataFrame:

@@ -289,14 +289,14 @@ def from_frame(
         table = _Table(
             frame=frame.copy(deep=False),
             name=source,
-            rows=_RowNames("index", np.asarray(frame.index, dtype=object)),
+            rows=_RowNames("index", frame.index),
         )
     elif type(frame).__module__.split(".")[0] == "polars" and hasattr(frame, "to_pandas"):
         converted = frame.to_pandas()
         table = _Table(
             frame=converted,
             name=source,
-            rows=_RowNames("row", np.arange(len(converted))),
+            rows=_RowNames("row", pd.RangeIndex(len(converted))),
         )
     else:
         raise ParameterError(
@@ -324,7 +324,7 @@ class _RowNames:
     """How rows of the input are named in messages: ``"<word> <label>"``."""
 
     word: str
-    labels: np.ndarray
+    labels: np.ndarray | pd.Index  # an Index (a RangeIndex for numbering) costs nothing per row
 
     def name(self, position: int) -> str:
         return f"{self.word} {self.labels[position]}"
@@ -561,7 +561,7 @@ def _read_parquet(path: Path, name: str) -> _Table:
             f"{name}: cannot read as Parquet ({_first_line(error)}); "
             "check that the file really is a Parquet file",
         ) from None
-    return _Table(frame=frame, name=name, rows=_RowNames("row", np.arange(len(frame)) + 1))
+    return _Table(frame=frame, name=name, rows=_RowNames("row", pd.RangeIndex(1, len(frame) + 1)))
 
 
 def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
@@ -609,7 +609,7 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
             "check that the file really is an Excel file",
         )
     # Spreadsheet row of each data row: header is row 1.
-    return _Table(frame=frame, name=name, rows=_RowNames("row", np.arange(len(frame)) + 2))
+    return _Table(frame=frame, name=name, rows=_RowNames("row", pd.RangeIndex(2, len(frame) + 2)))
 
 
 def _need_sql(name: str, sql: str | None, tables: Callable[[], list[str]] | None) -> str:
@@ -631,7 +631,7 @@ def _sql_result(frame: pd.DataFrame, name: str) -> _Table:
     return _Table(
         frame=frame,
         name=name,
-        rows=_RowNames("result row", np.arange(len(frame)) + 1),
+        rows=_RowNames("result row", pd.RangeIndex(1, len(frame) + 1)),
         is_empty_message="the query returned no rows; check the query and its filters",
     )
 
@@ -963,8 +963,9 @@ class _Validator:
         self._numbers: dict[str, _Numbers] = {}
         self._dates: dict[str, _Dates] = {}
         self._is_numeric: dict[str, bool] = {}
-        #: ``column[i] == column[i + 1]`` of parsed id columns, when known (for the sort check).
-        self.id_equal: dict[str, np.ndarray] = {}
+        #: ``(column[i] < column[i + 1], column[i] == column[i + 1])`` of parsed id
+        #: columns, when parsing found them (for the sort check).
+        self.id_pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -1269,7 +1270,11 @@ class _Validator:
         stripped = pc.utf8_trim_whitespace(texts)
         if not pc.all(pc.equal(stripped, texts)).as_py() or pc.any(pc.equal(texts, "")).as_py():
             return None  # some keys need stripping or are blank: the general path says which
-        self.id_equal[column] = equal
+        # neighbours differ only where a run ends: "<" there, from the runs' first texts
+        less = np.zeros(n_pairs, dtype=bool)
+        run_less = pc.less(texts.slice(0, len(texts) - 1), texts.slice(1))
+        less[firsts[1:] - 1] = np.asarray(run_less.to_numpy(zero_copy_only=False), dtype=bool)
+        self.id_pairs[column] = (less, equal)
         # The default string dtype of the running pandas (``str`` in pandas 3).
         return series.reset_index(drop=True).astype(str)
 
@@ -1489,7 +1494,7 @@ def _resolve_duplicates(
 ) -> tuple[pd.DataFrame, KeyOrder | None]:
     """The frame with duplicate keys refused or summed, and its key order when sorted."""
     keys = [*ids, PERIOD]
-    order = key_order(out, ids, validator.id_equal)
+    order = key_order(out, ids, validator.id_pairs)
     if order is not None and not order.same_key.any():
         return out, order  # sorted with no repeated key: nothing to resolve (no hashing needed)
     repeated = out.duplicated(keys, keep=False).to_numpy()
@@ -1503,7 +1508,7 @@ def _resolve_duplicates(
             members = positions[groups == group]
             first = out.iloc[int(members[0])]
             series = ", ".join(f"{column}={first[column]!r}" for column in ids)
-            where = ", ".join(str(validator.rows.labels[m]) for m in members[:4])
+            where = ", ".join(str(validator.rows.labels[int(m)]) for m in members[:4])
             where += ", ..." if len(members) > 4 else ""
             label = f"{series}, " if series else ""
             examples.append(

@@ -106,17 +106,14 @@ def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndar
     raise ParameterError(f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}")
 
 
-def _adjacent(
-    column: pd.Series, equal: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray] | None:
+def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """For each pair of neighbouring rows: ``column[i] < column[i + 1]`` and ``==``.
 
     Compared in C (Arrow for Arrow-backed strings, NumPy otherwise), never as
-    Python objects. ``equal``, when the caller already has it, is used as
-    the ``==`` half. ``<`` is only evaluated where neighbours differ (it is
-    False where they are equal), which in a sorted export is once per series.
-    None when the column has missing values or values that do not compare
-    (the caller then falls back to a full sort).
+    Python objects where it can be helped: text ``<`` is only evaluated where
+    neighbours differ (it is False where they are equal), which in a sorted
+    export is once per series. None when the column has missing values or
+    values that do not compare (the caller then falls back to a full sort).
     """
     dtype = column.dtype
     n_pairs = max(len(column) - 1, 0)
@@ -128,9 +125,8 @@ def _adjacent(
             import pyarrow.compute as pc
 
             arrow = pa.array(column.array)
-            if equal is None:
-                head, tail = arrow.slice(0, n_pairs), arrow.slice(1)
-                equal = np.asarray(pc.equal(head, tail).to_numpy(zero_copy_only=False), dtype=bool)
+            head, tail = arrow.slice(0, n_pairs), arrow.slice(1)
+            equal = np.asarray(pc.equal(head, tail).to_numpy(zero_copy_only=False), dtype=bool)
             differ = np.flatnonzero(~equal)
             less = np.zeros(n_pairs, dtype=bool)
             if len(differ):
@@ -145,8 +141,7 @@ def _adjacent(
     else:  # categoricals sort by their categories' order, other extensions: let pandas sort
         return None
     try:
-        if equal is None:
-            equal = np.asarray(values[:-1] == values[1:], dtype=bool)
+        equal = np.asarray(values[:-1] == values[1:], dtype=bool)
         if values.dtype == object:
             # Python comparisons are slow: only where neighbours differ
             differ = np.flatnonzero(~equal)
@@ -176,7 +171,9 @@ class KeyOrder:
 
 
 def _ties(
-    frame: pd.DataFrame, keys: list[str], known_equal: Mapping[str, np.ndarray] | None = None
+    frame: pd.DataFrame,
+    keys: list[str],
+    known: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[np.ndarray] | None:
     """If ``frame`` is sorted by ``keys``: for each key, which rows tie on the keys up to it."""
     n_rows = len(frame)
@@ -186,7 +183,7 @@ def _ties(
     tied = np.ones(n_rows - 1, dtype=bool)
     ties: list[np.ndarray] = []
     for key in keys:
-        pairs = _adjacent(frame[key], (known_equal or {}).get(key))
+        pairs = (known or {}).get(key) or _adjacent(frame[key])
         if pairs is None:
             return None
         less, equal = pairs
@@ -224,13 +221,13 @@ def sorted_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
 def key_order(
     frame: pd.DataFrame,
     id_columns: Sequence[str],
-    known_equal: Mapping[str, np.ndarray] | None = None,
+    known: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> KeyOrder | None:
     """The :class:`KeyOrder` of a frame already sorted by ``id_columns`` then ``period``.
 
-    None when it is not sorted (or cannot be compared cheaply). ``known_equal``
-    maps a column to its ``column[i] == column[i + 1]`` array when the caller
-    already computed it.
+    None when it is not sorted (or cannot be compared cheaply). ``known``
+    maps a column to its ``(column[i] < column[i + 1], column[i] == column[i + 1])``
+    arrays when the caller already has them.
 
     Examples
     --------
@@ -240,7 +237,7 @@ def key_order(
     ([True, False], [True, False])
     """
     ids = list(id_columns)
-    ties = _ties(frame, [*ids, PERIOD], known_equal)
+    ties = _ties(frame, [*ids, PERIOD], known)
     if ties is None:
         return None
     same_series = ties[len(ids) - 1] if ids else np.ones(max(len(frame) - 1, 0), dtype=bool)

@@ -140,8 +140,8 @@ def _fixed_float_texts(values: np.ndarray, decimals: int) -> pa.Array:
     whose digits Arrow prints. That integer is the correctly rounded one
     (what ``f"{x:.{decimals}f}"`` prints) unless the scaled value lies within
     a few units in the last place of a rounding tie, or is too large for the
-    digits to be exact; those cells, and NaN and infinities, are formatted by
-    Python as before.
+    digits to be exact; those cells and infinities are formatted by Python as
+    before. NaN is an empty cell.
 
     Examples
     --------
@@ -165,12 +165,15 @@ def _fixed_float_texts(values: np.ndarray, decimals: int) -> pa.Array:
         whole = pc.binary_join_element_wise(whole, fraction, _text("."))
     sign = pc.if_else(pa.array(integers < 0), _text("-"), _text(""))
     text = pc.binary_join_element_wise(sign, whole, _text(""))
-    others = np.flatnonzero(~exact)
-    if len(others):
+    missing = np.isnan(values)
+    others = ~exact & ~missing
+    if others.any():
         slow = _fixed_float_cells(pd.Series(values[others]), "", decimals=decimals)
         text = pc.replace_with_mask(
-            text, pa.array(~exact), pa.array(slow.tolist(), type=pa.large_string())
+            text, pa.array(others), pa.array(slow.tolist(), type=pa.large_string())
         )
+    if missing.any():
+        text = pc.if_else(pa.array(missing), _text(""), text)
     return text
 
 
