@@ -447,3 +447,51 @@ def test_cli_compare_bad_input() -> None:
         assert result.exit_code == 2, args
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "anomalous", "point", "onset", "event_precision"),
+    [
+        # one alert at the onset, the detector keeps the next two periods in its open event
+        ([3], [3, 4, 5], (1.0, 1.0), (1.0, 1 / 3), 1.0),
+        # the open event runs past the label: those periods cost point precision only
+        ([3], [3, 4, 5, 6, 7], (0.6, 1.0), (1.0, 1 / 3), 1.0),
+        # no continuation given: the point metrics are the flags'
+        ([3, 7], None, (0.5, 1 / 3), (0.5, 1 / 3), 0.5),
+    ],
+)
+def test_point_metrics_count_open_event_periods(
+    flags: list[int],
+    anomalous: list[int] | None,
+    point: tuple[float, float],
+    onset: tuple[float, float],
+    event_precision: float,
+) -> None:
+    frame = pd.DataFrame(
+        {"id": "a", "period": pd.date_range("2024-01-01", periods=8, freq="D"), "value": 1.0}
+    )
+    panel = Panel.from_frame(frame, id_columns=["id"], freq="daily")
+    labels = pd.DataFrame({"id": "a", "period": pd.date_range("2024-01-04", periods=3)})
+    grid = align_labels(panel, labels)
+
+    def mask(cells: list[int]) -> np.ndarray:
+        out = np.zeros((1, 8), dtype=bool)
+        out[0, cells] = True
+        return out
+
+    m = flag_metrics(
+        mask(flags), grid, panel.matrix().periods, "daily",
+        anomalous=None if anomalous is None else mask(anomalous),
+    )  # fmt: skip
+    assert (m["point_precision"], m["point_recall"]) == pytest.approx(point)
+    p, r = onset
+    assert m["onset_f1"] == pytest.approx(2 * p * r / (p + r))
+    assert m["event_precision"] == pytest.approx(event_precision)
+    assert m["n_flags"] == len(flags)
+
+
+def test_event_detector_point_recall_uses_its_open_events() -> None:
+    """On daily-revenue, auto's open events add labelled periods, never alerts."""
+    table = evaluate(generate("daily-revenue", seed=1), methods=["auto"]).iloc[0]
+    assert table["point_recall"] > 0
+    assert table["point_f1"] >= table["onset_f1"]

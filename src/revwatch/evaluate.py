@@ -72,6 +72,7 @@ from revwatch.data.panel import FREQUENCIES, Panel, period_ordinals
 from revwatch.datasets import Dataset, generate
 from revwatch.detect.registry import METHODS, get_detector, method_names
 from revwatch.errors import InputError, MissingColumnError, ParameterError, RevwatchError
+from revwatch.incidents import active_cells
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ METRICS: tuple[str, ...] = (
     "point_precision",
     "point_recall",
     "point_f1",
+    "onset_f1",
     "event_precision",
     "event_recall",
     "event_f1",
@@ -352,6 +354,7 @@ def flag_metrics(
     observed: np.ndarray | None = None,
     scored: np.ndarray | None = None,
     tolerance: int = 0,
+    anomalous: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Point-wise and event-wise metrics of a flag matrix against aligned labels.
 
@@ -376,6 +379,14 @@ def flag_metrics(
     tolerance : int, default 0
         Periods after an event's last labelled period in which a flag still
         counts as detecting it (and is not a false alarm).
+    anomalous : ndarray of bool, optional
+        Cells the method judges anomalous, for the point-wise metrics; default
+        ``flags``. An event-tracking detector raises one flag (alert) per event
+        but judges every period that continues the open event anomalous too
+        (:func:`revwatch.incidents.active_cells`, from the detector's own
+        causal state, never from the labels). Event-wise metrics and false
+        alarms always use ``flags``; ``onset_f1`` is the point-wise F1 of
+        ``flags`` alone.
 
     Returns
     -------
@@ -406,11 +417,19 @@ def flag_metrics(
     observed = np.ones_like(flags) if observed is None else np.asarray(observed, dtype=bool)
     scored = np.ones_like(flags) if scored is None else np.asarray(scored, dtype=bool)
 
-    tp = int((flags & labelled).sum())
-    fp = int((flags & ~labelled).sum())
-    fn = int((labelled & ~flags).sum())
+    point = flags if anomalous is None else np.asarray(anomalous, dtype=bool) | flags
+    if point.shape != labelled.shape:
+        raise ParameterError(f"anomalous has shape {point.shape}, labels grid {labelled.shape}")
+    tp = int((point & labelled).sum())
+    fp = int((point & ~labelled).sum())
+    fn = int((labelled & ~point).sum())
     point_precision = _ratio(tp, tp + fp)
     point_recall = _ratio(tp, tp + fn, float("nan"))
+    # the same on the alerts alone (an event detector's onsets), for transparency
+    tp_on = int((flags & labelled).sum())
+    onset_f1 = _f1(
+        _ratio(tp_on, int(flags.sum())), _ratio(tp_on, int(labelled.sum()), float("nan"))
+    )
 
     events = grid.events
     s = events["series"].to_numpy(dtype=np.int64)
@@ -446,6 +465,7 @@ def flag_metrics(
         "point_precision": point_precision,
         "point_recall": point_recall,
         "point_f1": _f1(point_precision, point_recall),
+        "onset_f1": onset_f1,
         "event_precision": event_precision,
         "event_recall": event_recall,
         "event_f1": _f1(event_precision, event_recall),
@@ -512,6 +532,7 @@ def _method_row(
         observed=~np.isnan(mat.values),
         scored=np.isfinite(scores.score),
         tolerance=tolerance,
+        anomalous=active_cells(scores),
     )
     name = method or detection.method
     return {
@@ -637,6 +658,7 @@ DISPLAY: tuple[tuple[str, str], ...] = (
     ("point_precision", "precision"),
     ("point_recall", "recall"),
     ("point_f1", "F1"),
+    ("onset_f1", "F1 onsets only"),
     ("event_precision", "event precision"),
     ("event_recall", "event recall"),
     ("event_f1", "event F1"),
