@@ -93,15 +93,19 @@ def _labels(names: tuple[str, ...], codes: np.ndarray) -> object:
     return pd.array(list(names), dtype=_default_text_dtype()).take(codes)
 
 
-def _column_rows(column: pd.Series, rows: np.ndarray) -> object:
-    """The column's values at ``rows``, as ``column.to_numpy()[rows]`` would make them.
+def _column_rows(column: pd.Series, rows: np.ndarray, order: np.ndarray) -> object:
+    """``column.to_numpy()[rows[order]]``, as the column a frame would make of it.
 
-    Arrow-backed string columns of the default dtype are taken in Arrow,
-    which gives the same column without a round trip through Python objects.
+    ``rows`` is ascending. Arrow-backed string columns of the default dtype
+    are picked in Arrow, which gives the same column without a round trip
+    through Python objects: filtered (chunk by chunk; a take on many chunks
+    would first join them all), then put in order.
     """
     if column.dtype == _default_text_dtype():
-        return column.array.take(rows)
-    return column.to_numpy()[rows]
+        keep = np.zeros(len(column), dtype=bool)
+        keep[rows] = True
+        return column.array[keep].take(order)
+    return column.to_numpy()[rows[order]]
 
 
 def results_frame(
@@ -136,15 +140,15 @@ def results_frame(
     mat = panel.matrix()
     flag_all = mat.to_rows(scores.flag)
     # keep only the rows reported before building anything row-wise
-    rows = np.arange(len(flag_all)) if all_rows else np.flatnonzero(flag_all)
+    selected = np.arange(len(flag_all)) if all_rows else np.flatnonzero(flag_all)
 
-    row_kind, row_sign, row_severity = _typed(scores, lambda array: mat.cells(array, rows))
-    value = panel.frame["value"].to_numpy(dtype=np.float64)[rows]
-    baseline = mat.cells(scores.baseline, rows)
+    row_kind, row_sign, row_severity = _typed(scores, lambda array: mat.cells(array, selected))
+    value = panel.frame["value"].to_numpy(dtype=np.float64)[selected]
+    baseline = mat.cells(scores.baseline, selected)
     impact = value - baseline
     # most severe first, then the largest money impact: order the rows, then build columns
     order = np.lexsort((-np.abs(np.where(np.isnan(impact), 0.0, impact)), -row_severity))
-    rows = rows[order]
+    rows = selected[order]
     row_kind, row_sign, row_severity = row_kind[order], row_sign[order], row_severity[order]
     value, baseline, impact = value[order], baseline[order], impact[order]
 
@@ -156,7 +160,7 @@ def results_frame(
     flag = flag_all[rows]
     direction = np.where(flag, np.where(row_sign < 0, 2, 1), 0)
     data: dict[str, object] = {
-        col: _column_rows(panel.frame[col], rows) for col in panel.id_columns
+        col: _column_rows(panel.frame[col], selected, order) for col in panel.id_columns
     }
     data.update(
         {

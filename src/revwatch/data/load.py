@@ -1263,10 +1263,11 @@ class _Validator:
             pc.equal(arrow.slice(0, n_pairs), arrow.slice(1)).to_numpy(zero_copy_only=False),
             dtype=bool,
         )
-        firsts = np.flatnonzero(np.concatenate([[True], ~equal]))
+        starts = np.concatenate([[True], ~equal])
+        firsts = np.flatnonzero(starts)
         if len(firsts) * 4 > len(arrow):
             return None  # few repeats in a row: no gain over the general path
-        texts = arrow.take(firsts)
+        texts = arrow.filter(starts)  # chunk by chunk (a take would join the chunks first)
         stripped = pc.utf8_trim_whitespace(texts)
         if not pc.all(pc.equal(stripped, texts)).as_py() or pc.any(pc.equal(texts, "")).as_py():
             return None  # some keys need stripping or are blank: the general path says which

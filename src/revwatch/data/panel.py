@@ -127,10 +127,13 @@ def _adjacent(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
             arrow = pa.array(column.array)
             head, tail = arrow.slice(0, n_pairs), arrow.slice(1)
             equal = np.asarray(pc.equal(head, tail).to_numpy(zero_copy_only=False), dtype=bool)
-            differ = np.flatnonzero(~equal)
+            differ = ~equal
             less = np.zeros(n_pairs, dtype=bool)
-            if len(differ):
-                picked = pc.less(arrow.take(differ), arrow.take(differ + 1))
+            if differ.any():
+                # filters work chunk by chunk (a take would join the chunks first)
+                before = arrow.filter(np.concatenate([differ, [False]]))
+                after = arrow.filter(np.concatenate([[False], differ]))
+                picked = pc.less(before, after)
                 less[differ] = np.asarray(picked.to_numpy(zero_copy_only=False), dtype=bool)
             return less, equal
         values = column.to_numpy(dtype=object)

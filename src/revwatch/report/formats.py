@@ -157,14 +157,18 @@ def _fixed_float_texts(values: np.ndarray, decimals: int) -> pa.Array:
         exact = (magnitude < 2.0**50) & (tie_distance > 1e-6 + 4 * np.spacing(magnitude))
     integers = np.where(exact, np.rint(np.where(exact, scaled, 0.0)), 0.0).astype(np.int64)
     digits = np.abs(integers)
-    whole = pc.cast(pa.array(digits // scale), pa.large_string())
+    whole = digits // scale
+    negative = integers < 0
+    text = pc.cast(pa.array(np.where(negative, -whole, whole)), pa.large_string())
     if decimals:
-        fraction = pc.utf8_lpad(
-            pc.cast(pa.array(digits % scale), pa.large_string()), width=decimals, padding="0"
-        )
-        whole = pc.binary_join_element_wise(whole, fraction, _text("."))
-    sign = pc.if_else(pa.array(integers < 0), _text("-"), _text(""))
-    text = pc.binary_join_element_wise(sign, whole, _text(""))
+        # "1" + the zero-padded decimals, then the "1" becomes the point
+        fraction = pc.cast(pa.array(digits % scale + scale), pa.large_string())
+        fraction = pc.utf8_replace_slice(fraction, start=0, stop=1, replacement=".")
+        text = pc.binary_join_element_wise(text, fraction, _text(""))
+        minus_zero = negative & (whole == 0)  # -0.25: the whole part alone has no sign
+        if minus_zero.any():
+            signed = pc.binary_join_element_wise(_text("-"), text.filter(minus_zero), _text(""))
+            text = pc.replace_with_mask(text, pa.array(minus_zero), signed)
     missing = np.isnan(values)
     others = ~exact & ~missing
     if others.any():
