@@ -28,6 +28,7 @@ test: $(DEV)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/python scripts/warm-kernels.py
 	$(VENV)/bin/python -m pytest -n 2 -q
 
 bench: $(DEV)
