@@ -25,6 +25,8 @@ __all__ = ["HAVE_NUMBA", "detect_arrays", "log_spread_rows", "seasonal_ratios", 
 
 _MAD_TO_SIGMA = 1.4826
 _DBL_MAX = float(np.finfo(np.float64).max)
+#: Windows up to this long are sorted by rank (k^2 branch-free compares); longer by insertion.
+_RANK_MAX = 40
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("REVWATCH_NO_NUMBA"):
@@ -51,6 +53,36 @@ def _median_of(buf: np.ndarray, k: int) -> float:
     return 0.5 * (buf[(k - 1) // 2] + buf[k // 2])
 
 
+def _sort_into(buf: np.ndarray, k: int, out: np.ndarray) -> bool:  # pragma: no cover
+    """``out[:k]`` = ``buf[:k]`` in the order :func:`_median_of` sorts it, if no NaN.
+
+    Each value's place is its rank (smaller values, plus equal ones before
+    it): the stable order of the insertion sort, without its unpredictable
+    branches. Returns False (``out`` undefined) when ``buf[:k]`` has a NaN.
+    """
+    for i in range(k):
+        if np.isnan(buf[i]):
+            return False
+    for i in range(k):
+        v = buf[i]
+        r = 0
+        for j in range(i):
+            r += 1 if buf[j] <= v else 0
+        for j in range(i + 1, k):
+            r += 1 if buf[j] < v else 0
+        out[r] = v
+    return True
+
+
+def _median_small(buf: np.ndarray, k: int, out: np.ndarray) -> float:  # pragma: no cover
+    """:func:`_median_of` of ``buf[:k]`` (``buf`` may be reordered, ``out`` is scratch)."""
+    if k <= _RANK_MAX and _sort_into(buf, k, out):
+        if k == 0:
+            return np.nan
+        return 0.5 * (out[(k - 1) // 2] + out[k // 2])
+    return _median_kernel(buf, k)
+
+
 def _stats(
     clean: np.ndarray,
     divisor: np.ndarray,
@@ -73,6 +105,7 @@ def _stats(
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, divisor[i], t, lo_scale, lo, seg_start[i], prior_slope[i], False, no_logs,
             np.empty(ws), np.empty(ws), np.empty(w), np.empty(w), np.empty(w), np.empty(w),
+            np.empty(max(ws, w)),
         )  # fmt: skip
         level[i] = lev
         slope[i] = sl
@@ -305,13 +338,15 @@ def _stats_row(
     vals: np.ndarray,
     xs: np.ndarray,
     tmp: np.ndarray,
+    srt: np.ndarray,
 ) -> tuple[float, float, float, int, int]:  # pragma: no cover - compiled
     """Window statistics of series ``i`` at ``t``: level, slope, own scale, changes, observations.
 
     ``div`` is the row's seasonal divisor over ``[lo_scale, t)``; ``plain``
     says it is all ones (then it is not applied, and, if ``logs`` has
     columns, ``logs[i, col]`` is the log of every non-NaN ``clean[i, col]``).
-    The other arrays are scratch space (``window_scale`` and ``window`` long).
+    The other arrays are scratch space (``window_scale`` and ``window`` long;
+    ``srt`` the longer of the two).
     """
     width_scale = t - lo_scale
     width = t - lo
@@ -330,9 +365,14 @@ def _stats_row(
             buf[nd] = d
             nd += 1
     if nd > 0:
-        med_d = _median_kernel(buf, nd)  # sorts buf[:nd]
+        if nd <= _RANK_MAX and _sort_into(buf, nd, srt):
+            med_d = 0.5 * (srt[(nd - 1) // 2] + srt[nd // 2])
+            ordered = srt
+        else:
+            med_d = _median_kernel(buf, nd)  # sorts buf[:nd]
+            ordered = buf
         if np.isfinite(med_d):
-            mad = _sorted_mad(buf, nd, med_d)
+            mad = _sorted_mad(ordered, nd, med_d)
         else:
             nd2 = 0
             for j in range(1, width_scale):
@@ -369,9 +409,7 @@ def _stats_row(
                 fit[k] = np.log(v)
             xs[k] = lo + j
             k += 1
-    for j in range(k):
-        tmp[j] = vals[j]
-    typical = _median_kernel(tmp, k)
+    typical = _median_small(vals, k, srt)
     unit = abs(typical) if positive else 1.0
     fit_scale = scale / unit
     fit_prior = prior / unit
@@ -423,7 +461,7 @@ def _stats_row(
         fit_slope = 0.0
     for j in range(k):
         tmp[j] = fit[j] + fit_slope * (t - xs[j])
-    fit_level = _median_kernel(tmp, k)
+    fit_level = _median_small(tmp, k, srt)
     lev = np.exp(fit_level) if positive else fit_level
     slope = fit_slope * lev if positive else fit_slope
     return lev, slope, scale, nd, n_obs
@@ -491,6 +529,7 @@ def _phase_index(
     amplitude: float,
     lo_scale: int,
     si_hist: np.ndarray,
+    log_hist: np.ndarray,
     si_used: np.ndarray,
     on_t: np.ndarray,
     need: np.ndarray,
@@ -498,8 +537,12 @@ def _phase_index(
     """Seasonal index at ``t`` (``seasonal_index_at``), whether it is used (``log_spread``).
 
     Marks in ``need`` the window cells whose index the portfolio must supply.
+    ``si_hist`` holds the index of column ``j`` at ``j % width`` (NaN where
+    none was set), ``log_hist`` its log where it is positive and finite.
     """
     min_count = max(2, period // 2)
+    width = si_hist.shape[1]
+    first = (t - period + 1) % width
     for i in range(c0, c1):
         o = own[i]
         nc = n_cyc[i]
@@ -508,29 +551,34 @@ def _phase_index(
             si = combined if np.isfinite(combined) else o
         else:
             si = o if nc >= 2 else np.nan
-        si_hist[i, t] = si
+        si_hist[i, t % width] = si
+        log_hist[i, t % width] = np.log(si) if si > 0 and np.isfinite(si) else np.nan
         total = 0.0
         m = 0
-        for j in range(t - period + 1, t + 1):
-            v = si_hist[i, j]
-            if v > 0 and np.isfinite(v):
-                total += np.log(v)
+        s = first
+        for _ in range(period):
+            lv = log_hist[i, s]
+            if not np.isnan(lv):
+                total += lv
                 m += 1
+            s = s + 1 if s + 1 < width else 0
         on = False
         if m >= min_count and np.isfinite(si):
             mean = total / m
             acc = 0.0
-            for j in range(t - period + 1, t + 1):
-                v = si_hist[i, j]
-                if v > 0 and np.isfinite(v):
-                    d = np.log(v) - mean
+            s = first
+            for _ in range(period):
+                lv = log_hist[i, s]
+                if not np.isnan(lv):
+                    d = lv - mean
                     acc += d * d
+                s = s + 1 if s + 1 < width else 0
             on = np.sqrt(acc / (m - 1)) >= amplitude
         on_t[i] = on
         si_used[i, t] = si if on else 1.0
         if on and many:
             for j in range(t - lo_scale):
-                if np.isnan(si_hist[i, lo_scale + j]):
+                if np.isnan(si_hist[i, (lo_scale + j) % width]):
                     need[j] = True
 
 
@@ -588,18 +636,19 @@ def _phase_window(
     vals = np.empty(w)
     xs = np.empty(w)
     tmp = np.empty(w)
+    srt = np.empty(max(ws, w))
     width_scale = t - lo_scale
     for i in range(c0, c1):
         plain = not (seasonal_now and on_t[i])
         if not plain:
             for j in range(width_scale):
-                v = si_hist[i, lo_scale + j]
+                v = si_hist[i, (lo_scale + j) % si_hist.shape[1]]
                 if np.isnan(v) and many:
                     v = pooled_col[j]
                 div[j] = v
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, div, t, lo_scale, lo, seg_start[i], prior_slope[i], plain, logs,
-            wide, buf, fit, vals, xs, tmp,
+            wide, buf, fit, vals, xs, tmp, srt,
         )  # fmt: skip
         level[i] = lev
         slope[i] = sl
@@ -669,8 +718,14 @@ def _phase_events(
     provisional: np.ndarray,
     severity: np.ndarray,
     confirm_at: np.ndarray,
+    seasonal_now: bool,
 ) -> None:  # pragma: no cover - compiled
-    """Scores, events and CUSUM at ``t`` of series ``c0:c1`` (the loop body of ``detect``)."""
+    """Scores, events and CUSUM at ``t`` of series ``c0:c1`` (the loop body of ``detect``).
+
+    Writes every output cell of column ``t`` (the outputs start uninitialised):
+    ``severity`` NaN and ``confirm_at`` -1 unless set, ``si_used`` 1 unless
+    ``_phase_index`` set it (``seasonal_now``).
+    """
     thr = fpar[0]
     min_change = fpar[1]
     revert = fpar[2]
@@ -684,7 +739,13 @@ def _phase_events(
     confirm = ipar[1]
     spike, drop, level_code, trend_code = ipar[2], ipar[3], ipar[4], ipar[5]
     for i in range(c0, c1):
-        su = si_used[i, t]
+        severity[i, t] = np.nan
+        confirm_at[i, t] = -1.0
+        if seasonal_now:
+            su = si_used[i, t]
+        else:
+            su = 1.0
+            si_used[i, t] = 1.0
         yt = y[i, t] / su
         observed = not np.isnan(yt)
         lev = level[i]
@@ -870,7 +931,6 @@ def _phase_events(
 def _detect_all(
     y: np.ndarray,
     clean: np.ndarray,
-    si_hist: np.ndarray,
     si_used: np.ndarray,
     score: np.ndarray,
     z_out: np.ndarray,
@@ -921,12 +981,22 @@ def _detect_all(
     mean_last = np.empty(n)
     gather = np.empty(n)
     ws = max(window_scale, 1)
-    # clean holds y or NaN: the logs of y serve every window that is not deseasonalised
+    # clean holds y or NaN: the logs of y serve every window that is not deseasonalised;
+    # clean starts as y; the seasonal history (a ring of the last ``n_hist``
+    # columns, long enough for the scale window and a cycle) starts as NaN
     logs = np.empty_like(y)
+    n_hist = max(period, window_scale) + 1 if seasonal else 0
+    si_hist = np.empty((n, n_hist))
+    log_hist = np.empty((n, n_hist))
     for c in numba.prange(n_chunks):
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             for j in range(n_periods):
-                logs[i, j] = np.log(y[i, j]) if y[i, j] > 0 else np.nan
+                v = y[i, j]
+                clean[i, j] = v
+                logs[i, j] = np.log(v) if v > 0 else np.nan
+            for j in range(n_hist):
+                si_hist[i, j] = np.nan
+                log_hist[i, j] = np.nan
     for t in range(n_periods):
         lo_scale = max(0, t - window_scale)
         lo = max(0, t - window)
@@ -952,7 +1022,8 @@ def _detect_all(
             for c in numba.prange(n_chunks):
                 _phase_index(
                     c * chunk, min(n, (c + 1) * chunk), t, period, own, n_cyc, pooled,
-                    use_pool, many, amplitude, lo_scale, si_hist, si_used, on_t, need[c],
+                    use_pool, many, amplitude, lo_scale, si_hist, log_hist, si_used, on_t,
+                    need[c],
                 )  # fmt: skip
             cols = np.empty(ws, dtype=np.int64)
             n_cols = 0
@@ -1000,6 +1071,7 @@ def _detect_all(
                 c * chunk, min(n, (c + 1) * chunk), t, y, clean, si_used, level, slope,
                 own_scale, n_diffs, n_obs, rel_prior, prior_df, fpar, ipar, fs, ist, score,
                 z_out, baseline, lower, upper, flag, kind, provisional, severity, confirm_at,
+                seasonal_now,
             )  # fmt: skip
 
 
@@ -1012,7 +1084,8 @@ _detect_kernel: Any = None
 #: Plain helpers called from the kernels: compiled (and rebound here) by ``_compile``.
 _HELPERS = (
     "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
-    "_select", "_big_median", "_pairwise_sum", "_sorted_mad", "_stats_row", "_own_ratio_row",
+    "_sort_into", "_median_small", "_select", "_big_median", "_pairwise_sum", "_sorted_mad",
+    "_stats_row", "_own_ratio_row",
     "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
     "_phase_events",
 )  # fmt: skip
@@ -1154,14 +1227,15 @@ def detect_arrays(
     if n_chunks is None:
         n_chunks = 8 * numba.get_num_threads()
     n_chunks = max(1, min(int(n_chunks), n_series))
-    out = {name: np.full(shape, np.nan) for name in ("score", "z", "baseline", "lower", "upper")}
+    # the kernel writes every cell of the float outputs exactly once (no prefill)
+    out = {
+        name: np.empty(shape)
+        for name in ("score", "z", "baseline", "lower", "upper", "severity", "confirm_at")
+    }
+    out["seasonal_index"] = np.empty(shape)
     out["flag"] = np.zeros(shape, dtype=bool)
     out["kind"] = np.zeros(shape, dtype=np.int8)
     out["provisional"] = np.zeros(shape, dtype=bool)
-    out["severity"] = np.full(shape, np.nan)
-    out["confirm_at"] = np.full(shape, -1.0)
-    out["seasonal_index"] = np.ones(shape)
-    si_hist = np.full(shape, np.nan) if seasonal else np.empty((n_series, 0))
     fpar = np.array(
         [
             threshold, min_change, revert, revert_fraction, growth, cusum_drift, cusum_limit,
@@ -1175,7 +1249,7 @@ def detect_arrays(
     )
     if n_series:
         _detect_kernel(
-            y, y.copy(), si_hist, out["seasonal_index"], out["score"], out["z"],
+            y, np.empty(shape), out["seasonal_index"], out["score"], out["z"],
             out["baseline"], out["lower"], out["upper"], out["flag"], out["kind"],
             out["provisional"], out["severity"], out["confirm_at"], fpar, ipar, n_chunks,
         )  # fmt: skip
