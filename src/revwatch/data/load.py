@@ -29,10 +29,11 @@ import codecs
 import csv
 import difflib
 import logging
+import os
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -547,14 +548,42 @@ def _read_text(path: Path, name: str) -> _Table:
     )
 
 
+@contextmanager
+def _retaining_arrow_pool() -> Iterator[None]:
+    """Let Arrow allocate from jemalloc (else the system allocator) inside the block.
+
+    mimalloc, pyarrow's default pool on Linux, hands freed pages back to the
+    system almost at once, so decoding a big file touches fresh pages for
+    every buffer; on virtual machines where that is slow, reading 24M rows
+    took 3.5-4 s of system time instead of 0.5-0.7 s with jemalloc. A pool
+    chosen with ``ARROW_DEFAULT_MEMORY_POOL`` is left alone.
+    """
+    import pyarrow as pa
+
+    previous = pa.default_memory_pool()
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or previous.backend_name != "mimalloc":
+        yield
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
 def _read_parquet(path: Path, name: str) -> _Table:
     try:
         # one block per column, numbers and times without a copy where Arrow allows
-        frame = pd.read_parquet(
-            path,
-            engine="pyarrow",
-            to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
-        )
+        with _retaining_arrow_pool():
+            frame = pd.read_parquet(
+                path,
+                engine="pyarrow",
+                to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
+            )
     except Exception as error:  # pyarrow raises many types for a bad file
         raise _fail(
             InputError,
