@@ -15,7 +15,10 @@ peak memory (the child's max RSS from ``wait4``). In the same run it times
 the straightforward pandas ``groupby().apply`` implementation of the seed's
 rolling z-score on a slice of the same data (per-row rate, extrapolated) and
 prints the ratio of the rates. Output: a Markdown table (for
-``docs/benchmarks.md``) and the machine.
+``docs/benchmarks.md``) and the machine. With ``--stages`` another child
+process times each stage in-process (load and validate, dense matrix,
+detect, classify and rank, CSV) and prints the seconds as JSON after each
+row.
 """
 
 from __future__ import annotations
@@ -81,6 +84,42 @@ def run_cli(path: Path, out: Path, method: str) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024**2
 
 
+#: Child process timing each stage of ``revwatch detect`` in-process (--stages).
+STAGES_CODE = """
+import json, resource, sys, time
+from revwatch.classify import results_frame
+from revwatch.data.load import load
+from revwatch.detect.registry import get_detector
+from revwatch.report import write_results
+path, method, out = sys.argv[1:4]
+seconds = {}
+start = mark = time.perf_counter()
+def stage(name):
+    global mark
+    now = time.perf_counter()
+    seconds[name] = round(now - mark, 2)
+    mark = now
+panel = load(path, id="account", time="month", value="revenue"); stage("load")
+panel.matrix(); stage("matrix")
+detector = get_detector(method)
+scores = detector.fit(panel).detect(panel); stage("detect")
+results = results_frame(panel, scores, method=detector.name); stage("classify+rank")
+write_results(results, "csv", id_columns=list(panel.id_columns), output=out); stage("csv")
+seconds["total"] = round(time.perf_counter() - start, 2)
+seconds["peak_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
+print(json.dumps(seconds))
+"""
+
+
+def run_stages(path: Path, out: Path, method: str) -> str:
+    """Seconds per stage (load, matrix, detect, classify+rank, csv) in one child process."""
+    args = [sys.executable, "-c", STAGES_CODE, str(path), method, str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"stage timing failed: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def baseline_rate(frame: pd.DataFrame, n_periods: int) -> float:
     """Rows per second of the seed's rolling z-score as pandas groupby-apply."""
     rows = min(len(frame), max(BASELINE_ROWS // n_periods, 1) * n_periods)
@@ -117,6 +156,9 @@ def main() -> None:
     parser.add_argument("--periods", type=int, default=24)
     parser.add_argument("--method", default="auto")
     parser.add_argument("--folder", type=Path, default=None, help="keep the Parquet files here")
+    parser.add_argument(
+        "--stages", action="store_true", help="also time each stage in-process (one more child)"
+    )
     args = parser.parse_args()
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="revwatch-bench-"))
@@ -146,6 +188,9 @@ def main() -> None:
             f"| {flagged:,} |",
             flush=True,
         )
+        if args.stages:
+            timing = run_stages(path, out, args.method)
+            print(f"stages {n:,} x {args.periods}: {timing}", flush=True)
     print()
     print(
         f"method {args.method}; targets (1M x 24): <= {TARGET_SECONDS:g} s, <= {TARGET_GB:g} GB, "

@@ -244,3 +244,15 @@ def test_csv_periods_same_as_pandas(periods: pd.Series) -> None:
         {"account": ["a", "b", "c"], "period": periods, "value": [1.0, 2.0, 3.0]}
     )
     assert _to_csv_arrow(results) == _to_csv_pandas(results)
+
+
+def test_csv_file_same_bytes_as_text(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from revwatch.report.formats import write_results
+
+    results = _odd_results(300)
+    path = Path(str(tmp_path)) / "deep" / "out.csv"
+    assert write_results(results, "csv", id_columns=["account"], output=path) is None
+    assert path.read_bytes() == _to_csv_pandas(results).encode("utf-8")
+    assert write_results(results, "csv", id_columns=["account"]) == _to_csv_pandas(results)

@@ -247,6 +247,19 @@ def key_order(
     return KeyOrder(same_series=same_series, same_key=ties[-1])
 
 
+def _rows_where(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame.loc[mask].reset_index(drop=True)``, filtered column by column.
+
+    pandas selects rows of a frame by a take, which for Arrow columns of
+    many chunks first joins all the chunks; a column's filter works chunk by
+    chunk.
+    """
+    return pd.DataFrame(
+        {name: frame[name].array[mask] for name in frame.columns},
+        index=pd.RangeIndex(int(np.count_nonzero(mask))),
+    )
+
+
 def _owned(array: np.ndarray) -> np.ndarray:
     """``array`` if it owns its writable memory, else a copy (never a view of a frame)."""
     if array.flags.owndata and array.flags.writeable:
@@ -493,7 +506,7 @@ class Panel:
         changed = self._series_starts()
         if self.id_columns:
             ids = frame[list(self.id_columns)]
-            keys = (ids.loc[changed] if n_rows else ids.iloc[:0]).reset_index(drop=True)
+            keys = _rows_where(ids, changed) if n_rows else ids.iloc[:0].reset_index(drop=True)
             starts = np.flatnonzero(changed)
         else:
             keys = pd.DataFrame(index=range(1 if n_rows else 0))

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -234,8 +235,11 @@ def _csv_cells(column: pd.Series, name: str) -> pa.Array | None:
     return _csv_text_cells(column)
 
 
-def _to_csv_arrow(results: pd.DataFrame) -> str | None:
-    """:func:`_to_csv_pandas` built column by column in Arrow; None for what it does not cover."""
+def _csv_utf8(results: pd.DataFrame) -> bytes | None:
+    """:func:`_to_csv_pandas` as UTF-8, built column by column in Arrow.
+
+    None for what it does not cover (the caller then uses pandas).
+    """
     names = list(results.columns)
     if len(names) < 2 or not all(isinstance(name, str) for name in names):
         return None  # a lone empty cell is quoted; non-text names: let pandas decide
@@ -249,16 +253,22 @@ def _to_csv_arrow(results: pd.DataFrame) -> str | None:
         cells.append(column_cells)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(names)
+    head = header.getvalue().encode("utf-8")
     if not len(results):
-        return header.getvalue()
+        return head
     lines = pc.binary_join_element_wise(*cells, _text(","))
     lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     start, stop = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-    body = memoryview(lines.buffers()[2])[start:stop]
-    return header.getvalue() + str(body, "utf-8")
+    return head + memoryview(lines.buffers()[2])[start:stop]
+
+
+def _to_csv_arrow(results: pd.DataFrame) -> str | None:
+    """:func:`_csv_utf8` as text."""
+    data = _csv_utf8(results)
+    return None if data is None else data.decode("utf-8")
 
 
 def _to_csv(results: pd.DataFrame) -> str:
@@ -421,6 +431,15 @@ def write_results(
         raise ParameterError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
     _check_columns(results, list(id_columns), "the results frame")
     if fmt == "csv":
+        if output is not None and os.linesep == "\n":
+            # the bytes as they would be written: no round trip through a str
+            data = _csv_utf8(results)
+            if data is not None:
+                path = Path(output).expanduser()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                logger.info("wrote %d result rows as %s to %s", len(results), fmt, path)
+                return None
         text = _to_csv(results)
     elif fmt == "json":
         text = _to_json(results)
