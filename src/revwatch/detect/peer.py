@@ -57,6 +57,8 @@ __all__ = ["PeerRelativeDetector", "peer_strength"]
 _MAD_TO_SIGMA = 1.4826
 _MAD_EFFICIENCY = 0.4
 _WINDOWS = {"monthly": 12, "quarterly": 8, "weekly": 13, "daily": 28, "hourly": 48, "yearly": 5}
+#: Series the ``peer_strength`` summary looks at, at most.
+_STRENGTH_SERIES = 2_000
 _SPIKE = TYPE_CODES["spike"]
 _DROP = TYPE_CODES["drop"]
 _LEVEL = TYPE_CODES["level_shift"]
@@ -327,8 +329,14 @@ class PeerRelativeDetector(Detector):
 
 
 def _rolling_strength(residual: np.ndarray, own: np.ndarray, window: int) -> np.ndarray:
-    """:func:`peer_strength` of the ``window`` periods up to and including each period."""
-    n_periods = residual.shape[1]
+    """:func:`peer_strength` of the ``window`` periods up to and including each period.
+
+    On at most ``_STRENGTH_SERIES`` evenly spaced series: a summary, not a score.
+    """
+    n_series, n_periods = residual.shape
+    if n_series > _STRENGTH_SERIES:
+        rows = np.linspace(0, n_series - 1, _STRENGTH_SERIES).astype(np.int64)
+        residual, own = residual[rows], own[rows]
     strength = np.full(n_periods, np.nan)
     for t in range(n_periods):
         lo = max(0, t - window + 1)
