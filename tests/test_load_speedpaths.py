@@ -256,3 +256,19 @@ def test_csv_file_same_bytes_as_text(tmp_path: object) -> None:
     assert write_results(results, "csv", id_columns=["account"], output=path) is None
     assert path.read_bytes() == _to_csv_pandas(results).encode("utf-8")
     assert write_results(results, "csv", id_columns=["account"]) == _to_csv_pandas(results)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_most_severe_first_same_as_lexsort(ties: bool) -> None:
+    from revwatch.classify import _most_severe_first
+
+    rng = np.random.default_rng(7)
+    severity = rng.exponential(3, 50_000)
+    if ties:
+        severity = np.round(severity, 1)
+        severity[::5] = 0.0
+        severity[1::50] = -0.0
+    impact = rng.normal(0, 100, 50_000)
+    impact[::9] = np.nan
+    expected = np.lexsort((-np.abs(np.nan_to_num(impact, nan=0.0)), -severity))
+    np.testing.assert_array_equal(_most_severe_first(severity, impact), expected)

@@ -108,6 +108,26 @@ def _column_rows(column: pd.Series, rows: np.ndarray, order: np.ndarray) -> obje
     return column.to_numpy()[rows[order]]
 
 
+def _most_severe_first(severity: np.ndarray, impact: np.ndarray) -> np.ndarray:
+    """Order by severity, descending, then by absolute impact (NaN as 0), descending; stable.
+
+    The same order as ``np.lexsort((-|impact|, -severity))``: one stable
+    sort by severity is enough when no two severities tie (the usual case),
+    at a third of the cost.
+
+    Examples
+    --------
+    >>> _most_severe_first(np.array([1.0, 3.0, 1.0]), np.array([5.0, 0.0, -7.0])).tolist()
+    [1, 2, 0]
+    """
+    order = np.argsort(-severity, kind="stable")
+    ranked = severity[order]
+    if len(ranked) > 1 and bool((ranked[1:] == ranked[:-1]).any()):
+        magnitude = -np.abs(np.where(np.isnan(impact), 0.0, impact))
+        return np.lexsort((magnitude, -severity))
+    return order
+
+
 def results_frame(
     panel: Panel,
     scores: Scores,
@@ -147,7 +167,7 @@ def results_frame(
     baseline = mat.cells(scores.baseline, selected)
     impact = value - baseline
     # most severe first, then the largest money impact: order the rows, then build columns
-    order = np.lexsort((-np.abs(np.where(np.isnan(impact), 0.0, impact)), -row_severity))
+    order = _most_severe_first(row_severity, impact)
     rows = selected[order]
     row_kind, row_sign, row_severity = row_kind[order], row_sign[order], row_severity[order]
     value, baseline, impact = value[order], baseline[order], impact[order]
