@@ -77,3 +77,30 @@ def test_without_numba_the_cli_gives_the_same_report(tmp_path) -> None:
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1]
     assert outputs[0].count("\n") > 700
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_medians_match_the_insertion_sort(seed: int) -> None:
+    """The rank sort and the four-value median give the insertion sort's values exactly."""
+    _kernels._compile()
+    rng = np.random.default_rng(seed)
+    scratch = np.empty(16)
+    for k in range(0, 17):
+        for _ in range(50):
+            # ties, signed zeros, infinities and plain values
+            pool = np.array([0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, 3.25])
+            buf = np.where(rng.random(k) < 0.5, rng.choice(pool, k), rng.normal(size=k))
+            ref = buf.copy()
+            want = _kernels._median_kernel(ref, k)
+            assert _kernels._sort_into(buf.copy(), k, scratch)
+            assert np.array_equal(scratch[:k], ref[:k])
+            got = _kernels._median_small(buf.copy(), k, scratch)
+            assert got == want or (np.isnan(got) and np.isnan(want))
+            if k == 4:
+                got4 = _kernels._median_thirds(buf.copy(), 4)
+                assert got4 == want or (np.isnan(got4) and np.isnan(want))
+    with_nan = np.array([1.0, np.nan, 0.5])
+    assert not _kernels._sort_into(with_nan, 3, scratch)
+    assert _kernels._median_small(with_nan.copy(), 3, scratch) == _kernels._median_kernel(
+        with_nan.copy(), 3
+    ) or np.isnan(_kernels._median_kernel(with_nan.copy(), 3))

@@ -26,7 +26,7 @@ __all__ = ["HAVE_NUMBA", "detect_arrays", "log_spread_rows", "seasonal_ratios", 
 _MAD_TO_SIGMA = 1.4826
 _DBL_MAX = float(np.finfo(np.float64).max)
 #: Windows up to this long are sorted by rank (k^2 branch-free compares); longer by insertion.
-_RANK_MAX = 40
+_RANK_MAX = 16
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("REVWATCH_NO_NUMBA"):
@@ -72,6 +72,20 @@ def _sort_into(buf: np.ndarray, k: int, out: np.ndarray) -> bool:  # pragma: no 
             r += 1 if buf[j] < v else 0
         out[r] = v
     return True
+
+
+def _median4(a: float, b: float, c: float, d: float) -> float:  # pragma: no cover
+    """:func:`_median_of` of four values (no NaN): half the sum of the middle two."""
+    lo1, hi1 = (a, b) if a <= b else (b, a)
+    lo2, hi2 = (c, d) if c <= d else (d, c)
+    return 0.5 * ((lo1 if lo1 >= lo2 else lo2) + (hi1 if hi1 <= hi2 else hi2))
+
+
+def _median_thirds(buf: np.ndarray, k: int) -> float:  # pragma: no cover
+    """:func:`_median_of` of a third of a window (``buf[:k]``, no NaN; four is common)."""
+    if k == 4:
+        return _median4(buf[0], buf[1], buf[2], buf[3])
+    return _median_kernel(buf, k)
 
 
 def _median_small(buf: np.ndarray, k: int, out: np.ndarray) -> float:  # pragma: no cover
@@ -429,20 +443,20 @@ def _stats_row(
         for j in range(n_left):
             tmp[j] = fit[j]
             sx += xs[j]
-        left = _median_kernel(tmp, n_left)
+        left = _median_thirds(tmp, n_left)
         x_left = sx / n_left
         sx = 0.0
         for j in range(n_right):
             tmp[j] = fit[k - n_right + j]
             sx += xs[k - n_right + j]
-        right = _median_kernel(tmp, n_right)
+        right = _median_thirds(tmp, n_right)
         x_right = sx / n_right
     if n_mid > 0:
         sx = 0.0
         for j in range(n_mid):
             tmp[j] = fit[n_left + j]
             sx += xs[n_left + j]
-        mid = _median_kernel(tmp, n_mid)
+        mid = _median_thirds(tmp, n_mid)
         x_mid = sx / n_mid
     raw = (right - left) / (x_right - x_left)
     m = float(min(n_left, n_right))
@@ -664,7 +678,9 @@ def _phase_window(
 _PRIOR_SLOPE, _CARRIED_REL, _CARRIED_DF = 0, 1, 2
 _EV_DIR, _EV_LEVEL, _EV_SLOPE, _EV_SCALE, _EV_DF, _EV_DEV0, _EV_DEVMAX, _EV_PEAK = range(3, 11)
 _CU_POS, _CU_NEG, _CU_POS_SUM, _CU_NEG_SUM, _CU_POS_LEN, _CU_NEG_LEN = range(11, 17)
-_N_FLOAT_STATE = 17
+#: the last degrees of freedom of a series and the band's t quantile at them
+_T_DF, _T_BAND = 17, 18
+_N_FLOAT_STATE = 19
 # rows of the integer state
 _SEG_START, _EV_ONSET, _EV_LEN, _CU_POS_START, _CU_NEG_START = range(5)
 _N_INT_STATE = 5
@@ -775,7 +791,14 @@ def _phase_events(
         dev = yt - lev
         z = _wallace_z1(dev / pred_scale, df)
         material = abs(dev) >= min_change * abs_level
-        half_band = _fmax(_wallace_t1(thr, df) * pred_scale, min_change * abs_level)
+        # df rarely changes from one period to the next: reuse the quantile
+        if df == fs[_T_DF, i]:
+            t_band = fs[_T_BAND, i]
+        else:
+            t_band = _wallace_t1(thr, df)
+            fs[_T_DF, i] = df
+            fs[_T_BAND, i] = t_band
+        half_band = _fmax(t_band * pred_scale, min_change * abs_level)
         bl = lev if scored else np.nan
         baseline[i, t] = bl
         lower[i, t] = bl - half_band
@@ -966,6 +989,7 @@ def _detect_all(
     fs = np.zeros((_N_FLOAT_STATE, n))
     fs[_EV_SCALE] = 1.0
     fs[_EV_DF] = 1.0
+    fs[_T_DF] = np.nan
     ist = np.zeros((_N_INT_STATE, n), dtype=np.int64)
     ist[_EV_ONSET] = -1
     own = np.empty(n)
@@ -1084,8 +1108,8 @@ _detect_kernel: Any = None
 #: Plain helpers called from the kernels: compiled (and rebound here) by ``_compile``.
 _HELPERS = (
     "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
-    "_sort_into", "_median_small", "_select", "_big_median", "_pairwise_sum", "_sorted_mad",
-    "_stats_row", "_own_ratio_row",
+    "_sort_into", "_median4", "_median_thirds", "_median_small", "_select", "_big_median",
+    "_pairwise_sum", "_sorted_mad", "_stats_row", "_own_ratio_row",
     "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
     "_phase_events",
 )  # fmt: skip
