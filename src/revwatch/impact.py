@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from revwatch.errors import ParameterError
 
@@ -160,7 +160,7 @@ def window_impact(
     unknown = np.bincount(g, weights=(ok & ~np.isfinite(sigma)).astype(float), minlength=size)
     var = (1.0 - cfg.rho) * s2 + cfg.rho * s1**2
     sd = np.where(unknown > 0, np.nan, np.sqrt(var))
-    z = float(norm.ppf(0.5 + cfg.level / 2.0))
+    z = NormalDist().inv_cdf(0.5 + cfg.level / 2.0)
     impact = act - exp
     return pd.DataFrame(
         {
