@@ -24,7 +24,7 @@ from revwatch.api import Detection, analyze
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
 from revwatch.errors import ParameterError, RevwatchError
-from revwatch.report import plot_top_series, render_table, write_results
+from revwatch.report import render_table, write_results
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,13 @@ app = typer.Typer(
 )
 
 _FORMATS = ("table", "csv", "json", "markdown")
+
+
+def _plot_top_series(*args: Any, **kwargs: Any) -> Any:
+    """:func:`revwatch.report.plot_top_series`, imported on use (matplotlib is slow to import)."""
+    from revwatch.report import plot_top_series
+
+    return plot_top_series(*args, **kwargs)
 
 
 def _stderr() -> Console:
@@ -139,7 +146,7 @@ def _emit(
         elif not quiet:
             err.print(f"wrote {len(results)} rows to {output}")
     if chart is not None:
-        plot_top_series(
+        _plot_top_series(
             detection.series(), ids, chart, top=4, value_label=detection.panel.value_name
         )
         if not quiet:
@@ -159,7 +166,7 @@ def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
     series = detection.series()
     series["in_incident"] = detection.panel.matrix().to_rows(active_cells(detection.scores))
     ids = list(detection.panel.id_columns)
-    plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
+    _plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
     if not quiet:
         _stderr().print(f"wrote chart to {chart}")
 
@@ -336,7 +343,7 @@ def demo_command(
             id_columns=list(detection.panel.id_columns),
             output=output_dir / "anomalies.csv",
         )
-        plot_top_series(
+        _plot_top_series(
             detection.series(),
             list(detection.panel.id_columns),
             output_dir / "top_accounts.png",
