@@ -179,3 +179,16 @@ def test_auto_beats_the_seed_methods_on_smartphone_sales() -> None:
 def test_registry_names() -> None:
     assert isinstance(get_detector("auto"), AutoDetector)
     assert isinstance(get_detector("peer"), PeerRelativeDetector)
+
+
+def test_open_event_band_is_around_the_frozen_baseline() -> None:
+    values = shared_panel(noise=0.03)
+    values[2, 10:13] *= 0.5  # three months down, then back
+    # a short window slides while the event is open: its level moves, the frozen one does not
+    scores = PeerRelativeDetector(confirm=5, window=3).detect(as_panel(values))
+    assert scores.flag[2, 10]
+    for t in (11, 12):
+        assert not scores.flag[2, t]
+        centre = (np.log(scores.lower[2, t]) + np.log(scores.upper[2, t])) / 2
+        assert np.log(scores.baseline[2, t]) == pytest.approx(centre)
+        assert values[2, t] < scores.lower[2, t]  # still outside the band it is judged by

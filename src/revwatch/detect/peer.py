@@ -283,7 +283,10 @@ class PeerRelativeDetector(Detector):
                 idx = np.flatnonzero(in_event & ~reverted)
                 if idx.size:
                     # judged against the level frozen at the onset
-                    out.baseline[idx, t] = np.exp(ev_level[idx] + take)
+                    frozen = ev_level[idx] + take
+                    out.baseline[idx, t] = np.exp(frozen)
+                    out.lower[idx, t] = np.exp(frozen - half[idx])
+                    out.upper[idx, t] = np.exp(frozen + half[idx])
                     clean[idx, t] = np.nan
                     ev_len[idx] += 1
                     ev_peak[idx] = np.fmax(ev_peak[idx], np.abs(z[idx]))
