@@ -104,3 +104,38 @@ def test_small_medians_match_the_insertion_sort(seed: int) -> None:
     assert _kernels._median_small(with_nan.copy(), 3, scratch) == _kernels._median_kernel(
         with_nan.copy(), 3
     ) or np.isnan(_kernels._median_kernel(with_nan.copy(), 3))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sliding_window_keeps_the_sorted_values(seed: int) -> None:
+    """Sliding a series' sorted window by a period gives the values and changes sorted afresh."""
+    _kernels._compile()
+    rng = np.random.default_rng(seed)
+    for window, window_scale in ((12, 12), (5, 9), (3, 20), (1, 3)):
+        for _ in range(20):
+            periods = int(rng.integers(1, 40))
+            pool = np.array([0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, 3.25, np.nan])
+            row = np.where(
+                rng.random(periods) < 0.4,
+                rng.choice(pool, periods),
+                np.round(rng.normal(size=periods), 1),
+            )
+            clean = row[None, :].copy()
+            seg = int(rng.integers(0, periods + 1))
+            cache_v = np.empty(max(window, 1))
+            cache_d = np.empty(max(window_scale, 1))
+            counts = np.zeros(2, dtype=np.int64)
+            for t in range(1, periods + 1):
+                lo, lo_scale = max(0, t - window), max(0, t - window_scale)
+                assert _kernels._slide(
+                    clean, 0, t, lo, lo_scale, window, window_scale, seg, cache_v, cache_d, counts
+                )
+                wide = np.where(np.arange(periods) >= seg, row, np.nan)
+                vals = wide[lo:t][~np.isnan(wide[lo:t])]
+                with np.errstate(invalid="ignore"):  # inf - inf
+                    diffs = np.diff(wide[lo_scale:t])
+                diffs = diffs[~np.isnan(diffs)]
+                assert counts[0] == vals.size and counts[1] == diffs.size
+                assert (cache_v[: vals.size] == np.sort(vals)).all()
+                assert (cache_d[: diffs.size] == np.sort(diffs)).all()
+    assert _kernels._sorted_remove(np.array([1.0, 2.0]), 2, 3.0) == -1

@@ -115,11 +115,13 @@ def _stats(
     ws = max(t - lo_scale, 1)
     w = max(t - lo, 1)
     no_logs = np.empty((0, 0))
+    no_cache = np.empty(0)
+    no_counts = np.zeros(2, dtype=np.int64)
     for i in numba.prange(n_series):
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, divisor[i], t, lo_scale, lo, seg_start[i], prior_slope[i], False, no_logs,
             np.empty(ws), np.empty(ws), np.empty(w), np.empty(w), np.empty(w), np.empty(w),
-            np.empty(max(ws, w)),
+            np.empty(max(ws, w)), no_cache, no_cache, no_counts, 0,
         )  # fmt: skip
         level[i] = lev
         slope[i] = sl
@@ -335,6 +337,28 @@ def _sorted_mad(buf: np.ndarray, n: int, med: float) -> float:  # pragma: no cov
     return 0.5 * (x_lo + x_hi)
 
 
+def _sorted_insert(a: np.ndarray, n: int, v: float) -> int:  # pragma: no cover
+    """Insert ``v`` into the sorted ``a[:n]``; returns the new count."""
+    j = n
+    while j > 0 and a[j - 1] > v:
+        a[j] = a[j - 1]
+        j -= 1
+    a[j] = v
+    return n + 1
+
+
+def _sorted_remove(a: np.ndarray, n: int, v: float) -> int:  # pragma: no cover
+    """Remove a value equal to ``v`` from the sorted ``a[:n]``: the new count, -1 if absent."""
+    p = 0
+    while p < n and a[p] != v:
+        p += 1
+    if p == n:
+        return -1
+    for j in range(p, n - 1):
+        a[j] = a[j + 1]
+    return n - 1
+
+
 def _stats_row(
     clean: np.ndarray,
     i: int,
@@ -353,6 +377,10 @@ def _stats_row(
     xs: np.ndarray,
     tmp: np.ndarray,
     srt: np.ndarray,
+    cache_v: np.ndarray,
+    cache_d: np.ndarray,
+    counts: np.ndarray,
+    mode: int,
 ) -> tuple[float, float, float, int, int]:  # pragma: no cover - compiled
     """Window statistics of series ``i`` at ``t``: level, slope, own scale, changes, observations.
 
@@ -360,7 +388,10 @@ def _stats_row(
     says it is all ones (then it is not applied, and, if ``logs`` has
     columns, ``logs[i, col]`` is the log of every non-NaN ``clean[i, col]``).
     The other arrays are scratch space (``window_scale`` and ``window`` long;
-    ``srt`` the longer of the two).
+    ``srt`` the longer of the two). ``mode`` 0 uses none of ``cache_v``,
+    ``cache_d`` and ``counts``; 1 sorts the window's values and changes as
+    usual and keeps them there (``counts`` their numbers); 2 takes them from
+    there (kept up to date by the caller): medians of the same values.
     """
     width_scale = t - lo_scale
     width = t - lo
@@ -372,19 +403,28 @@ def _stats_row(
             v = np.nan
         wide[j] = v
     # scale from period-over-period changes
-    nd = 0
-    for j in range(1, width_scale):
-        d = wide[j] - wide[j - 1]
-        if not np.isnan(d):
-            buf[nd] = d
-            nd += 1
+    if mode == 2:
+        nd = counts[1]
+    else:
+        nd = 0
+        for j in range(1, width_scale):
+            d = wide[j] - wide[j - 1]
+            if not np.isnan(d):
+                buf[nd] = d
+                nd += 1
     if nd > 0:
-        if nd <= _RANK_MAX and _sort_into(buf, nd, srt):
+        if mode == 2:
+            med_d = 0.5 * (cache_d[(nd - 1) // 2] + cache_d[nd // 2])
+            ordered = cache_d
+        elif nd <= _RANK_MAX and _sort_into(buf, nd, srt):
             med_d = 0.5 * (srt[(nd - 1) // 2] + srt[nd // 2])
             ordered = srt
         else:
             med_d = _median_kernel(buf, nd)  # sorts buf[:nd]
             ordered = buf
+        if mode == 1:
+            for j in range(nd):
+                cache_d[j] = ordered[j]
         if np.isfinite(med_d):
             mad = _sorted_mad(ordered, nd, med_d)
         else:
@@ -399,6 +439,8 @@ def _stats_row(
         scale = scale * (1.0 + 1.0 / max(nd - 0.8, 0.2))
     else:
         scale = np.nan
+    if mode == 1:
+        counts[1] = nd
     # the level/trend window and its observations
     n_obs = 0
     positive = True
@@ -423,7 +465,20 @@ def _stats_row(
                 fit[k] = np.log(v)
             xs[k] = lo + j
             k += 1
-    typical = _median_small(vals, k, srt)
+    if mode == 2:
+        typical = np.nan if k == 0 else 0.5 * (cache_v[(k - 1) // 2] + cache_v[k // 2])
+    elif mode == 1:
+        if k <= _RANK_MAX and _sort_into(vals, k, srt):
+            ordered_v = srt
+        else:
+            _median_kernel(vals, k)  # sorts vals[:k]
+            ordered_v = vals
+        for j in range(k):
+            cache_v[j] = ordered_v[j]
+        counts[0] = k
+        typical = np.nan if k == 0 else 0.5 * (ordered_v[(k - 1) // 2] + ordered_v[k // 2])
+    else:
+        typical = _median_small(vals, k, srt)
     unit = abs(typical) if positive else 1.0
     fit_scale = scale / unit
     fit_prior = prior / unit
@@ -615,6 +670,56 @@ def _phase_mean_last(
         mean_last[i] = _pairwise_sum(row, width) / count if count > 0 else np.nan
 
 
+def _cell(clean: np.ndarray, i: int, col: int, seg: int) -> float:  # pragma: no cover
+    """``clean[i, col]`` as a window holds it (NaN before the segment start)."""
+    return clean[i, col] if col >= seg else np.nan
+
+
+def _slide(
+    clean: np.ndarray,
+    i: int,
+    t: int,
+    lo: int,
+    lo_scale: int,
+    window: int,
+    window_scale: int,
+    seg: int,
+    cache_v: np.ndarray,
+    cache_d: np.ndarray,
+    counts: np.ndarray,
+) -> bool:  # pragma: no cover - compiled
+    """Move series ``i``'s sorted window values and changes from ``t - 1`` to ``t``.
+
+    False (the cache then undefined) if a value to remove is not there.
+    """
+    kv = counts[0]
+    kd = counts[1]
+    lo_p = max(0, t - 1 - window)
+    if lo > lo_p:
+        v = _cell(clean, i, lo_p, seg)
+        if not np.isnan(v):
+            kv = _sorted_remove(cache_v, kv, v)
+            if kv < 0:
+                return False
+    v = _cell(clean, i, t - 1, seg)
+    if not np.isnan(v):
+        kv = _sorted_insert(cache_v, kv, v)
+    ls_p = max(0, t - 1 - window_scale)
+    if lo_scale > ls_p and ls_p + 1 <= t - 2:
+        d = _cell(clean, i, ls_p + 1, seg) - _cell(clean, i, ls_p, seg)
+        if not np.isnan(d):
+            kd = _sorted_remove(cache_d, kd, d)
+            if kd < 0:
+                return False
+    if t - 2 >= lo_scale:
+        d = _cell(clean, i, t - 1, seg) - _cell(clean, i, t - 2, seg)
+        if not np.isnan(d):
+            kd = _sorted_insert(cache_d, kd, d)
+    counts[0] = kv
+    counts[1] = kd
+    return True
+
+
 def _phase_window(
     c0: int,
     c1: int,
@@ -639,8 +744,19 @@ def _phase_window(
     n_obs: np.ndarray,
     rel: np.ndarray,
     pool_ok: np.ndarray,
+    ist: np.ndarray,
+    cache_v: np.ndarray,
+    cache_d: np.ndarray,
+    counts: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Window statistics at ``t`` of series ``c0:c1`` (deseasonalised where the index is on)."""
+    """Window statistics at ``t`` of series ``c0:c1`` (deseasonalised where the index is on).
+
+    A series' window that is not deseasonalised keeps its sorted values and
+    changes (``cache_v``, ``cache_d``; ``counts`` their numbers) from one
+    period to the next: the value and change that enter are inserted, those
+    that leave removed. They are sorted afresh when ``ist[_CACHE_OK]`` says
+    the window changed otherwise (a restart, a new segment start).
+    """
     ws = max(window_scale, 1)
     w = max(window, 1)
     div = np.ones(ws)
@@ -654,6 +770,21 @@ def _phase_window(
     width_scale = t - lo_scale
     for i in range(c0, c1):
         plain = not (seasonal_now and on_t[i])
+        seg = seg_start[i]
+        mode = 0
+        if plain:
+            mode = 1
+            if t >= 1 and ist[_CACHE_OK, i] == 1 and ist[_CACHE_SEG, i] == seg:
+                slid = _slide(
+                    clean, i, t, lo, lo_scale, window, window_scale, seg, cache_v[i], cache_d[i],
+                    counts[i],
+                )  # fmt: skip
+                if slid:
+                    mode = 2
+            ist[_CACHE_OK, i] = 1
+            ist[_CACHE_SEG, i] = seg
+        else:
+            ist[_CACHE_OK, i] = 0
         if not plain:
             for j in range(width_scale):
                 v = si_hist[i, (lo_scale + j) % si_hist.shape[1]]
@@ -661,8 +792,8 @@ def _phase_window(
                     v = pooled_col[j]
                 div[j] = v
         lev, sl, sc, nd, nob = _stats_row(
-            clean, i, div, t, lo_scale, lo, seg_start[i], prior_slope[i], plain, logs,
-            wide, buf, fit, vals, xs, tmp, srt,
+            clean, i, div, t, lo_scale, lo, seg, prior_slope[i], plain, logs,
+            wide, buf, fit, vals, xs, tmp, srt, cache_v[i], cache_d[i], counts[i], mode,
         )  # fmt: skip
         level[i] = lev
         slope[i] = sl
@@ -683,7 +814,9 @@ _T_DF, _T_BAND = 17, 18
 _N_FLOAT_STATE = 19
 # rows of the integer state
 _SEG_START, _EV_ONSET, _EV_LEN, _CU_POS_START, _CU_NEG_START = range(5)
-_N_INT_STATE = 5
+#: whether a series' sorted window (``_phase_window``) is current, and its segment start
+_CACHE_OK, _CACHE_SEG = 5, 6
+_N_INT_STATE = 7
 
 
 def _carry(fs: np.ndarray, i: int, scale: float, level: float, df: float) -> None:
@@ -702,6 +835,7 @@ def _restart_row(
 ) -> None:
     """``RobustShiftDetector._restart`` for one series."""
     ist[_SEG_START, i] = start
+    ist[_CACHE_OK, i] = 0
     for j in range(max(start, 0), t + 1):
         clean[i, j] = y[i, j]
 
@@ -940,6 +1074,7 @@ def _phase_events(
                 score[i, t] = _fmax(score[i, t], sev)
                 _carry(fs, i, pred_scale, lev, df)
                 ist[_SEG_START, i] = start
+                ist[_CACHE_OK, i] = 0
                 # the drift continues at the rate it built up: 2 x mean deviation / run
                 run = _maximum(clen, 1.0)
                 mean_dev = csum / run * pred_scale
@@ -1005,6 +1140,9 @@ def _detect_all(
     mean_last = np.empty(n)
     gather = np.empty(n)
     ws = max(window_scale, 1)
+    cache_v = np.empty((n, max(window, 1)))
+    cache_d = np.empty((n, ws))
+    counts = np.zeros((n, 2), dtype=np.int64)
     # clean holds y or NaN: the logs of y serve every window that is not deseasonalised;
     # clean starts as y; the seasonal history (a ring of the last ``n_hist``
     # columns, long enough for the scale window and a cycle) starts as NaN
@@ -1082,6 +1220,7 @@ def _detect_all(
                 c * chunk, min(n, (c + 1) * chunk), clean, logs, t, lo_scale, lo, window,
                 window_scale, ist[_SEG_START], fs[_PRIOR_SLOPE], seasonal_now, many, on_t,
                 si_hist, pooled_col, level, slope, own_scale, n_diffs, n_obs, rel, pool_ok,
+                ist, cache_v, cache_d, counts,
             )  # fmt: skip
         count = 0
         for i in range(n):
@@ -1109,7 +1248,8 @@ _detect_kernel: Any = None
 _HELPERS = (
     "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
     "_sort_into", "_median4", "_median_thirds", "_median_small", "_select", "_big_median",
-    "_pairwise_sum", "_sorted_mad", "_stats_row", "_own_ratio_row",
+    "_pairwise_sum", "_sorted_mad", "_sorted_insert", "_sorted_remove", "_stats_row", "_cell",
+    "_slide", "_own_ratio_row",
     "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
     "_phase_events",
 )  # fmt: skip
