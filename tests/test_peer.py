@@ -192,3 +192,28 @@ def test_open_event_band_is_around_the_frozen_baseline() -> None:
         centre = (np.log(scores.lower[2, t]) + np.log(scores.upper[2, t])) / 2
         assert np.log(scores.baseline[2, t]) == pytest.approx(centre)
         assert values[2, t] < scores.lower[2, t]  # still outside the band it is judged by
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"cusum_limit": "foo"}, "cusum_limit"),
+        ({"cusum_limit": -1.0}, "cusum_limit"),
+        ({"seasonal_cycles": 0}, "seasonal_cycles"),
+        ({"peer_strength": -1.0}, "peer_strength"),
+        ({"peer_strength": "abc"}, "peer_strength"),
+        ({"month_start": "maybe"}, "month_start"),
+        ({"peers": 1}, "peers"),
+    ],
+)
+def test_auto_bad_parameters_are_one_line_errors(params: dict[str, object], match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        AutoDetector(**params).detect(as_panel(shared_panel()))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "params", [{"cusum_limit": None}, {"cusum_limit": 9}, {"seasonal_cycles": 2}]
+)
+def test_auto_accepts_explicit_values(params: dict[str, object]) -> None:
+    scores = AutoDetector(**params).detect(as_panel(shared_panel()))  # type: ignore[arg-type]
+    assert scores.score.shape == (12, 24)

@@ -33,11 +33,10 @@ import logging
 
 import numpy as np
 
-from revwatch.data.panel import Panel
-from revwatch.detect._arrays import nanmedian_rows
+from revwatch.data.panel import VALUE, Panel
 from revwatch.detect.base import Scores
 from revwatch.detect.calendar import month_start_effect
-from revwatch.detect.peer import PeerRelativeDetector, peer_strength
+from revwatch.detect.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
 from revwatch.detect.robust import _WINDOWS, RobustShiftDetector
 from revwatch.errors import ParameterError
 
@@ -92,18 +91,15 @@ def peer_gate(
         return gate
     if n_series > _GATE_SERIES:
         y = y[np.linspace(0, n_series - 1, _GATE_SERIES).astype(np.int64)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logy = np.where(y > 0, np.log(np.where(y > 0, y, 1.0)), np.nan)
+    logy = log_positive(y)
     common = np.full(n_periods, np.nan)
     own = np.full(logy.shape, np.nan)
     for t in range(1, n_periods):
         lo = max(0, t - window)
-        level, _ = nanmedian_rows(logy[:, lo:t] - np.nan_to_num(common[lo:t])[None, :])
-        dev = logy[:, t] - level
-        has = np.isfinite(dev)
-        if int(has.sum()) < min_series:
+        history = logy[:, lo:t] - np.nan_to_num(common[lo:t])[None, :]
+        _, _, dev, _, common[t] = period_common(history, logy[:, t], min_series)
+        if np.isnan(common[t]):
             continue
-        common[t] = float(np.median(dev[has]))
         own[:, t] = dev
         lo_g = max(1, t - window + 1)
         if np.isfinite(common[lo_g : t + 1]).sum() >= 3:
@@ -194,8 +190,7 @@ class AutoDetector(RobustShiftDetector):
 
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
-        if int(self.peer_min_series) < 3:
-            raise ParameterError(f"peer_min_series must be at least 3, got {self.peer_min_series}")
+        self._check_auto_params()
         robust = self._detect_own(panel)
         n_series, n_periods = robust.score.shape
         peer_used = np.zeros((n_series, n_periods), dtype=bool)
@@ -229,6 +224,26 @@ class AutoDetector(RobustShiftDetector):
         robust.extra["peer"] = peer_used.astype(np.float64)
         return robust
 
+    def _check_auto_params(self) -> None:
+        """Validate the parameters ``auto`` adds or widens (the rest: the robust detector)."""
+        if not (_is_number(self.peer_min_series) and int(self.peer_min_series) >= 3):
+            raise ParameterError(
+                f"peer_min_series must be at least 3, got {self.peer_min_series!r}"
+            )
+        if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
+            raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
+        for name in ("peers", "month_start", "seasonal"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        limit = self.cusum_limit
+        if not (limit is None or limit == "auto" or (_is_number(limit) and float(limit) >= 0)):
+            raise ParameterError(
+                f"cusum_limit must be 'auto', a number >= 0 or none (off), got {limit!r}"
+            )
+        cycles = self.seasonal_cycles
+        if cycles is not None and not (_is_number(cycles) and int(cycles) >= 1):
+            raise ParameterError(f"seasonal_cycles must be at least 1, got {cycles!r}")
+
     def _robust(self, freq: str) -> RobustShiftDetector:
         """The robust detector with this detector's parameters, defaults by frequency."""
         names = inspect.signature(RobustShiftDetector.__init__).parameters
@@ -251,12 +266,16 @@ class AutoDetector(RobustShiftDetector):
             return robust.detect(panel)
         logger.info("auto: adjusting %d month-start days for billing", int((factor != 1).sum()))
         frame = panel.frame.copy()
-        frame["value"] = matrix.to_rows(matrix.values / factor)
+        frame[VALUE] = matrix.to_rows(matrix.values / factor)
         scores = robust.detect(dataclasses.replace(panel, frame=frame))
         for name in ("baseline", "lower", "upper"):
             getattr(scores, name)[...] *= factor
         scores.extra["month_start_factor"] = factor
         return scores
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:

@@ -48,20 +48,65 @@ import numpy as np
 from revwatch.data.panel import FREQUENCIES, Panel
 from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
 from revwatch.detect.base import TYPE_CODES, Detector, Scores
+from revwatch.detect.robust import _MAD_EFFICIENCY, _MAD_TO_SIGMA, _WINDOWS
 from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PeerRelativeDetector", "peer_strength"]
+__all__ = ["PeerRelativeDetector", "log_positive", "peer_strength", "period_common"]
 
-_MAD_TO_SIGMA = 1.4826
-_MAD_EFFICIENCY = 0.4
-_WINDOWS = {"monthly": 12, "quarterly": 8, "weekly": 13, "daily": 28, "hourly": 48, "yearly": 5}
 #: Series the ``peer_strength`` summary looks at, at most.
 _STRENGTH_SERIES = 2_000
 _SPIKE = TYPE_CODES["spike"]
 _DROP = TYPE_CODES["drop"]
 _LEVEL = TYPE_CODES["level_shift"]
+
+
+def log_positive(y: np.ndarray) -> np.ndarray:
+    """Natural log of the positive cells, NaN elsewhere (no warnings).
+
+    Examples
+    --------
+    >>> log_positive(np.array([1.0, 0.0, -2.0, np.nan])).tolist()
+    [0.0, nan, nan, nan]
+    """
+    positive = y > 0
+    return np.where(positive, np.log(np.where(positive, y, 1.0)), np.nan)
+
+
+def period_common(
+    history: np.ndarray, now: np.ndarray, min_peers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """One period of the two-way model: each series' level and the common factor.
+
+    Parameters
+    ----------
+    history : ndarray, shape (n_series, k)
+        Peer-adjusted past log values (``log y - common``), NaN where unusable.
+    now : ndarray, shape (n_series,)
+        Log values of the period.
+    min_peers : int
+        Series with a level and a value needed for a common factor.
+
+    Returns
+    -------
+    level, n_level, dev, has, common
+        Median of ``history`` per series and its count, ``now - level``, where
+        that is finite, and the median of ``dev`` over those series (NaN when
+        fewer than ``min_peers``).
+
+    Examples
+    --------
+    >>> hist = np.log(np.array([[100.0, 100.0], [200.0, 200.0], [50.0, 50.0]]))
+    >>> now = np.log(np.array([110.0, 220.0, 55.0]))
+    >>> round(period_common(hist, now, 3)[4], 4) == round(float(np.log(1.1)), 4)
+    True
+    """
+    level, n_level = nanmedian_rows(history)
+    dev = now - level
+    has = np.isfinite(dev)
+    common = float(np.median(dev[has])) if int(has.sum()) >= min_peers else float("nan")
+    return level, n_level, dev, has, common
 
 
 def _mad_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +229,7 @@ class PeerRelativeDetector(Detector):
         out = Scores.empty((n_series, n_periods), thr)
         severity = np.full((n_series, n_periods), np.nan)
         confirm_at = np.full((n_series, n_periods), -1, dtype=np.int64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logy = np.where(y > 0, np.log(np.where(y > 0, y, 1.0)), np.nan)
+        logy = log_positive(y)
         clean = logy.copy()  # flagged and in-event cells become NaN
         residual = np.full((n_series, n_periods), np.nan)
         own_dev = np.full((n_series, n_periods), np.nan)
@@ -210,13 +254,10 @@ class PeerRelativeDetector(Detector):
             lo = max(0, t - window)
             hist = clean[:, lo:t] - np.nan_to_num(common[lo:t])[None, :]
             hist[cols[None, lo:t] < seg_start[:, None]] = np.nan
-            level, n_level = nanmedian_rows(hist)
-            dev = logy[:, t] - level
-            has = np.isfinite(dev)
-            n_peers = int(has.sum())
-            if n_peers < min_peers:
+            level, n_level, dev, has, c_t = period_common(hist, logy[:, t], min_peers)
+            if np.isnan(c_t):
                 continue
-            c_t = float(np.median(dev[has]))
+            n_peers = int(has.sum())
             common[t] = c_t
             own_dev[:, t] = dev
             take = c_t
