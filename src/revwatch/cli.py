@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 import revwatch
+from revwatch import report
 from revwatch.api import Detection, analyze
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
@@ -38,13 +39,6 @@ app = typer.Typer(
 )
 
 _FORMATS = ("table", "csv", "json", "markdown")
-
-
-def _plot_top_series(*args: Any, **kwargs: Any) -> Any:
-    """:func:`revwatch.report.plot_top_series`, imported on use (matplotlib is slow to import)."""
-    from revwatch.report import plot_top_series
-
-    return plot_top_series(*args, **kwargs)
 
 
 def _stderr() -> Console:
@@ -146,7 +140,7 @@ def _emit(
         elif not quiet:
             err.print(f"wrote {len(results)} rows to {output}")
     if chart is not None:
-        _plot_top_series(
+        report.plot_top_series(
             detection.series(), ids, chart, top=4, value_label=detection.panel.value_name
         )
         if not quiet:
@@ -166,7 +160,7 @@ def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
     series = detection.series()
     series["in_incident"] = detection.panel.matrix().to_rows(active_cells(detection.scores))
     ids = list(detection.panel.id_columns)
-    _plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
+    report.plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
     if not quiet:
         _stderr().print(f"wrote chart to {chart}")
 
@@ -343,7 +337,7 @@ def demo_command(
             id_columns=list(detection.panel.id_columns),
             output=output_dir / "anomalies.csv",
         )
-        _plot_top_series(
+        report.plot_top_series(
             detection.series(),
             list(detection.panel.id_columns),
             output_dir / "top_accounts.png",
