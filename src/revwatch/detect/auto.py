@@ -265,8 +265,7 @@ class AutoDetector(RobustShiftDetector):
         if np.all(factor == 1.0):
             return robust.detect(panel)
         logger.info("auto: adjusting %d month-start days for billing", int((factor != 1).sum()))
-        frame = panel.frame.copy()
-        frame[VALUE] = matrix.to_rows(matrix.values / factor)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(matrix.values / factor)})
         scores = robust.detect(dataclasses.replace(panel, frame=frame))
         for name in ("baseline", "lower", "upper"):
             getattr(scores, name)[...] *= factor
