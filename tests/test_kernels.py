@@ -122,9 +122,9 @@ def test_sliding_window_keeps_the_sorted_values(seed: int) -> None:
             )
             clean = row[None, :].copy()
             seg = int(rng.integers(0, periods + 1))
-            cache_v = np.empty(max(window, 1))
-            cache_d = np.empty(max(window_scale, 1))
-            counts = np.zeros(2, dtype=np.int64)
+            cache_v = np.empty((1, max(window, 1)))
+            cache_d = np.empty((1, max(window_scale, 1)))
+            counts = np.zeros((1, 2), dtype=np.int64)
             for t in range(1, periods + 1):
                 lo, lo_scale = max(0, t - window), max(0, t - window_scale)
                 assert _kernels._slide(
@@ -135,7 +135,7 @@ def test_sliding_window_keeps_the_sorted_values(seed: int) -> None:
                 with np.errstate(invalid="ignore"):  # inf - inf
                     diffs = np.diff(wide[lo_scale:t])
                 diffs = diffs[~np.isnan(diffs)]
-                assert counts[0] == vals.size and counts[1] == diffs.size
-                assert (cache_v[: vals.size] == np.sort(vals)).all()
-                assert (cache_d[: diffs.size] == np.sort(diffs)).all()
-    assert _kernels._sorted_remove(np.array([1.0, 2.0]), 2, 3.0) == -1
+                assert counts[0, 0] == vals.size and counts[0, 1] == diffs.size
+                assert (cache_v[0, : vals.size] == np.sort(vals)).all()
+                assert (cache_d[0, : diffs.size] == np.sort(diffs)).all()
+    assert _kernels._sorted_remove(np.array([[1.0, 2.0]]), 0, 2, 3.0) == -1

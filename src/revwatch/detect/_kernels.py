@@ -66,10 +66,9 @@ def _sort_into(buf: np.ndarray, k: int, out: np.ndarray) -> bool:  # pragma: no 
     for i in range(k):
         v = buf[i]
         r = 0
-        for j in range(i):
-            r += 1 if buf[j] <= v else 0
-        for j in range(i + 1, k):
-            r += 1 if buf[j] < v else 0
+        for j in range(k):  # one loop over fixed bounds: the compiler vectorises it
+            w = buf[j]
+            r += (w < v) | ((w == v) & (j < i))
         out[r] = v
     return True
 
@@ -115,8 +114,8 @@ def _stats(
     ws = max(t - lo_scale, 1)
     w = max(t - lo, 1)
     no_logs = np.empty((0, 0))
-    no_cache = np.empty(0)
-    no_counts = np.zeros(2, dtype=np.int64)
+    no_cache = np.empty((0, 0))  # mode 0 uses neither
+    no_counts = np.zeros((0, 2), dtype=np.int64)
     for i in numba.prange(n_series):
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, divisor[i], t, lo_scale, lo, seg_start[i], prior_slope[i], False, no_logs,
@@ -337,25 +336,25 @@ def _sorted_mad(buf: np.ndarray, n: int, med: float) -> float:  # pragma: no cov
     return 0.5 * (x_lo + x_hi)
 
 
-def _sorted_insert(a: np.ndarray, n: int, v: float) -> int:  # pragma: no cover
-    """Insert ``v`` into the sorted ``a[:n]``; returns the new count."""
+def _sorted_insert(a: np.ndarray, row: int, n: int, v: float) -> int:  # pragma: no cover
+    """Insert ``v`` into the sorted ``a[row, :n]``; returns the new count."""
     j = n
-    while j > 0 and a[j - 1] > v:
-        a[j] = a[j - 1]
+    while j > 0 and a[row, j - 1] > v:
+        a[row, j] = a[row, j - 1]
         j -= 1
-    a[j] = v
+    a[row, j] = v
     return n + 1
 
 
-def _sorted_remove(a: np.ndarray, n: int, v: float) -> int:  # pragma: no cover
-    """Remove a value equal to ``v`` from the sorted ``a[:n]``: the new count, -1 if absent."""
+def _sorted_remove(a: np.ndarray, row: int, n: int, v: float) -> int:  # pragma: no cover
+    """Remove a value equal to ``v`` from the sorted ``a[row, :n]``: the new count, -1 if absent."""
     p = 0
-    while p < n and a[p] != v:
+    while p < n and a[row, p] != v:
         p += 1
     if p == n:
         return -1
     for j in range(p, n - 1):
-        a[j] = a[j + 1]
+        a[row, j] = a[row, j + 1]
     return n - 1
 
 
@@ -390,8 +389,9 @@ def _stats_row(
     The other arrays are scratch space (``window_scale`` and ``window`` long;
     ``srt`` the longer of the two). ``mode`` 0 uses none of ``cache_v``,
     ``cache_d`` and ``counts``; 1 sorts the window's values and changes as
-    usual and keeps them there (``counts`` their numbers); 2 takes them from
-    there (kept up to date by the caller): medians of the same values.
+    usual and keeps them in their row ``i`` (``counts[i]`` their numbers); 2
+    takes them from there (kept up to date by the caller): medians of the
+    same values.
     """
     width_scale = t - lo_scale
     width = t - lo
@@ -404,7 +404,7 @@ def _stats_row(
         wide[j] = v
     # scale from period-over-period changes
     if mode == 2:
-        nd = counts[1]
+        nd = counts[i, 1]
     else:
         nd = 0
         for j in range(1, width_scale):
@@ -414,8 +414,10 @@ def _stats_row(
                 nd += 1
     if nd > 0:
         if mode == 2:
-            med_d = 0.5 * (cache_d[(nd - 1) // 2] + cache_d[nd // 2])
-            ordered = cache_d
+            for j in range(nd):  # a copy, not a view (no reference count per row)
+                srt[j] = cache_d[i, j]
+            med_d = 0.5 * (srt[(nd - 1) // 2] + srt[nd // 2])
+            ordered = srt
         elif nd <= _RANK_MAX and _sort_into(buf, nd, srt):
             med_d = 0.5 * (srt[(nd - 1) // 2] + srt[nd // 2])
             ordered = srt
@@ -424,7 +426,7 @@ def _stats_row(
             ordered = buf
         if mode == 1:
             for j in range(nd):
-                cache_d[j] = ordered[j]
+                cache_d[i, j] = ordered[j]
         if np.isfinite(med_d):
             mad = _sorted_mad(ordered, nd, med_d)
         else:
@@ -440,7 +442,7 @@ def _stats_row(
     else:
         scale = np.nan
     if mode == 1:
-        counts[1] = nd
+        counts[i, 1] = nd
     # the level/trend window and its observations
     n_obs = 0
     positive = True
@@ -466,7 +468,7 @@ def _stats_row(
             xs[k] = lo + j
             k += 1
     if mode == 2:
-        typical = np.nan if k == 0 else 0.5 * (cache_v[(k - 1) // 2] + cache_v[k // 2])
+        typical = np.nan if k == 0 else 0.5 * (cache_v[i, (k - 1) // 2] + cache_v[i, k // 2])
     elif mode == 1:
         if k <= _RANK_MAX and _sort_into(vals, k, srt):
             ordered_v = srt
@@ -474,8 +476,8 @@ def _stats_row(
             _median_kernel(vals, k)  # sorts vals[:k]
             ordered_v = vals
         for j in range(k):
-            cache_v[j] = ordered_v[j]
-        counts[0] = k
+            cache_v[i, j] = ordered_v[j]
+        counts[i, 0] = k
         typical = np.nan if k == 0 else 0.5 * (ordered_v[(k - 1) // 2] + ordered_v[k // 2])
     else:
         typical = _median_small(vals, k, srt)
@@ -688,35 +690,35 @@ def _slide(
     cache_d: np.ndarray,
     counts: np.ndarray,
 ) -> bool:  # pragma: no cover - compiled
-    """Move series ``i``'s sorted window values and changes from ``t - 1`` to ``t``.
+    """Move series ``i``'s sorted window values and changes (row ``i``) from ``t - 1`` to ``t``.
 
     False (the cache then undefined) if a value to remove is not there.
     """
-    kv = counts[0]
-    kd = counts[1]
+    kv = counts[i, 0]
+    kd = counts[i, 1]
     lo_p = max(0, t - 1 - window)
     if lo > lo_p:
         v = _cell(clean, i, lo_p, seg)
         if not np.isnan(v):
-            kv = _sorted_remove(cache_v, kv, v)
+            kv = _sorted_remove(cache_v, i, kv, v)
             if kv < 0:
                 return False
     v = _cell(clean, i, t - 1, seg)
     if not np.isnan(v):
-        kv = _sorted_insert(cache_v, kv, v)
+        kv = _sorted_insert(cache_v, i, kv, v)
     ls_p = max(0, t - 1 - window_scale)
     if lo_scale > ls_p and ls_p + 1 <= t - 2:
         d = _cell(clean, i, ls_p + 1, seg) - _cell(clean, i, ls_p, seg)
         if not np.isnan(d):
-            kd = _sorted_remove(cache_d, kd, d)
+            kd = _sorted_remove(cache_d, i, kd, d)
             if kd < 0:
                 return False
     if t - 2 >= lo_scale:
         d = _cell(clean, i, t - 1, seg) - _cell(clean, i, t - 2, seg)
         if not np.isnan(d):
-            kd = _sorted_insert(cache_d, kd, d)
-    counts[0] = kv
-    counts[1] = kd
+            kd = _sorted_insert(cache_d, i, kd, d)
+    counts[i, 0] = kv
+    counts[i, 1] = kd
     return True
 
 
@@ -776,8 +778,7 @@ def _phase_window(
             mode = 1
             if t >= 1 and ist[_CACHE_OK, i] == 1 and ist[_CACHE_SEG, i] == seg:
                 slid = _slide(
-                    clean, i, t, lo, lo_scale, window, window_scale, seg, cache_v[i], cache_d[i],
-                    counts[i],
+                    clean, i, t, lo, lo_scale, window, window_scale, seg, cache_v, cache_d, counts,
                 )  # fmt: skip
                 if slid:
                     mode = 2
@@ -793,7 +794,7 @@ def _phase_window(
                 div[j] = v
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, div, t, lo_scale, lo, seg, prior_slope[i], plain, logs,
-            wide, buf, fit, vals, xs, tmp, srt, cache_v[i], cache_d[i], counts[i], mode,
+            wide, buf, fit, vals, xs, tmp, srt, cache_v, cache_d, counts, mode,
         )  # fmt: skip
         level[i] = lev
         slope[i] = sl
@@ -1245,6 +1246,9 @@ _spread_kernel: Any = None
 _detect_kernel: Any = None
 
 #: Plain helpers called from the kernels: compiled (and rebound here) by ``_compile``.
+#: Those in ``_INLINE`` are inlined into their callers (numba's ``inline="always"``): a
+#: call per series-period with a dozen array arguments cost about a quarter of the
+#: kernel's time (argument passing, reference counts); the results are bit-identical.
 _HELPERS = (
     "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
     "_sort_into", "_median4", "_median_thirds", "_median_small", "_select", "_big_median",
@@ -1253,6 +1257,14 @@ _HELPERS = (
     "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
     "_phase_events",
 )  # fmt: skip
+_INLINE = frozenset(
+    (
+        "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
+        "_sort_into", "_median4", "_median_thirds", "_median_small", "_sorted_mad",
+        "_sorted_insert", "_sorted_remove", "_stats_row", "_cell", "_slide", "_own_ratio_row",
+        "_carry", "_restart_row",
+    )
+)  # fmt: skip
 
 
 def _compile() -> Any:
@@ -1260,9 +1272,11 @@ def _compile() -> Any:
     if _stats_kernel is None:
         compile_serial = numba.njit(cache=True, nogil=True, error_model="numpy")
         _median_kernel = compile_serial(_median_of)
+        compile_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
         names = globals()
         for name in _HELPERS:
-            names[name] = compile_serial(names[name])
+            compiler = compile_inline if name in _INLINE else compile_serial
+            names[name] = compiler(names[name])
         compile_parallel = numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")
         _stats_kernel = compile_parallel(_stats)
         _seasonal_kernel = compile_parallel(_seasonal)
