@@ -2,7 +2,8 @@
 
 Registered on :data:`revwatch.cli.app` by importing this module. Every
 command is a thin layer over :mod:`revwatch.monitor`, :mod:`revwatch.store`
-and :mod:`revwatch.config`.
+and :mod:`revwatch.config`, imported inside the commands: they bring
+SQLAlchemy and pydantic (about 0.4 s), which ``revwatch detect`` never needs.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from revwatch.cli import _setup_logging, _stderr, _user_errors, app
-from revwatch.config import EXAMPLE_CONFIG, load_config, parse_config
 from revwatch.errors import ConfigError, ParameterError
-from revwatch.monitor import health, open_store, run
-from revwatch.store import Store
+
+if TYPE_CHECKING:
+    from revwatch.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL (instea
 
 
 def _store(config: Path | None, store: str | None) -> Store:
+    from revwatch.config import load_config
+    from revwatch.monitor import open_store
+    from revwatch.store import Store
+
     if store:
         return Store(store)
     if config is None:
@@ -54,6 +59,9 @@ def run_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
     """One idempotent run: score what is new, update incidents, send pending alerts."""
+    from revwatch.config import load_config
+    from revwatch.monitor import run
+
     _setup_logging(verbose)
     with _user_errors():
         report = run(load_config(config))
@@ -68,6 +76,8 @@ def run_command(
 @config_app.command("validate")
 def validate_command(file: Annotated[Path, typer.Argument(help="The config file.")]) -> None:
     """Check a config; a problem names its line and key (exit 2)."""
+    from revwatch.config import load_config
+
     with _user_errors():
         cfg = load_config(file)
         _stderr().print(
@@ -81,6 +91,8 @@ def init_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example config that validates."""
+    from revwatch.config import EXAMPLE_CONFIG, parse_config
+
     with _user_errors():
         if file.exists() and not force:
             raise ConfigError(f"{file} exists; pass --force to overwrite it")
@@ -181,6 +193,10 @@ def health_command(
 
     Exit 0 when nothing is critical, 1 when something is (for cron/alerting).
     """
+    from revwatch.config import load_config
+    from revwatch.monitor import health, open_store
+    from revwatch.store import Store
+
     with _user_errors():
         cfg = load_config(config) if config else None
         st = Store(store) if store else (open_store(cfg) if cfg else _store(None, None))

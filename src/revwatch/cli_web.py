@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from revwatch.cli import _setup_logging, _stderr, _user_errors, app
 from revwatch.cli_monitor import _store
-from revwatch.config import load_config
-from revwatch.monitor import open_store
-from revwatch.store import Store
 from revwatch.web.security import DEFAULT_TOKEN_ENV
+
+if TYPE_CHECKING:
+    from revwatch.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,11 @@ CountryOpt = Annotated[
 
 
 def _open(config: Path | None, store: str | None) -> tuple[Store, Any]:
+    # imported here: SQLAlchemy and pydantic cost ~0.4 s that `revwatch detect` never needs
+    from revwatch.config import load_config
+    from revwatch.monitor import open_store
+    from revwatch.store import Store
+
     cfg = load_config(config) if config else None
     if store:
         return Store(store), cfg
