@@ -182,3 +182,26 @@ def test_sorted_mad() -> None:
         med = float(np.median(d))
         expected = float(np.median(np.abs(d - med)))
         assert _kernels._sorted_mad(d, n, med) == pytest.approx(expected, rel=0, abs=0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [[1.0, -5.0]],
+        [[np.nan, np.nan]],
+        [[np.inf, 5.0]],
+        [[np.inf, -np.inf]],
+        [[np.nan, -np.inf, 3.0]],
+        [[0.0, np.nan]],
+        [[-7.0, 2.0, np.nan], [1e6, np.nan, -2e6]],
+    ],
+)
+def test_smallest_scale_is_the_plain_formula_without_temporaries(values: list) -> None:
+    """1e-12 x the largest |y|, or 1e-12 when no value is finite, as the plain formula."""
+    from revwatch.detect.robust import _smallest_scale
+
+    y = np.array(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        plain = 1e-12 * float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 1e-12
+    assert _smallest_scale(y) == plain
+    assert _smallest_scale(np.zeros((0, 3))) == 1e-12
