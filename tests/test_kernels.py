@@ -111,6 +111,7 @@ def test_sliding_window_keeps_the_sorted_values(seed: int) -> None:
     """Sliding a series' sorted window by a period gives the values and changes sorted afresh."""
     _kernels._compile()
     rng = np.random.default_rng(seed)
+    no_index = np.empty((1, 0))
     for window, window_scale in ((12, 12), (5, 9), (3, 20), (1, 3)):
         for _ in range(20):
             periods = int(rng.integers(1, 40))
@@ -128,8 +129,9 @@ def test_sliding_window_keeps_the_sorted_values(seed: int) -> None:
             for t in range(1, periods + 1):
                 lo, lo_scale = max(0, t - window), max(0, t - window_scale)
                 assert _kernels._slide(
-                    clean, 0, t, lo, lo_scale, window, window_scale, seg, cache_v, cache_d, counts
-                )
+                    clean, no_index, True, 0, t, lo, lo_scale, window, window_scale, seg,
+                    cache_v, cache_d, counts,
+                )  # fmt: skip
                 wide = np.where(np.arange(periods) >= seg, row, np.nan)
                 vals = wide[lo:t][~np.isnan(wide[lo:t])]
                 with np.errstate(invalid="ignore"):  # inf - inf
@@ -139,3 +141,51 @@ def test_sliding_window_keeps_the_sorted_values(seed: int) -> None:
                 assert (cache_v[0, : vals.size] == np.sort(vals)).all()
                 assert (cache_d[0, : diffs.size] == np.sort(diffs)).all()
     assert _kernels._sorted_remove(np.array([[1.0, 2.0]]), 0, 2, 3.0) == -1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sliding_deseasonalised_window_keeps_the_sorted_values(seed: int) -> None:
+    """Values over each column's own seasonal index slide like raw ones (ring of indices)."""
+    _kernels._compile()
+    rng = np.random.default_rng(seed)
+    for window, window_scale, period in ((28, 91, 7), (12, 12, 12), (3, 5, 4)):
+        width = max(period, window_scale) + 2  # as the detect kernel sizes its ring
+        periods = 3 * width
+        row = np.round(rng.lognormal(3.0, 0.3, size=periods), 2)
+        row[rng.random(periods) < 0.1] = np.nan
+        index = rng.uniform(0.7, 1.3, size=periods)
+        clean = row[None, :].copy()
+        seg = int(rng.integers(0, periods // 3))
+        ring = np.full((1, width), np.nan)
+        cache_v = np.empty((1, window))
+        cache_d = np.empty((1, window_scale))
+        counts = np.zeros((1, 2), dtype=np.int64)
+        sorted_once = False
+        for t in range(1, periods + 1):
+            # the kernel sets column t's index at t, before the window statistics
+            ring[0, (t - 1) % width] = index[t - 1]
+            if t < periods:
+                ring[0, t % width] = index[t]
+            lo, lo_scale = max(0, t - window), max(0, t - window_scale)
+            if not sorted_once:
+                if lo_scale == 0 and t < window_scale:
+                    continue  # start from a full window sorted afresh below
+                wide = np.where(np.arange(periods) >= seg, row / index, np.nan)
+                vals = np.sort(wide[lo:t][~np.isnan(wide[lo:t])])
+                diffs = np.diff(wide[lo_scale:t])
+                diffs = np.sort(diffs[~np.isnan(diffs)])
+                cache_v[0, : vals.size], cache_d[0, : diffs.size] = vals, diffs
+                counts[0] = vals.size, diffs.size
+                sorted_once = True
+                continue
+            assert _kernels._slide(
+                clean, ring, False, 0, t, lo, lo_scale, window, window_scale, seg,
+                cache_v, cache_d, counts,
+            )  # fmt: skip
+            wide = np.where(np.arange(periods) >= seg, row / index, np.nan)
+            vals = wide[lo:t][~np.isnan(wide[lo:t])]
+            diffs = np.diff(wide[lo_scale:t])
+            diffs = diffs[~np.isnan(diffs)]
+            assert counts[0, 0] == vals.size and counts[0, 1] == diffs.size
+            assert (cache_v[0, : vals.size] == np.sort(vals)).all()
+            assert (cache_d[0, : diffs.size] == np.sort(diffs)).all()

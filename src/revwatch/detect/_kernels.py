@@ -672,13 +672,25 @@ def _phase_mean_last(
         mean_last[i] = _pairwise_sum(row, width) / count if count > 0 else np.nan
 
 
-def _cell(clean: np.ndarray, i: int, col: int, seg: int) -> float:  # pragma: no cover
-    """``clean[i, col]`` as a window holds it (NaN before the segment start)."""
-    return clean[i, col] if col >= seg else np.nan
+def _cell(
+    clean: np.ndarray, si_hist: np.ndarray, plain: bool, i: int, col: int, seg: int
+) -> float:  # pragma: no cover - compiled
+    """``clean[i, col]`` as a window holds it (NaN before the segment start).
+
+    Deseasonalised (not ``plain``): over the column's own seasonal index,
+    ``si_hist[i, col % width]``, exactly as :func:`_stats_row` divides it.
+    """
+    if col < seg:
+        return np.nan
+    if plain:
+        return clean[i, col]
+    return clean[i, col] / si_hist[i, col % si_hist.shape[1]]
 
 
 def _slide(
     clean: np.ndarray,
+    si_hist: np.ndarray,
+    plain: bool,
     i: int,
     t: int,
     lo: int,
@@ -692,29 +704,35 @@ def _slide(
 ) -> bool:  # pragma: no cover - compiled
     """Move series ``i``'s sorted window values and changes (row ``i``) from ``t - 1`` to ``t``.
 
+    ``plain`` False: the values are deseasonalised by each column's own index
+    (``si_hist``), which never changes once set, so they slide like raw ones.
     False (the cache then undefined) if a value to remove is not there.
     """
     kv = counts[i, 0]
     kd = counts[i, 1]
     lo_p = max(0, t - 1 - window)
     if lo > lo_p:
-        v = _cell(clean, i, lo_p, seg)
+        v = _cell(clean, si_hist, plain, i, lo_p, seg)
         if not np.isnan(v):
             kv = _sorted_remove(cache_v, i, kv, v)
             if kv < 0:
                 return False
-    v = _cell(clean, i, t - 1, seg)
+    v = _cell(clean, si_hist, plain, i, t - 1, seg)
     if not np.isnan(v):
         kv = _sorted_insert(cache_v, i, kv, v)
     ls_p = max(0, t - 1 - window_scale)
     if lo_scale > ls_p and ls_p + 1 <= t - 2:
-        d = _cell(clean, i, ls_p + 1, seg) - _cell(clean, i, ls_p, seg)
+        d = _cell(clean, si_hist, plain, i, ls_p + 1, seg) - _cell(
+            clean, si_hist, plain, i, ls_p, seg
+        )
         if not np.isnan(d):
             kd = _sorted_remove(cache_d, i, kd, d)
             if kd < 0:
                 return False
     if t - 2 >= lo_scale:
-        d = _cell(clean, i, t - 1, seg) - _cell(clean, i, t - 2, seg)
+        d = _cell(clean, si_hist, plain, i, t - 1, seg) - _cell(
+            clean, si_hist, plain, i, t - 2, seg
+        )
         if not np.isnan(d):
             kd = _sorted_insert(cache_d, i, kd, d)
     counts[i, 0] = kv
@@ -753,11 +771,13 @@ def _phase_window(
 ) -> None:  # pragma: no cover - compiled
     """Window statistics at ``t`` of series ``c0:c1`` (deseasonalised where the index is on).
 
-    A series' window that is not deseasonalised keeps its sorted values and
-    changes (``cache_v``, ``cache_d``; ``counts`` their numbers) from one
-    period to the next: the value and change that enter are inserted, those
-    that leave removed. They are sorted afresh when ``ist[_CACHE_OK]`` says
-    the window changed otherwise (a restart, a new segment start).
+    A series' window keeps its sorted values and changes (``cache_v``,
+    ``cache_d``; ``counts`` their numbers) from one period to the next: the
+    value and change that enter are inserted, those that leave removed. A
+    deseasonalised window does too while every column in it has its own
+    seasonal index (the value over it is then fixed). They are sorted afresh
+    when ``ist[_CACHE_OK]`` says the window changed otherwise (a restart, a
+    new segment start, a switch between raw (1) and deseasonalised (2)).
     """
     ws = max(window_scale, 1)
     w = max(window, 1)
@@ -770,19 +790,30 @@ def _phase_window(
     tmp = np.empty(w)
     srt = np.empty(max(ws, w))
     width_scale = t - lo_scale
+    width_hist = si_hist.shape[1]
     for i in range(c0, c1):
         plain = not (seasonal_now and on_t[i])
         seg = seg_start[i]
+        # a deseasonalised window slides while each of its columns has its own index
+        # (a column without one borrows the portfolio's, which changes every period)
+        stable = True
+        if not plain:
+            for j in range(width_scale):
+                if np.isnan(si_hist[i, (lo_scale + j) % width_hist]):
+                    stable = False
+                    break
+        kind_now = 1 if plain else 2
         mode = 0
-        if plain:
+        if stable:
             mode = 1
-            if t >= 1 and ist[_CACHE_OK, i] == 1 and ist[_CACHE_SEG, i] == seg:
+            if t >= 1 and ist[_CACHE_OK, i] == kind_now and ist[_CACHE_SEG, i] == seg:
                 slid = _slide(
-                    clean, i, t, lo, lo_scale, window, window_scale, seg, cache_v, cache_d, counts,
+                    clean, si_hist, plain, i, t, lo, lo_scale, window, window_scale, seg,
+                    cache_v, cache_d, counts,
                 )  # fmt: skip
                 if slid:
                     mode = 2
-            ist[_CACHE_OK, i] = 1
+            ist[_CACHE_OK, i] = kind_now
             ist[_CACHE_SEG, i] = seg
         else:
             ist[_CACHE_OK, i] = 0
@@ -815,7 +846,7 @@ _T_DF, _T_BAND = 17, 18
 _N_FLOAT_STATE = 19
 # rows of the integer state
 _SEG_START, _EV_ONSET, _EV_LEN, _CU_POS_START, _CU_NEG_START = range(5)
-#: whether a series' sorted window (``_phase_window``) is current, and its segment start
+#: a series' sorted window (``_phase_window``): 0 stale, 1 raw, 2 deseasonalised; its segment start
 _CACHE_OK, _CACHE_SEG = 5, 6
 _N_INT_STATE = 7
 
@@ -1146,9 +1177,10 @@ def _detect_all(
     counts = np.zeros((n, 2), dtype=np.int64)
     # clean holds y or NaN: the logs of y serve every window that is not deseasonalised;
     # clean starts as y; the seasonal history (a ring of the last ``n_hist``
-    # columns, long enough for the scale window and a cycle) starts as NaN
+    # columns, long enough for a cycle, and for the scale window plus the column
+    # that leaves it when the window slides) starts as NaN
     logs = np.empty_like(y)
-    n_hist = max(period, window_scale) + 1 if seasonal else 0
+    n_hist = max(period, window_scale) + 2 if seasonal else 0
     si_hist = np.empty((n, n_hist))
     log_hist = np.empty((n, n_hist))
     for c in numba.prange(n_chunks):
