@@ -358,6 +358,32 @@ def _sorted_remove(a: np.ndarray, row: int, n: int, v: float) -> int:  # pragma:
     return n - 1
 
 
+def _fill_wide(
+    clean: np.ndarray,
+    i: int,
+    div: np.ndarray,
+    plain: bool,
+    lo_scale: int,
+    seg: int,
+    wide: np.ndarray,
+    j0: int,
+    j1: int,
+) -> None:  # pragma: no cover - compiled
+    """``wide[j0:j1]``: row ``i``'s cells from ``lo_scale + j0`` (over ``div`` unless plain).
+
+    Cells before the segment start ``seg`` are NaN.
+    """
+    n_before = min(max(seg - lo_scale, j0), j1)
+    for j in range(j0, n_before):
+        wide[j] = np.nan
+    if plain:
+        for j in range(n_before, j1):
+            wide[j] = clean[i, lo_scale + j]
+    else:
+        for j in range(n_before, j1):
+            wide[j] = clean[i, lo_scale + j] / div[j]
+
+
 def _stats_row(
     clean: np.ndarray,
     i: int,
@@ -396,12 +422,9 @@ def _stats_row(
     width_scale = t - lo_scale
     width = t - lo
     offset = lo - lo_scale
-    for j in range(width_scale):
-        col = lo_scale + j
-        v = clean[i, col] if plain else clean[i, col] / div[j]
-        if col < seg:
-            v = np.nan
-        wide[j] = v
+    # mode 2 reads only the level window's cells (the changes are kept sorted)
+    first = offset if mode == 2 else 0
+    _fill_wide(clean, i, div, plain, lo_scale, seg, wide, first, width_scale)
     # scale from period-over-period changes
     if mode == 2:
         nd = counts[i, 1]
@@ -430,6 +453,7 @@ def _stats_row(
         if np.isfinite(med_d):
             mad = _sorted_mad(ordered, nd, med_d)
         else:
+            _fill_wide(clean, i, div, plain, lo_scale, seg, wide, 0, first)
             nd2 = 0
             for j in range(1, width_scale):
                 d = wide[j] - wide[j - 1]
@@ -1284,7 +1308,8 @@ _detect_kernel: Any = None
 _HELPERS = (
     "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
     "_sort_into", "_median4", "_median_thirds", "_median_small", "_select", "_big_median",
-    "_pairwise_sum", "_sorted_mad", "_sorted_insert", "_sorted_remove", "_stats_row", "_cell",
+    "_pairwise_sum", "_sorted_mad", "_sorted_insert", "_sorted_remove", "_fill_wide",
+    "_stats_row", "_cell",
     "_slide", "_own_ratio_row",
     "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
     "_phase_events",
@@ -1292,7 +1317,7 @@ _HELPERS = (
 _INLINE = frozenset(
     (
         "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
-        "_sort_into", "_median4", "_median_thirds", "_median_small", "_sorted_mad",
+        "_sort_into", "_median4", "_median_thirds", "_median_small", "_sorted_mad", "_fill_wide",
         "_sorted_insert", "_sorted_remove", "_stats_row", "_cell", "_slide", "_own_ratio_row",
         "_carry", "_restart_row",
     )
