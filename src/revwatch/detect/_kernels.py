@@ -601,12 +601,13 @@ def _phase_own(
     """Own seasonal index of series ``c0:c1`` at ``t`` (``_own_seasonal_index`` of clean, raw)."""
     ratios = np.empty(max(cycles, 1))
     for i in range(c0, c1):
-        o, nc = _own_ratio_row(clean, i, t, period, cycles, seg_start[i], ratios)
+        # the raw values' index wins when it has 3 cycles: then the clean one is not needed
+        n_raw = 0
         if cycles >= 3:
-            o_raw, n_raw = _own_ratio_row(y, i, t, period, cycles, seg_start[i], ratios)
-            if n_raw >= 3:
-                o = o_raw
-                nc = n_raw
+            o, n_raw = _own_ratio_row(y, i, t, period, cycles, seg_start[i], ratios)
+            nc = n_raw
+        if n_raw < 3:
+            o, nc = _own_ratio_row(clean, i, t, period, cycles, seg_start[i], ratios)
         own[i] = o
         n_cyc[i] = nc
 
