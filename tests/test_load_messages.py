@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from revwatch.data import load
+from revwatch.data import from_frame, load
 from revwatch.errors import InputError, MissingColumnError
 
 
@@ -29,3 +29,29 @@ def test_a_value_column_with_every_cell_blank_is_an_error(tmp_path: Path) -> Non
     path.write_text("account,month,mrr\nA,2024-01-01,\nA,2024-02-01,\nA,2024-03-01,\n")
     with pytest.raises(InputError, match=r"blank\.csv, column 'mrr': every cell is blank"):
         load(path, value="mrr")
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf")])
+def test_an_infinite_amount_in_parquet_is_named_by_row(tmp_path: Path, bad: float) -> None:
+    """Numeric columns (Parquet, DataFrames) must hold finite amounts, as CSV text must."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "account": ["A", "A", "A", "B"],
+            "month": pd.date_range("2024-01-01", periods=4, freq="MS"),
+            "mrr": [100.0, bad, 120.0, np.nan],
+        }
+    )
+    path = tmp_path / "amounts.parquet"
+    frame.to_parquet(path)
+    before = path.read_bytes()
+    with pytest.raises(
+        InputError,
+        match=r"amounts\.parquet, row 2, column 'mrr': '-?inf' is not a finite number; replace it",
+    ):
+        load(path, id="account", time="month", value="mrr")
+    assert path.read_bytes() == before
+    with pytest.raises(InputError, match=r"column 'mrr': '-?inf' is not a finite number"):
+        from_frame(frame, id="account", time="month", value="mrr")

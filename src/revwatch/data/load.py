@@ -826,7 +826,7 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     kind = column.dtype.kind
     if kind in "iufb":
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
+        return _Numbers(values=values, bad=np.isinf(values))  # an infinite amount is no amount
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
 
@@ -1310,6 +1310,14 @@ class _Validator:
 
     def parse_numbers(self, column: str, role: str) -> np.ndarray:
         parsed = self.numbers(column)
+        if parsed.bad.any() and self.frame[column].dtype.kind in "iufb":
+            raise self.cell_error(
+                InputError,
+                parsed.bad,
+                column,
+                "{text} is not a finite number",
+                f"replace it with the amount or leave it blank for a missing {role}",
+            )
         if parsed.bad.any():
             raise self.cell_error(
                 InputError,
