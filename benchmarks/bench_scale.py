@@ -14,7 +14,9 @@ method, classify, rank, write the CSV report) and records its wall time and
 peak memory (the child's max RSS from ``wait4``). In the same run it times
 the straightforward pandas ``groupby().apply`` implementation of the seed's
 rolling z-score on a slice of the same data (per-row rate, extrapolated) and
-prints the ratio of the rates. Output: a Markdown table (for
+prints the ratio of the rates; ``--repeat N`` runs both N times and reports
+the medians (this machine's timings move by about 20 % from run to run).
+Output: a Markdown table (for
 ``docs/benchmarks.md``) and the machine. With ``--stages`` another child
 process times each stage in-process (load and validate, dense matrix,
 detect, classify and rank, CSV) and prints the seconds as JSON after each
@@ -155,6 +157,9 @@ def main() -> None:
     parser.add_argument("--series", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--periods", type=int, default=24)
     parser.add_argument("--method", default="auto")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per size; the table shows the medians"
+    )
     parser.add_argument("--folder", type=Path, default=None, help="keep the Parquet files here")
     parser.add_argument(
         "--stages", action="store_true", help="also time each stage in-process (one more child)"
@@ -175,11 +180,14 @@ def main() -> None:
         frame = make_frame(n, args.periods)
         if not path.exists():
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
-        base = baseline_rate(frame, args.periods)
+        repeat = max(args.repeat, 1)
+        base = float(np.median([baseline_rate(frame, args.periods) for _ in range(repeat)]))
         rows = len(frame)
         del frame
         out = folder / f"out-{n}x{args.periods}.csv"
-        seconds, peak_gb = run_cli(path, out, args.method)
+        runs = [run_cli(path, out, args.method) for _ in range(repeat)]
+        seconds = float(np.median([r[0] for r in runs]))
+        peak_gb = max(r[1] for r in runs)
         flagged = max(sum(1 for _ in out.open()) - 1, 0)
         rate = rows / seconds
         print(
