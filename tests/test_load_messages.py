@@ -55,3 +55,21 @@ def test_an_infinite_amount_in_parquet_is_named_by_row(tmp_path: Path, bad: floa
     assert path.read_bytes() == before
     with pytest.raises(InputError, match=r"column 'mrr': '-?inf' is not a finite number"):
         from_frame(frame, id="account", time="month", value="mrr")
+
+
+def test_an_infinite_amount_does_not_change_which_column_is_the_value() -> None:
+    """Inference still takes the numeric column as the value and then names the bad row."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "account": ["A", "A", "A"],
+            "month": pd.date_range("2024-01-01", periods=3, freq="MS"),
+            "mrr": [100.0, np.inf, 120.0],
+        }
+    )
+    with pytest.raises(
+        InputError, match=r"<frame>, index 1, column 'mrr': 'inf' is not a finite number"
+    ):
+        from_frame(frame)

@@ -826,7 +826,7 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     kind = column.dtype.kind
     if kind in "iufb":
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _Numbers(values=values, bad=np.isinf(values))  # an infinite amount is no amount
+        return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
 
@@ -1310,14 +1310,6 @@ class _Validator:
 
     def parse_numbers(self, column: str, role: str) -> np.ndarray:
         parsed = self.numbers(column)
-        if parsed.bad.any() and self.frame[column].dtype.kind in "iufb":
-            raise self.cell_error(
-                InputError,
-                parsed.bad,
-                column,
-                "{text} is not a finite number",
-                f"replace it with the amount or leave it blank for a missing {role}",
-            )
         if parsed.bad.any():
             raise self.cell_error(
                 InputError,
@@ -1326,6 +1318,16 @@ class _Validator:
                 "cannot read {text} as a number",
                 f"fix the cell (e.g. 1234.56, $1,234.56 or (50.00)) or leave it blank "
                 f"for a missing {role}",
+            )
+        # numeric columns (Parquet, DataFrames, SQL) can hold infinities; an amount cannot
+        infinite = np.isinf(parsed.values)
+        if infinite.any():
+            raise self.cell_error(
+                InputError,
+                infinite,
+                column,
+                "{text} is not a finite number",
+                f"replace it with the amount or leave it blank for a missing {role}",
             )
         if parsed.decimal_comma:
             self.note(f"read {column} with a decimal comma (1.234,56 = 1234.56)")
