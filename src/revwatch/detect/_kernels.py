@@ -824,9 +824,12 @@ def _phase_window(
         stable = True
         if not plain:
             for j in range(width_scale):
-                if np.isnan(si_hist[i, (lo_scale + j) % width_hist]):
+                v = si_hist[i, (lo_scale + j) % width_hist]
+                if np.isnan(v):
                     stable = False
-                    break
+                    if many:
+                        v = pooled_col[j]
+                div[j] = v
         kind_now = 1 if plain else 2
         mode = 0
         if stable:
@@ -842,12 +845,6 @@ def _phase_window(
             ist[_CACHE_SEG, i] = seg
         else:
             ist[_CACHE_OK, i] = 0
-        if not plain:
-            for j in range(width_scale):
-                v = si_hist[i, (lo_scale + j) % si_hist.shape[1]]
-                if np.isnan(v) and many:
-                    v = pooled_col[j]
-                div[j] = v
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, div, t, lo_scale, lo, seg, prior_slope[i], plain, logs,
             wide, buf, fit, vals, xs, tmp, srt, cache_v, cache_d, counts, mode,
@@ -1302,27 +1299,21 @@ _seasonal_kernel: Any = None
 _spread_kernel: Any = None
 _detect_kernel: Any = None
 
-#: Plain helpers called from the kernels: compiled (and rebound here) by ``_compile``.
-#: Those in ``_INLINE`` are inlined into their callers (numba's ``inline="always"``): a
-#: call per series-period with a dozen array arguments cost about a quarter of the
-#: kernel's time (argument passing, reference counts); the results are bit-identical.
-_HELPERS = (
+#: Plain helpers called from the kernels, compiled (and rebound here) by ``_compile``:
+#: ``_INLINE`` ones are inlined into their callers (numba's ``inline="always"``: a call
+#: per series-period with a dozen array arguments cost about a quarter of the kernel's
+#: time in argument passing and reference counts), ``_CALLED`` ones stay calls.
+_INLINE = (
     "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
-    "_sort_into", "_median4", "_median_thirds", "_median_small", "_select", "_big_median",
-    "_pairwise_sum", "_sorted_mad", "_sorted_insert", "_sorted_remove", "_fill_wide",
-    "_stats_row", "_cell",
-    "_slide", "_own_ratio_row",
-    "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_carry", "_restart_row",
-    "_phase_events",
+    "_sort_into", "_median4", "_median_thirds", "_median_small", "_sorted_mad", "_fill_wide",
+    "_sorted_insert", "_sorted_remove", "_stats_row", "_cell", "_slide", "_own_ratio_row",
+    "_carry", "_restart_row",
 )  # fmt: skip
-_INLINE = frozenset(
-    (
-        "_fmax", "_fmin", "_maximum", "_nan_to_num", "_sign", "_wallace_z1", "_wallace_t1",
-        "_sort_into", "_median4", "_median_thirds", "_median_small", "_sorted_mad", "_fill_wide",
-        "_sorted_insert", "_sorted_remove", "_stats_row", "_cell", "_slide", "_own_ratio_row",
-        "_carry", "_restart_row",
-    )
+_CALLED = (
+    "_select", "_big_median", "_pairwise_sum",
+    "_phase_own", "_phase_index", "_phase_mean_last", "_phase_window", "_phase_events",
 )  # fmt: skip
+_HELPERS = _INLINE + _CALLED
 
 
 def _compile() -> Any:
