@@ -599,6 +599,7 @@ def _phase_own(
     n_cyc: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Own seasonal index of series ``c0:c1`` at ``t`` (``_own_seasonal_index`` of clean, raw)."""
+    clean, y = _borrow(clean), _borrow(y)
     ratios = np.empty(max(cycles, 1))
     for i in range(c0, c1):
         # the raw values' index wins when it has 3 cycles: then the clean one is not needed
@@ -793,6 +794,7 @@ def _phase_window(
     cache_v: np.ndarray,
     cache_d: np.ndarray,
     counts: np.ndarray,
+    work: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Window statistics at ``t`` of series ``c0:c1`` (deseasonalised where the index is on).
 
@@ -804,16 +806,20 @@ def _phase_window(
     when ``ist[_CACHE_OK]`` says the window changed otherwise (a restart, a
     new segment start, a switch between raw (1) and deseasonalised (2)).
     """
+    clean, logs, si_hist, ist = _borrow(clean), _borrow(logs), _borrow(si_hist), _borrow(ist)
+    cache_v, cache_d, counts = _borrow(cache_v), _borrow(cache_d), _borrow(counts)
     ws = max(window_scale, 1)
     w = max(window, 1)
-    div = np.ones(ws)
-    wide = np.empty(ws)
-    buf = np.empty(ws)
-    fit = np.empty(w)
-    vals = np.empty(w)
-    xs = np.empty(w)
-    tmp = np.empty(w)
-    srt = np.empty(max(ws, w))
+    # scratch rows of ``work`` (the caller's, one per chunk), borrowed like the arguments
+    div = _borrow(work[0, :ws])
+    div[:] = 1.0
+    wide = _borrow(work[1, :ws])
+    buf = _borrow(work[2, :ws])
+    fit = _borrow(work[3, :w])
+    vals = _borrow(work[4, :w])
+    xs = _borrow(work[5, :w])
+    tmp = _borrow(work[6, :w])
+    srt = _borrow(work[7, : max(ws, w)])
     width_scale = t - lo_scale
     width_hist = si_hist.shape[1]
     for i in range(c0, c1):
@@ -942,6 +948,7 @@ def _phase_events(
     min_history = ipar[0]
     confirm = ipar[1]
     spike, drop, level_code, trend_code = ipar[2], ipar[3], ipar[4], ipar[5]
+    y, clean, fs, ist = _borrow(y), _borrow(clean), _borrow(fs), _borrow(ist)
     for i in range(c0, c1):
         severity[i, t] = np.nan
         confirm_at[i, t] = -1.0
@@ -1197,6 +1204,7 @@ def _detect_all(
     cache_v = np.empty((n, max(window, 1)))
     cache_d = np.empty((n, ws))
     counts = np.zeros((n, 2), dtype=np.int64)
+    work = np.empty((n_chunks, 8, max(ws, window, 1)))
     # clean holds y or NaN: the logs of y serve every window that is not deseasonalised;
     # clean starts as y; the seasonal history (a ring of the last ``n_hist``
     # columns, long enough for a cycle, and for the scale window plus the column
@@ -1275,7 +1283,7 @@ def _detect_all(
                 c * chunk, min(n, (c + 1) * chunk), clean, logs, t, lo_scale, lo, window,
                 window_scale, ist[_SEG_START], fs[_PRIOR_SLOPE], seasonal_now, many, on_t,
                 si_hist, pooled_col, level, slope, own_scale, n_diffs, n_obs, rel, pool_ok,
-                ist, cache_v, cache_d, counts,
+                ist, cache_v, cache_d, counts, work[c],
             )  # fmt: skip
         count = 0
         for i in range(n):
@@ -1316,9 +1324,40 @@ _CALLED = (
 _HELPERS = _INLINE + _CALLED
 
 
+def _borrow(a: np.ndarray) -> np.ndarray:
+    """``a`` itself (pure Python); compiled, ``a`` without its reference count (see below)."""
+    return a
+
+
+def _borrow_intrinsic() -> Any:
+    """``_borrow`` compiled: the same array with no meminfo, so no reference counting.
+
+    Inlined helpers take their array arguments as new references: an atomic
+    increment and decrement of the array's shared meminfo per call, which the
+    threads of a parallel loop fight over (about 15 % of the kernel's time).
+    A phase function borrows its arguments once; its caller keeps them alive.
+    """
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def borrow(typingctx: Any, arr: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            ary = context.make_array(signature.args[0])(context, builder, value=args[0])
+            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+            ary.parent = cgutils.get_null_value(ary.parent.type)
+            return ary._getvalue()
+
+        return arr(arr), codegen
+
+    return borrow
+
+
 def _compile() -> Any:
     global _median_kernel, _stats_kernel, _seasonal_kernel, _spread_kernel, _detect_kernel
+    global _borrow
     if _stats_kernel is None:
+        _borrow = _borrow_intrinsic()
         compile_serial = numba.njit(cache=True, nogil=True, error_model="numpy")
         _median_kernel = compile_serial(_median_of)
         compile_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
