@@ -205,3 +205,25 @@ def test_smallest_scale_is_the_plain_formula_without_temporaries(values: list) -
         plain = 1e-12 * float(np.nanmax(np.abs(y))) if np.isfinite(y).any() else 1e-12
     assert _smallest_scale(y) == plain
     assert _smallest_scale(np.zeros((0, 3))) == 1e-12
+
+
+def test_preload_loads_the_signature_detect_uses() -> None:
+    """``preload`` (run by ``analyze`` while the data loads) leaves nothing to load later."""
+    RobustShiftDetector().preload()
+    loaded = list(_kernels._detect_kernel.signatures)
+    assert loaded
+    y = np.random.default_rng(3).gamma(9.0, 100.0, size=(20, 30))
+    RobustShiftDetector().detect(_Panel(y, "monthly"))  # type: ignore[arg-type]
+    assert list(_kernels._detect_kernel.signatures) == loaded
+
+
+def test_preload_failure_is_left_to_detect(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(_kernels, "detect_arrays", broken)
+    with caplog.at_level("DEBUG", logger="revwatch.detect._kernels"):
+        _kernels.preload_kernel()  # does not raise
+    assert "no compiler" in caplog.text

@@ -6,6 +6,7 @@ The command line is a thin layer over these functions.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,17 +113,26 @@ def analyze(
     Parameters are those of :func:`detect`. Use this when you need the chart
     data (:meth:`Detection.series`) as well as the flagged rows.
     """
-    panel = to_panel(
-        data,
-        id=id,
-        time=time,
-        value=value,
-        sql=sql,
-        aggregate=aggregate,
-        freq=freq,
-        sheet=sheet,
-    )
     detector = get_detector(method, **params)
+    # the detector's compiled code loads while the data does (both take a while)
+    preloading = None
+    if not isinstance(data, Panel):
+        preloading = threading.Thread(target=detector.preload, name="revwatch-preload")
+        preloading.start()
+    try:
+        panel = to_panel(
+            data,
+            id=id,
+            time=time,
+            value=value,
+            sql=sql,
+            aggregate=aggregate,
+            freq=freq,
+            sheet=sheet,
+        )
+    finally:
+        if preloading is not None:
+            preloading.join()
     logger.info("scoring %d series with %s", panel.n_series, detector.name)
     scores = detector.fit(panel).detect(panel)
     return Detection(panel=panel, detector=detector, scores=scores)

@@ -21,7 +21,10 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HAVE_NUMBA", "detect_arrays", "log_spread_rows", "seasonal_ratios", "window_stats"]
+__all__ = [
+    "HAVE_NUMBA", "detect_arrays", "log_spread_rows", "preload_kernel", "seasonal_ratios",
+    "window_stats",
+]  # fmt: skip
 
 _MAD_TO_SIGMA = 1.4826
 _DBL_MAX = float(np.finfo(np.float64).max)
@@ -1448,6 +1451,28 @@ def log_spread_rows(si: np.ndarray, min_count: int) -> np.ndarray | None:
     out = np.empty(si.shape[0])
     _spread_kernel(np.ascontiguousarray(si), int(min_count), out)
     return out
+
+
+def preload_kernel() -> None:
+    """Compile :func:`detect_arrays`'s kernel, or load it from numba's cache, now.
+
+    Loading takes about half a second of a command's start-up (numba's
+    registries, then the cached code); done in a thread while the data
+    loads, that time is hidden. A failure is only logged: ``detect_arrays``
+    meets it again and raises.
+    """
+    if not HAVE_NUMBA:
+        return
+    try:
+        detect_arrays(
+            np.ones((1, 3)), threshold=3.5, min_change=0.05, min_history=3, confirm=3,
+            revert=2.0, revert_fraction=0.25, growth=2.5, cusum_drift=0.5, cusum_limit=6.5,
+            prior_weight=3.0, floor=0.005, seasonal=False, seasonal_cycles=3,
+            seasonal_amplitude=0.05, window=2, window_scale=2, period=1, tiny=1e-300,
+            codes=(1, 2, 3, 4), n_chunks=1,
+        )  # fmt: skip
+    except Exception as exc:  # detect_arrays meets it again and raises
+        logger.debug("preloading the compiled kernel failed: %s", exc)
 
 
 def detect_arrays(

@@ -143,6 +143,15 @@ class Detector(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def preload(self) -> None:
+        """Load what the detector needs whatever the data (compiled code); default nothing.
+
+        :func:`revwatch.analyze` runs it in a thread while the data loads.
+        It must not raise: anything that fails here fails again, with its
+        error, in :meth:`detect`.
+        """
+        return None
+
     def fit(self, panel: Panel) -> Self:
         """Learn from the panel's history; most rolling detectors learn nothing."""
         self.n_series_ = panel.n_series

@@ -64,6 +64,7 @@ from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
 from revwatch.detect._kernels import (
     detect_arrays,
     log_spread_rows,
+    preload_kernel,
     seasonal_ratios,
     window_stats,
 )
@@ -250,6 +251,10 @@ class RobustShiftDetector(Detector):
             )
         scale = np.fmax(scale, float(self.floor) * abs_level)
         return _Baseline(level=level, slope=slope, scale=scale, df=df, n_obs=n_obs)
+
+    def preload(self) -> None:
+        """Load the compiled kernel (numba's cache: about half a second) ahead of ``detect``."""
+        preload_kernel()
 
     # ------------------------------------------------------------------- detect
     def detect(self, panel: Panel) -> Scores:
