@@ -227,3 +227,27 @@ def test_preload_failure_is_left_to_detect(
     with caplog.at_level("DEBUG", logger="revwatch.detect._kernels"):
         _kernels.preload_kernel()  # does not raise
     assert "no compiler" in caplog.text
+
+
+@pytest.mark.parametrize("n", [10, 70_001, 131_072])
+@pytest.mark.parametrize("exact_odd", [True, False])
+@pytest.mark.parametrize("data", ["normal", "ties", "nan", "skewed"])
+def test_pooled_median_is_the_serial_median(n: int, exact_odd: bool, data: str) -> None:
+    """The parallel portfolio median gives exactly the serial one (odd and even counts)."""
+    _kernels._compile()
+    rng = np.random.default_rng(n + exact_odd)
+    values = {
+        "normal": rng.standard_normal(n),
+        "ties": rng.integers(0, 5, n).astype(float),
+        "nan": np.where(rng.random(n) < 0.3, np.nan, rng.standard_normal(n)),
+        "skewed": np.sort(rng.lognormal(0.0, 3.0, n)),  # sorted: the sample sees the tails
+    }[data]
+    for drop in (0, 1):  # an odd and an even count
+        v = values.copy()
+        if drop:
+            v[np.flatnonzero(~np.isnan(v))[0]] = np.nan
+        kept = v[~np.isnan(v)]
+        got, count = _kernels._pooled_median(v, np.empty(n), 4, exact_odd)
+        serial = _kernels._big_median(kept.copy(), kept.size, exact_odd)
+        assert count == kept.size
+        assert got == serial == np.median(kept)

@@ -267,6 +267,93 @@ def _select(a: np.ndarray, n: int, k: int) -> float:  # pragma: no cover - compi
     return a[k]
 
 
+#: Values sampled to bracket a portfolio median; below this many values it is found serially.
+_SAMPLE = 4096
+_PARALLEL_MIN = 65536
+
+
+def _pooled_median(
+    values: np.ndarray, gather: np.ndarray, n_chunks: int, exact_odd: bool
+) -> tuple[float, int]:  # pragma: no cover - compiled
+    """:func:`_big_median` of the non-NaN ``values`` and their number, mostly in parallel.
+
+    Exactly the serial result: a sorted sample of the values brackets the
+    middle ones; chunks count the values below the bracket and gather those
+    in it (into ``gather``) in parallel, and only the bracket is selected
+    from. If the middle falls outside the bracket (unlikely), or there are
+    few values, all are gathered and selected serially.
+    """
+    n = values.shape[0]
+    n_chunks = max(1, min(n_chunks, n))
+    chunk = (n + n_chunks - 1) // n_chunks
+    below = np.zeros(n_chunks, dtype=np.int64)
+    inside = np.zeros(n_chunks, dtype=np.int64)
+    m = 0
+    for c in numba.prange(n_chunks):
+        k = 0
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            k += not np.isnan(values[i])
+        inside[c] = k
+    for c in range(n_chunks):
+        m += inside[c]
+    if m >= _PARALLEL_MIN:
+        step = max(n // _SAMPLE, 1)
+        sample = np.empty(n // step + 1)
+        n_s = 0
+        for i in range(0, n, step):
+            v = values[i]
+            if not np.isnan(v):
+                sample[n_s] = v
+                n_s += 1
+        if n_s >= 64:
+            ordered = np.sort(sample[:n_s])
+            # the sample rank of the middle, +- 6 binomial standard deviations
+            spread = int(6.0 * np.sqrt(0.25 * n_s)) + 2
+            centre = (n_s * (m // 2)) // m
+            lo = ordered[max(centre - spread, 0)]
+            hi = ordered[min(centre + spread, n_s - 1)]
+            for c in numba.prange(n_chunks):
+                nb = 0
+                nm = 0
+                for i in range(c * chunk, min(n, (c + 1) * chunk)):
+                    v = values[i]
+                    nb += v < lo
+                    nm += (v >= lo) & (v <= hi)
+                below[c] = nb
+                inside[c] = nm
+            offsets = np.zeros(n_chunks + 1, dtype=np.int64)
+            n_below = 0
+            for c in range(n_chunks):
+                n_below += below[c]
+                offsets[c + 1] = offsets[c] + inside[c]
+            n_mid = offsets[n_chunks]
+            k = m // 2
+            # the k-th smallest, and for an even count the (k-1)-th, must lie in the bracket
+            first = k if m % 2 == 1 else k - 1
+            if n_below <= first and k < n_below + n_mid:
+                for c in numba.prange(n_chunks):
+                    at = offsets[c]
+                    for i in range(c * chunk, min(n, (c + 1) * chunk)):
+                        v = values[i]
+                        if v >= lo and v <= hi:
+                            gather[at] = v
+                            at += 1
+                high = _select(gather, n_mid, k - n_below)
+                if m % 2 == 1:
+                    return (high if exact_odd else 0.5 * (high + high)), m
+                low = gather[0]
+                for j in range(1, k - n_below):
+                    if gather[j] > low:
+                        low = gather[j]
+                return 0.5 * (low + high), m
+    count = 0
+    for i in range(n):
+        if not np.isnan(values[i]):
+            gather[count] = values[i]
+            count += 1
+    return _big_median(gather, count, exact_odd), count
+
+
 def _big_median(a: np.ndarray, n: int, exact_odd: bool) -> float:  # pragma: no cover
     """Median of ``a[:n]`` (no NaN; reordered) like ``nanmedian_rows`` or, with
     ``exact_odd``, like ``np.median`` (which returns the middle value itself)."""
@@ -792,7 +879,6 @@ def _phase_window(
     n_diffs: np.ndarray,
     n_obs: np.ndarray,
     rel: np.ndarray,
-    pool_ok: np.ndarray,
     ist: np.ndarray,
     cache_v: np.ndarray,
     cache_d: np.ndarray,
@@ -864,8 +950,8 @@ def _phase_window(
         n_diffs[i] = nd
         n_obs[i] = nob
         r = sc / abs(lev)
-        rel[i] = r
-        pool_ok[i] = nd >= 6 and np.isfinite(r)
+        # the relative scale joins the portfolio's median only from 6 changes on
+        rel[i] = r if nd >= 6 and np.isfinite(r) else np.nan
 
 
 # rows of the float state of ``_detect_all``
@@ -1200,7 +1286,6 @@ def _detect_all(
     n_diffs = np.empty(n, dtype=np.int64)
     n_obs = np.empty(n, dtype=np.int64)
     rel = np.empty(n)
-    pool_ok = np.zeros(n, dtype=np.bool_)
     mean_last = np.empty(n)
     gather = np.empty(n)
     ws = max(window_scale, 1)
@@ -1239,13 +1324,8 @@ def _detect_all(
             use_pool = False
             pooled = np.nan
             if many:
-                count = 0
-                for i in range(n):
-                    if not np.isnan(own[i]):
-                        gather[count] = own[i]
-                        count += 1
+                pooled, count = _pooled_median(own, gather, n_chunks, False)
                 use_pool = count >= 5
-                pooled = _big_median(gather, count, False)
             need = np.zeros((n_chunks, ws), dtype=np.bool_)
             for c in numba.prange(n_chunks):
                 _phase_index(
@@ -1285,16 +1365,13 @@ def _detect_all(
             _phase_window(
                 c * chunk, min(n, (c + 1) * chunk), clean, logs, t, lo_scale, lo, window,
                 window_scale, ist[_SEG_START], fs[_PRIOR_SLOPE], seasonal_now, many, on_t,
-                si_hist, pooled_col, level, slope, own_scale, n_diffs, n_obs, rel, pool_ok,
-                ist, cache_v, cache_d, counts, work[c],
+                si_hist, pooled_col, level, slope, own_scale, n_diffs, n_obs, rel, ist,
+                cache_v, cache_d, counts, work[c],
             )  # fmt: skip
-        count = 0
-        for i in range(n):
-            if pool_ok[i]:
-                gather[count] = rel[i]
-                count += 1
+        rel_prior, count = _pooled_median(rel, gather, n_chunks, True)
         prior_df = prior_weight if count > 0 else 0.0
-        rel_prior = _big_median(gather, count, True) if count > 0 else 0.0
+        if count == 0:
+            rel_prior = 0.0
         for c in numba.prange(n_chunks):
             _phase_events(
                 c * chunk, min(n, (c + 1) * chunk), t, y, clean, si_used, level, slope,
@@ -1358,7 +1435,7 @@ def _borrow_intrinsic() -> Any:
 
 def _compile() -> Any:
     global _median_kernel, _stats_kernel, _seasonal_kernel, _spread_kernel, _detect_kernel
-    global _borrow
+    global _borrow, _pooled_median
     if _stats_kernel is None:
         _borrow = _borrow_intrinsic()
         compile_serial = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -1372,6 +1449,7 @@ def _compile() -> Any:
         _stats_kernel = compile_parallel(_stats)
         _seasonal_kernel = compile_parallel(_seasonal)
         _spread_kernel = compile_parallel(_spread)
+        _pooled_median = compile_parallel(_pooled_median)
         _detect_kernel = compile_parallel(_detect_all)
     return _stats_kernel
 
