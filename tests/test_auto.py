@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from revwatch.api import detect
+from revwatch.datasets import generate
+from revwatch.detect.auto import AutoDetector
 from revwatch.detect.robust import RobustShiftDetector
 from revwatch.errors import ParameterError
 from tests.conftest import make_panel
@@ -128,3 +130,31 @@ def test_invalid_parameters_raise(params: dict[str, float]) -> None:
 def test_unknown_parameter_names_the_valid_ones() -> None:
     with pytest.raises(ParameterError, match="threshold"):
         detect(make_panel({"a": _series()}), thresh=3)
+
+
+@pytest.mark.parametrize(
+    ("freq", "expected"),
+    [("daily", (7, 1.0, 0.1)), ("monthly", (3, 2.0, 0.25)), ("hourly", (3, 2.0, 0.25))],
+)
+def test_event_settings_default_by_frequency(freq: str, expected: tuple) -> None:
+    own = AutoDetector()._robust(freq)
+    assert (own.confirm, own.revert, own.revert_fraction) == expected
+
+
+def test_explicit_event_settings_win_on_daily_data() -> None:
+    own = AutoDetector(confirm=3, revert=2.0, revert_fraction=0.25)._robust("daily")
+    assert (own.confirm, own.revert, own.revert_fraction) == (3, 2.0, 0.25)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_daily_price_change_is_a_level_shift_not_a_one_day_spike(seed: int) -> None:
+    """daily-revenue's +12 % price change (~2.5 noise units a day): with the monthly
+    event settings it was closed as a spike the next day in these seeds."""
+    data = generate("daily-revenue", seed=seed)
+    event = data.labels[data.labels["type"] == "level_shift"]
+    start, end = event["date"].min(), event["date"].max()
+    found = detect(data.frame, id=list(data.id_columns) or None, time=data.time_column,
+                   value=data.value_column, details=True)  # fmt: skip
+    inside = found[(found["period"] >= start) & (found["period"] <= end)]
+    assert list(inside["type"]) == ["level_shift"]
+    assert inside["direction"].tolist() == ["up"]

@@ -54,10 +54,19 @@ _GATE_SERIES = 2_000
 #: The CUSUM's decision limit grows with the number of periods a year: the
 #: same limit that alarms falsely once in decades on monthly data alarms every
 #: few weeks on daily data (heavy tails, holidays, unmodelled yearly shape).
+#: On daily data a deviation must last a week (every weekday once) before it
+#: becomes the new normal, and an open event ends only
+#: when the series is back within 1 scale unit of its old baseline (or 90 % of
+#: the onset's deviation is gone): with 2 units, a +12 % shift in a series with
+#: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
+#: one day in three), so shifts were closed as one-day spikes.
 _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
     "scale_window": {"daily": 91, "hourly": 168, "other": None},
     "seasonal_cycles": {"daily": 5, "hourly": 5, "other": 3},
     "cusum_limit": {"daily": 11.0, "hourly": 11.0, "other": 6.5},
+    "confirm": {"daily": 7, "other": 3},
+    "revert": {"daily": 1.0, "other": 2.0},
+    "revert_fraction": {"daily": 0.1, "other": 0.25},
 }
 _FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
 
@@ -116,7 +125,9 @@ class AutoDetector(RobustShiftDetector):
     (``window``, ``threshold``, ``min_change``, ``confirm``, ``revert``, ...;
     ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` (``"auto"``)
     default by frequency: 91, 5 and 11 for daily data, 168, 5 and 11 hourly,
-    otherwise ``window``, 3 and 6.5;
+    otherwise ``window``, 3 and 6.5; ``confirm``, ``revert`` and
+    ``revert_fraction``: 7, 1.0 and 0.1 for daily data, otherwise 3, 2.0 and
+    0.25;
     the peer part shares ``window``, ``threshold``, ``min_change``,
     ``confirm``, ``revert`` and ``floor``), plus:
 
@@ -150,9 +161,9 @@ class AutoDetector(RobustShiftDetector):
         threshold: float = 3.5,
         min_change: float = 0.05,
         min_history: int = 3,
-        confirm: int = 3,
-        revert: float = 2.0,
-        revert_fraction: float = 0.25,
+        confirm: int | None = None,
+        revert: float | None = None,
+        revert_fraction: float | None = None,
         growth: float = 2.5,
         cusum_drift: float = 0.5,
         cusum_limit: float | str | None = "auto",
@@ -172,9 +183,9 @@ class AutoDetector(RobustShiftDetector):
         self.threshold = threshold
         self.min_change = min_change
         self.min_history = min_history
-        self.confirm = confirm
-        self.revert = revert
-        self.revert_fraction = revert_fraction
+        self.confirm = confirm  # type: ignore[assignment]  # None allowed here
+        self.revert = revert  # type: ignore[assignment]  # None allowed here
+        self.revert_fraction = revert_fraction  # type: ignore[assignment]  # None allowed here
         self.growth = growth
         self.cusum_drift = cusum_drift
         self.cusum_limit = cusum_limit  # type: ignore[assignment]  # "auto" allowed here
@@ -191,7 +202,8 @@ class AutoDetector(RobustShiftDetector):
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
         self._check_auto_params()
-        robust = self._detect_own(panel)
+        own = self._robust(panel.freq)
+        robust = self._detect_own(panel, own)
         n_series, n_periods = robust.score.shape
         peer_used = np.zeros((n_series, n_periods), dtype=bool)
         if self.peers and n_series >= int(self.peer_min_series):
@@ -215,8 +227,8 @@ class AutoDetector(RobustShiftDetector):
                     threshold=self.threshold,
                     min_change=self.min_change,
                     min_peers=int(self.peer_min_series),
-                    confirm=self.confirm,
-                    revert=self.revert,
+                    confirm=own.confirm,
+                    revert=own.revert,
                     floor=self.floor,
                 ).detect(panel)
                 peer_used = gate[None, :] & np.isfinite(peer.score)
@@ -255,9 +267,8 @@ class AutoDetector(RobustShiftDetector):
                 params[name] = by_freq.get(freq, by_freq["other"])
         return RobustShiftDetector(**params)
 
-    def _detect_own(self, panel: Panel) -> Scores:
+    def _detect_own(self, panel: Panel, robust: RobustShiftDetector) -> Scores:
         """The robust detector, on daily data after the month-start effect."""
-        robust = self._robust(panel.freq)
         if not (self.month_start and panel.freq == "daily"):
             return robust.detect(panel)
         matrix = panel.matrix()
