@@ -53,3 +53,32 @@ def test_analyze_keeps_scores_and_bands(mrr: pd.DataFrame) -> None:
     assert {"lower", "upper", "baseline"} <= set(series.columns)
     flagged = series[series["type"] != "normal"]
     assert len(flagged) == len(result.results())
+
+
+def test_a_data_error_does_not_wait_for_the_preload(tmp_path: Path) -> None:
+    """``analyze`` loads compiled code in a thread while the data loads; a bad file
+    raises its error at once, without waiting for that thread."""
+    import threading
+
+    from revwatch.errors import InputError
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account,month,revenue\na,2024-01-01,12\na,2024-02-01,twelve\n")
+    release = threading.Event()
+    detector = get_detector("auto")
+    detector.preload = lambda: release.wait(30)  # type: ignore[method-assign]
+    try:
+        with pytest.raises(InputError, match=r"bad\.csv"):
+            revwatch.analyze(bad, method=detector)
+        waiting = [t for t in threading.enumerate() if t.name == "revwatch-preload"]
+        assert waiting and all(t.is_alive() and t.daemon for t in waiting)
+    finally:
+        release.set()
+
+
+def test_analyze_of_a_file_equals_analyze_of_its_panel(mrr: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "mrr.csv"
+    mrr.to_csv(path, index=False)
+    from_file = revwatch.analyze(path).results()
+    from_panel = revwatch.analyze(revwatch.load(path)).results()
+    pd.testing.assert_frame_equal(from_file, from_panel)

@@ -114,25 +114,26 @@ def analyze(
     data (:meth:`Detection.series`) as well as the flagged rows.
     """
     detector = get_detector(method, **params)
-    # the detector's compiled code loads while the data does (both take a while)
+    # the detector's compiled code loads while the data does (both take a while); a
+    # data error does not wait for it (a daemon thread does not hold up the exit)
     preloading = None
     if not isinstance(data, Panel):
-        preloading = threading.Thread(target=detector.preload, name="revwatch-preload")
-        preloading.start()
-    try:
-        panel = to_panel(
-            data,
-            id=id,
-            time=time,
-            value=value,
-            sql=sql,
-            aggregate=aggregate,
-            freq=freq,
-            sheet=sheet,
+        preloading = threading.Thread(
+            target=detector.preload, name="revwatch-preload", daemon=True
         )
-    finally:
-        if preloading is not None:
-            preloading.join()
+        preloading.start()
+    panel = to_panel(
+        data,
+        id=id,
+        time=time,
+        value=value,
+        sql=sql,
+        aggregate=aggregate,
+        freq=freq,
+        sheet=sheet,
+    )
+    if preloading is not None:
+        preloading.join()
     logger.info("scoring %d series with %s", panel.n_series, detector.name)
     scores = detector.fit(panel).detect(panel)
     return Detection(panel=panel, detector=detector, scores=scores)

@@ -267,8 +267,9 @@ def _select(a: np.ndarray, n: int, k: int) -> float:  # pragma: no cover - compi
     return a[k]
 
 
-#: Values sampled to bracket a portfolio median; below this many values it is found serially.
+#: Values sampled to bracket a portfolio median.
 _SAMPLE = 4096
+#: Below this many values a portfolio median is found serially.
 _PARALLEL_MIN = 65536
 
 
