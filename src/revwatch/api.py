@@ -118,9 +118,7 @@ def analyze(
     # data error does not wait for it (a daemon thread does not hold up the exit)
     preloading = None
     if not isinstance(data, Panel):
-        preloading = threading.Thread(
-            target=detector.preload, name="revwatch-preload", daemon=True
-        )
+        preloading = threading.Thread(target=detector.preload, name="revwatch-preload", daemon=True)
         preloading.start()
     panel = to_panel(
         data,
