@@ -30,6 +30,8 @@ _MAD_TO_SIGMA = 1.4826
 _DBL_MAX = float(np.finfo(np.float64).max)
 #: Windows up to this long are sorted by rank (k^2 branch-free compares); longer by insertion.
 _RANK_MAX = 16
+#: Scratch buffers are this much longer than their windows (see ``_sort_into``).
+_PAD = 8
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("REVWATCH_NO_NUMBA"):
@@ -59,6 +61,8 @@ def _median_of(buf: np.ndarray, k: int) -> float:
 def _sort_into(buf: np.ndarray, k: int, out: np.ndarray) -> bool:  # pragma: no cover
     """``out[:k]`` = ``buf[:k]`` in the order :func:`_median_of` sorts it, if no NaN.
 
+    ``buf`` must have ``_PAD - 1`` cells of scratch beyond ``k`` (they are overwritten).
+
     Each value's place is its rank (smaller values, plus equal ones before
     it): the stable order of the insertion sort, without its unpredictable
     branches. Returns False (``out`` undefined) when ``buf[:k]`` has a NaN.
@@ -66,10 +70,15 @@ def _sort_into(buf: np.ndarray, k: int, out: np.ndarray) -> bool:  # pragma: no 
     for i in range(k):
         if np.isnan(buf[i]):
             return False
+    # up to a multiple of _PAD with +inf (never smaller than a value, and after all of
+    # them): the vectorised compare loop then runs without a scalar remainder
+    kp = (k + _PAD - 1) // _PAD * _PAD
+    for j in range(k, kp):
+        buf[j] = np.inf
     for i in range(k):
         v = buf[i]
         r = 0
-        for j in range(k):  # one loop over fixed bounds: the compiler vectorises it
+        for j in range(kp):  # one loop over fixed bounds: the compiler vectorises it
             w = buf[j]
             r += (w < v) | ((w == v) & (j < i))
         out[r] = v
@@ -122,8 +131,9 @@ def _stats(
     for i in numba.prange(n_series):
         lev, sl, sc, nd, nob = _stats_row(
             clean, i, divisor[i], t, lo_scale, lo, seg_start[i], prior_slope[i], False, no_logs,
-            np.empty(ws), np.empty(ws), np.empty(w), np.empty(w), np.empty(w), np.empty(w),
-            np.empty(max(ws, w)), no_cache, no_cache, no_counts, 0,
+            np.empty(ws + _PAD), np.empty(ws + _PAD), np.empty(w + _PAD), np.empty(w + _PAD),
+            np.empty(w + _PAD), np.empty(w + _PAD), np.empty(max(ws, w) + _PAD), no_cache,
+            no_cache, no_counts, 0,
         )  # fmt: skip
         level[i] = lev
         slope[i] = sl
@@ -686,10 +696,14 @@ def _phase_own(
     period: int,
     cycles: int,
     seg_start: np.ndarray,
+    cleaned: np.ndarray,
     own: np.ndarray,
     n_cyc: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Own seasonal index of series ``c0:c1`` at ``t`` (``_own_seasonal_index`` of clean, raw)."""
+    """Own seasonal index of series ``c0:c1`` at ``t`` (``_own_seasonal_index`` of clean, raw).
+
+    ``cleaned[i]`` is nonzero once a value of series ``i`` was held out of ``clean``.
+    """
     clean, y = _borrow(clean), _borrow(y)
     ratios = np.empty(max(cycles, 1))
     for i in range(c0, c1):
@@ -698,7 +712,8 @@ def _phase_own(
         if cycles >= 3:
             o, n_raw = _own_ratio_row(y, i, t, period, cycles, seg_start[i], ratios)
             nc = n_raw
-        if n_raw < 3:
+        # a series none of whose values was ever held out has clean == raw
+        if n_raw < 3 and (cycles < 3 or cleaned[i] != 0):
             o, nc = _own_ratio_row(clean, i, t, period, cycles, seg_start[i], ratios)
         own[i] = o
         n_cyc[i] = nc
@@ -904,12 +919,12 @@ def _phase_window(
     div = _borrow(work[0, :ws])
     div[:] = 1.0
     wide = _borrow(work[1, :ws])
-    buf = _borrow(work[2, :ws])
+    buf = _borrow(work[2])  # the full rows: windows plus _PAD cells of scratch
     fit = _borrow(work[3, :w])
-    vals = _borrow(work[4, :w])
+    vals = _borrow(work[4])
     xs = _borrow(work[5, :w])
-    tmp = _borrow(work[6, :w])
-    srt = _borrow(work[7, : max(ws, w)])
+    tmp = _borrow(work[6])
+    srt = _borrow(work[7])
     width_scale = t - lo_scale
     width_hist = si_hist.shape[1]
     for i in range(c0, c1):
@@ -966,7 +981,9 @@ _N_FLOAT_STATE = 19
 _SEG_START, _EV_ONSET, _EV_LEN, _CU_POS_START, _CU_NEG_START = range(5)
 #: a series' sorted window (``_phase_window``): 0 stale, 1 raw, 2 deseasonalised; its segment start
 _CACHE_OK, _CACHE_SEG = 5, 6
-_N_INT_STATE = 7
+#: 1 once a value of the series was held out of ``clean`` (until then clean == y)
+_CLEANED = 7
+_N_INT_STATE = 8
 
 
 def _carry(fs: np.ndarray, i: int, scale: float, level: float, df: float) -> None:
@@ -1115,6 +1132,7 @@ def _phase_events(
                 z_out[i, t] = ev_z
                 score[i, t] = abs(ev_z)
                 clean[i, t] = np.nan
+                ist[_CLEANED, i] = 1
                 ev_len = ist[_EV_LEN, i] + 1
                 ist[_EV_LEN, i] = ev_len
                 if abs(ev_dev) > abs(fs[_EV_DEVMAX, i]):
@@ -1169,6 +1187,7 @@ def _phase_events(
             ist[_EV_LEN, i] = 1
             fs[_EV_PEAK, i] = abs(z)
             clean[i, t] = np.nan
+            ist[_CLEANED, i] = 1
 
         # ---- CUSUM for slow drifts on the remaining scored periods
         if limit > 0 and free and not onset_now:
@@ -1293,7 +1312,7 @@ def _detect_all(
     cache_v = np.empty((n, max(window, 1)))
     cache_d = np.empty((n, ws))
     counts = np.zeros((n, 2), dtype=np.int64)
-    work = np.empty((n_chunks, 8, max(ws, window, 1)))
+    work = np.empty((n_chunks, 8, max(ws, window, 1) + _PAD))
     # clean holds y or NaN: the logs of y serve every window that is not deseasonalised;
     # clean starts as y; the seasonal history (a ring of the last ``n_hist``
     # columns, long enough for a cycle, and for the scale window plus the column
@@ -1320,7 +1339,7 @@ def _detect_all(
             for c in numba.prange(n_chunks):
                 _phase_own(
                     c * chunk, min(n, (c + 1) * chunk), clean, y, t, period, cycles,
-                    ist[_SEG_START], own, n_cyc,
+                    ist[_SEG_START], ist[_CLEANED], own, n_cyc,
                 )  # fmt: skip
             use_pool = False
             pooled = np.nan
