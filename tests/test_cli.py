@@ -167,3 +167,42 @@ def test_legend_has_an_incident_entry_only_when_spans_are_drawn() -> None:
 
     assert "incident" in [h.get_label() for h in legend_handles(["drop"], spans=True)]
     assert "incident" not in [h.get_label() for h in legend_handles(["drop"])]
+
+
+def _entry_point(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``revwatch.cli.main`` in a real process after ``code``."""
+    argv = f"sys.argv = ['revwatch', *{args!r}]"
+    script = "\n".join(["import sys", code, "from revwatch.cli import main", argv, "main()"])
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def test_entry_point_runs_atexit_handlers_and_flushes(mrr_csv: Path, tmp_path: Path) -> None:
+    """``main`` ends with os._exit (no interpreter teardown) after atexit and a flush."""
+    done = _entry_point(
+        "import atexit\natexit.register(lambda: print('bye', file=sys.stderr))",
+        "detect", str(mrr_csv), "--format", "csv", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith("bye")
+    out = tmp_path / "out.csv"
+    to_file = _entry_point("", "detect", str(mrr_csv), "--format", "csv", "-q", "-o", str(out))
+    assert to_file.returncode == 0, to_file.stderr
+    assert done.stdout == out.read_text()  # the piped stdout is complete
+    bad = _entry_point("", "detect", str(mrr_csv.with_name("missing.csv")))
+    assert bad.returncode == 2 and "missing.csv" in bad.stderr
+
+
+def test_entry_point_waits_for_a_running_thread(tmp_path: Path) -> None:
+    """With another non-daemon thread alive, ``main`` exits the normal way, which waits."""
+    marker = tmp_path / "written"
+    started = (
+        "import threading, time, pathlib\n"
+        "def late():\n    time.sleep(0.5)\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('done')\n"
+        "threading.Thread(target=late).start()"
+    )
+    done = _entry_point(started, "--version")
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "done"
