@@ -1336,7 +1336,9 @@ class _Validator:
         return parsed.values
 
 
-def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
+def _infer_freq(
+    periods: pd.Series, name: str, distinct: np.ndarray | None = None
+) -> tuple[str, str]:
     """The frequency of the distinct periods, and a sentence saying how it was found.
 
     The finest frequency ``f`` such that (a) the median gap between distinct
@@ -1346,7 +1348,9 @@ def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
     smallest step copes with missing periods and with month-end and
     month-start dates mixed across series.
     """
-    distinct = np.sort(pd.unique(periods.to_numpy(dtype="datetime64[ns]")))
+    if distinct is None:
+        distinct = pd.unique(periods.to_numpy(dtype="datetime64[ns]"))
+    distinct = np.sort(distinct)
     if len(distinct) < 2:
         raise _fail(
             InputError,
@@ -1369,17 +1373,21 @@ def _infer_freq(periods: pd.Series, name: str) -> tuple[str, str]:
     )
 
 
-def _normalise_periods(periods: pd.Series, freq: str) -> pd.Series:
+def _normalise_periods(
+    periods: pd.Series, freq: str, distinct: np.ndarray | None = None
+) -> pd.Series:
     """Snap each period to the start of its month/quarter/year/day/hour (weekly: the day).
 
     Done on the ``datetime64`` values (a unit cast floors), which gives the
     same result as pandas' ``to_period(...).to_timestamp()`` and ``floor``
-    without building Period objects.
+    without building Period objects. ``distinct``: the distinct periods, if
+    already known.
     """
     stamps = periods.to_numpy(dtype="datetime64[ns]")
     if len(stamps) >= DISTINCT_FIRST:
         # exports repeat each period once per series: snap the distinct ones
-        distinct = pd.unique(stamps)
+        if distinct is None:
+            distinct = pd.unique(stamps)
         if len(distinct) * 4 <= len(stamps):
             if np.array_equal(_snap(distinct, freq), distinct):
                 if periods.dtype == stamps.dtype:
@@ -1469,10 +1477,12 @@ def _build_panel(
             "the date {text} is out of range (years 1678-2261)",
             "fix the year",
         ) from None
+    # the distinct periods (a hash pass over every row) serve inference and normalising
+    distinct = pd.unique(raw_periods.to_numpy(dtype="datetime64[ns]"))
     if freq is None:
-        freq, how = _infer_freq(raw_periods, name)
+        freq, how = _infer_freq(raw_periods, name, distinct)
         validator.note(how)
-    periods = _normalise_periods(raw_periods, freq)
+    periods = _normalise_periods(raw_periods, freq, distinct)
     if freq == "weekly":
         # 1970-01-01 was a Thursday (3); integer days avoid calendar fields per row
         days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
