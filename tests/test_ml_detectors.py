@@ -138,6 +138,24 @@ def test_isolation_forest_is_deterministic_with_its_seed() -> None:
     assert not np.array_equal(np.nan_to_num(one.score), np.nan_to_num(other.score))
 
 
+def test_isolation_forest_threads_do_not_change_the_scores() -> None:
+    """Retraining blocks run in threads (``n_jobs``); the training subsample is drawn in
+    block order in the caller, so one thread and three give the same scores."""
+    panel = _daily(n_days=200, n_series=40, spike_at=150)
+    params = {"retrain_every": 10, "n_estimators": 30, "min_train_rows": 64}
+    one = get_detector("isolation-forest", n_jobs=1, **params)
+    three = get_detector("isolation-forest", n_jobs=3, **params)
+    a, b = one.fit_detect(panel), three.fit_detect(panel)
+    np.testing.assert_array_equal(a.score, b.score)
+    assert one.n_models_ == three.n_models_ > 10
+
+
+@pytest.mark.parametrize("jobs", [0, -2, 1.5, True, "all"])
+def test_isolation_forest_rejects_bad_n_jobs(jobs: object) -> None:
+    with pytest.raises(ParameterError, match="n_jobs"):
+        get_detector("isolation-forest", n_jobs=jobs).fit_detect(_daily(n_days=80))
+
+
 @pytest.mark.parametrize(
     ("values", "flagged"),
     [

@@ -56,8 +56,13 @@ direction of the move), ``baseline`` the trailing median.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+import os
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -309,6 +314,55 @@ class _RollingModelDetector(Detector):
     def _prepare(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return train, test
 
+    def _workers(self) -> int:
+        """Threads that train and score retraining blocks at once (``n_jobs``; 1 without)."""
+        jobs = getattr(self, "n_jobs", 1)
+        return (os.cpu_count() or 1) if jobs == -1 else max(int(jobs), 1)
+
+    def _blocks(
+        self,
+        cube: np.ndarray,
+        valid: np.ndarray,
+        start: int,
+        n_periods: int,
+        rng: np.random.Generator,
+    ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Each retraining block's periods, test cells and (prepared) train and test rows.
+
+        In block order, so the training subsample draws from ``rng`` the same
+        way however many threads then train the models.
+        """
+        for block in range(start, n_periods, int(self.retrain_every)):
+            lo = max(0, block - int(self.train_window))
+            train_mask = valid[:, lo:block]
+            train = cube[:, lo:block][train_mask]
+            end = min(n_periods, block + int(self.retrain_every))
+            test_mask = valid[:, block:end]
+            if not test_mask.any() or len(train) < self.min_train_rows:
+                continue
+            # canonical order: independent of the order of the series
+            order = np.lexsort(train.T[::-1])
+            train = train[order]
+            if len(train) > MAX_TRAIN_ROWS:
+                keep = np.sort(rng.choice(len(train), MAX_TRAIN_ROWS, replace=False))
+                train = train[keep]
+            test = cube[:, block:end][test_mask]
+            train_x, test_x = self._prepare(train, test)
+            yield block, end, test_mask, train_x, test_x
+
+    def _score_block(self, train_x: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+        """Train one model; a test row's score: the share of training rows less anomalous."""
+        model = self._make_model(len(train_x))
+        model.fit(train_x)
+        train_raw = -model.score_samples(train_x)
+        test_raw = -model.score_samples(test_x)
+        ref = np.sort(train_raw)
+        # fraction of training rows strictly less anomalous; a tolerance so
+        # that float noise between identical rows does not count
+        tol = 1e-12 * np.maximum(1.0, np.abs(test_raw))
+        below = np.searchsorted(ref, test_raw - tol, side="left")
+        return below / len(ref)
+
     def fit(self, panel: Panel) -> Any:
         """Check the parameters; the models are trained causally inside :meth:`detect`."""
         self._validate()
@@ -338,37 +392,28 @@ class _RollingModelDetector(Detector):
                 start = t
                 break
         if start is not None:
-            for block in range(start, n_periods, int(self.retrain_every)):
-                lo = max(0, block - int(self.train_window))
-                train_mask = valid[:, lo:block]
-                train = cube[:, lo:block][train_mask]
-                end = min(n_periods, block + int(self.retrain_every))
-                test_mask = valid[:, block:end]
-                if not test_mask.any() or len(train) < self.min_train_rows:
-                    continue
-                # canonical order: independent of the order of the series
-                order = np.lexsort(train.T[::-1])
-                train = train[order]
-                if len(train) > MAX_TRAIN_ROWS:
-                    keep = np.sort(rng.choice(len(train), MAX_TRAIN_ROWS, replace=False))
-                    train = train[keep]
-                test = cube[:, block:end][test_mask]
-                train_x, test_x = self._prepare(train, test)
-                model = self._make_model(len(train_x))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    model.fit(train_x)
-                    train_raw = -model.score_samples(train_x)
-                    test_raw = -model.score_samples(test_x)
-                ref = np.sort(train_raw)
-                # fraction of training rows strictly less anomalous; a tolerance so
-                # that float noise between identical rows does not count
-                tol = 1e-12 * np.maximum(1.0, np.abs(test_raw))
-                below = np.searchsorted(ref, test_raw - tol, side="left")
-                block_score = np.full(test_mask.shape, np.nan)
-                block_score[test_mask] = below / len(ref)
-                score[:, block:end] = block_score
-                n_models += 1
+            jobs = self._blocks(cube, valid, start, n_periods, rng)
+            workers = self._workers()
+            with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+                warnings.simplefilter("ignore", UserWarning)  # once, for every thread
+                run: Any = map
+                if workers > 1:
+                    run = stack.enter_context(ThreadPoolExecutor(max_workers=workers)).map
+                # waves of a few blocks per worker: the blocks' rows are not all held at once
+                wave: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+                for job in itertools.chain(jobs, [None]):
+                    if job is not None:
+                        wave.append(job)
+                    if wave and (job is None or len(wave) >= 4 * workers):
+                        scored = run(self._score_block, [j[3] for j in wave], [j[4] for j in wave])
+                        for (block, end, test_mask, _, _), block_values in zip(
+                            wave, scored, strict=True
+                        ):
+                            block_score = np.full(test_mask.shape, np.nan)
+                            block_score[test_mask] = block_values
+                            score[:, block:end] = block_score
+                            n_models += 1
+                        wave = []
         self.n_models_ = n_models
         self.feature_names_ = names
         values_baseline = trailing_window_stat(values, max(int(FREQUENCIES[panel.freq][2]), 6))
@@ -405,6 +450,9 @@ class IsolationForestDetector(_RollingModelDetector):
         Flag when the calibrated score (a training quantile) is above it.
     min_train_rows : int, default 64
         Pooled rows needed before the first model is trained.
+    n_jobs : int, default -1
+        Threads that train and score retraining blocks at once (-1: one per
+        core). The result does not depend on it.
 
     Examples
     --------
@@ -435,6 +483,7 @@ class IsolationForestDetector(_RollingModelDetector):
         random_state: int | None = 42,
         threshold: float | None = None,
         min_train_rows: int = 64,
+        n_jobs: int = -1,
     ) -> None:
         self.n_estimators = n_estimators
         self.contamination = contamination
@@ -444,9 +493,15 @@ class IsolationForestDetector(_RollingModelDetector):
         self.random_state = random_state
         self.threshold = threshold
         self.min_train_rows = min_train_rows
+        self.n_jobs = n_jobs
 
     def _validate(self) -> None:
         super()._validate()
+        jobs = self.n_jobs
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs == -1 or jobs >= 1):
+            raise ParameterError(
+                f"isolation-forest: n_jobs must be -1 (all cores) or an integer >= 1, got {jobs!r}"
+            )
         if self.contamination != "auto":
             try:
                 share = float(self.contamination)
