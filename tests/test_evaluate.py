@@ -495,3 +495,78 @@ def test_event_detector_point_recall_uses_its_open_events() -> None:
     table = evaluate(generate("daily-revenue", seed=1), methods=["auto"]).iloc[0]
     assert table["point_recall"] > 0
     assert table["point_f1"] >= table["onset_f1"]
+
+
+# direction matching: event days 2-4 labelled "down", day 9 "up"; (flag cells with signs)
+DIRECTION_CASES = [
+    ("right ways", [(0, 3, -1.0), (0, 9, 2.0)], dict(event_recall=1.0, false_alarms=0)),
+    ("wrong way in the first", [(0, 3, 1.5), (0, 9, 2.0)], dict(event_recall=0.5)),
+    ("wrong, then right: latency to the right one", [(0, 2, 1.0), (0, 4, -3.0)],
+     dict(event_recall=0.5, latency_mean_periods=2.0)),
+    ("no sign (NaN) detects either way", [(0, 3, np.nan), (0, 9, np.nan)],
+     dict(event_recall=1.0)),
+    ("wrong-way flags are not false alarms", [(0, 3, 1.0), (0, 12, 1.0)],
+     dict(event_recall=0.0, false_alarms=1)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "cells", "expected"), DIRECTION_CASES)
+def test_flag_metrics_matching_direction(
+    name: str, cells: list[tuple[int, int, float]], expected: dict[str, float]
+) -> None:
+    panel = _daily_panel()
+    labels = _labels(EVENTS).assign(direction=["down", "down", "down", "up"])
+    grid = align_labels(panel, labels)
+    assert grid.events["direction"].tolist() == [-1, 1]
+    flags = _flags(1, 14, [(s, t) for s, t, _ in cells])
+    sign = np.zeros((1, 14))
+    for s, t, v in cells:
+        sign[s, t] = v
+    periods = panel.matrix().periods
+    matched = flag_metrics(flags, grid, periods, "daily", flag_sign=sign)
+    for key, value in expected.items():
+        assert matched[key] == pytest.approx(value), (name, key)
+    # without signs the same flags detect whatever is in the window
+    anyway = flag_metrics(flags, grid, periods, "daily")
+    assert anyway["event_recall"] >= matched["event_recall"]
+    assert anyway["false_alarms"] == matched["false_alarms"]
+
+
+def test_mixed_or_missing_direction_matches_any_flag() -> None:
+    panel = _daily_panel()
+    mixed = _labels(EVENTS).assign(direction=["up", "down", "up", ""])
+    grid = align_labels(panel, mixed)
+    assert grid.events["direction"].tolist() == [0, 0]
+    no_column = align_labels(panel, _labels(EVENTS))
+    assert no_column.events["direction"].tolist() == [0, 0]
+    flags = _flags(1, 14, [(0, 3), (0, 9)])
+    sign = np.where(flags, -1.0, 0.0)
+    m = flag_metrics(flags, grid, panel.matrix().periods, "daily", flag_sign=sign)
+    assert m["event_recall"] == 1.0
+
+
+def test_compare_match_direction_only_lowers_event_recall() -> None:
+    plain = compare("daily-revenue", "auto", 2, n_jobs=1)
+    matched = compare("daily-revenue", "auto", 2, n_jobs=1, match_direction=True)
+    a, b = plain.runs.set_index("seed"), matched.runs.set_index("seed")
+    assert (b["event_recall"] <= a["event_recall"]).all()
+    assert (b["point_f1"] == a["point_f1"]).all()
+    assert (b["false_alarms"] == a["false_alarms"]).all()
+    # the daily-revenue trend change is first flagged upward in these seeds
+    assert (b["recall_trend_change"] < a["recall_trend_change"]).any()
+
+
+def test_cli_evaluate_match_direction(smartphone_files: tuple[Path, Path]) -> None:
+    data, labels = smartphone_files
+    assert "direction" in pd.read_csv(labels).columns
+    runs = {}
+    for extra in ([], ["--match-direction"]):
+        result = CliRunner().invoke(
+            app,
+            ["evaluate", str(data), "--labels", str(labels), *_cols(), "-m", "auto,iqr",
+             "-f", "json", *extra],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        runs[bool(extra)] = pd.DataFrame(json.loads(result.stdout)).set_index("method")
+    assert (runs[True]["event_recall"] <= runs[False]["event_recall"]).all()
+    assert (runs[True]["point_f1"] == runs[False]["point_f1"]).all()

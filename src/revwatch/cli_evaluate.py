@@ -96,6 +96,13 @@ def evaluate_command(
     tolerance: Annotated[
         int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
     ] = 0,
+    match_direction: Annotated[
+        bool,
+        typer.Option(
+            "--match-direction",
+            help="Event-wise: only a flag pointing the labelled way (up/down) detects an event.",
+        ),
+    ] = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
@@ -114,6 +121,7 @@ def evaluate_command(
             time=time,
             value=value,
             tolerance=tolerance,
+            match_direction=match_direction,
         )
         if fmt == "table":
             # One column per method, one row per metric: fits a terminal.
@@ -140,6 +148,13 @@ def compare_command(
     tolerance: Annotated[
         int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
     ] = 0,
+    match_direction: Annotated[
+        bool,
+        typer.Option(
+            "--match-direction",
+            help="Event-wise: only a flag pointing the labelled way (up/down) detects an event.",
+        ),
+    ] = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     raw: Annotated[
@@ -178,6 +193,7 @@ def compare_command(
             tolerance=tolerance,
             progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
             n_jobs=jobs,
+            match_direction=match_direction,
         )
         _emit_comparison(result, fmt, output, raw)
 

@@ -289,14 +289,25 @@ def align_labels(
         if "type" in labels.columns
         else np.full(len(labels), "anomaly", dtype=object)
     )
-    cells = pd.DataFrame({"series": series, "col": col, "type": types})
+    signs = np.zeros(len(labels), dtype=np.int64)
+    if "direction" in labels.columns:
+        said = labels["direction"].astype(str).str.strip().str.lower().to_numpy()
+        signs = np.where(said == "up", 1, np.where(said == "down", -1, 0))
+    # per cell: 1 up, -1 down, 0 unknown; 2 marks a direction that differs within an event
+    cells = pd.DataFrame({"series": series, "col": col, "type": types, "sign": signs})
     if "event_start" in labels.columns:
         starts = _parse_times(labels["event_start"], source, "event_start")
         start_ord = period_ordinals(starts, panel.freq) - (grid_ord[0] if n_periods else 0)
         cells["start_hint"] = np.clip(start_ord, 0, None)
         cells = cells.drop_duplicates(["series", "col", "start_hint"])
         grouped = cells.groupby(["series", "start_hint"], sort=True)
-        events = grouped.agg(first=("col", "min"), end=("col", "max"), type=("type", "first"))
+        events = grouped.agg(
+            first=("col", "min"),
+            end=("col", "max"),
+            type=("type", "first"),
+            up=("sign", "max"),
+            down=("sign", "min"),
+        )
         events = events.reset_index()
         events["start"] = np.minimum(events["start_hint"], events["first"])
     else:
@@ -312,9 +323,16 @@ def align_labels(
             start=("col", "min"),
             end=("col", "max"),
             type=("type", "first"),
+            up=("sign", "max"),
+            down=("sign", "min"),
         )
-    events = events[["series", "start", "end", "type"]].reset_index(drop=True)
-    events = events.astype({"series": np.int64, "start": np.int64, "end": np.int64})
+    # an event's direction: the one all its labelled periods share, else 0 (mixed or unknown)
+    up, down = events["up"].to_numpy(), events["down"].to_numpy()
+    events["direction"] = np.where(up == down, up, 0)
+    events = events[["series", "start", "end", "type", "direction"]].reset_index(drop=True)
+    events = events.astype(
+        {"series": np.int64, "start": np.int64, "end": np.int64, "direction": np.int64}
+    )
     return LabelGrid(labelled=labelled, events=events)
 
 
@@ -355,6 +373,7 @@ def flag_metrics(
     scored: np.ndarray | None = None,
     tolerance: int = 0,
     anomalous: np.ndarray | None = None,
+    flag_sign: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Point-wise and event-wise metrics of a flag matrix against aligned labels.
 
@@ -387,6 +406,13 @@ def flag_metrics(
         causal state, never from the labels). Event-wise metrics and false
         alarms always use ``flags``; ``onset_f1`` is the point-wise F1 of
         ``flags`` alone.
+    flag_sign : ndarray, optional
+        The direction of each cell's deviation (> 0 up, < 0 down, 0 or NaN
+        unknown). Given, an event with a labelled direction (the labels'
+        ``direction`` column, the same on all its periods) is detected only by
+        a flag that points its way or has no direction: event recall, latency
+        and recall by type then say whether the method saw *that* anomaly,
+        not just something in its window. False alarms are unchanged.
 
     Returns
     -------
@@ -435,13 +461,25 @@ def flag_metrics(
     s = events["series"].to_numpy(dtype=np.int64)
     a = events["start"].to_numpy(dtype=np.int64)
     b = np.minimum(events["end"].to_numpy(dtype=np.int64) + tolerance, n_periods - 1)
-    cum = np.zeros((n_series, n_periods + 1), dtype=np.int64)
-    np.cumsum(flags, axis=1, out=cum[:, 1:])
-    hits = cum[s, b + 1] - cum[s, a]
+    want = np.zeros(len(events), dtype=np.int64)
+    if flag_sign is not None and "direction" in events.columns:
+        want = events["direction"].to_numpy(dtype=np.int64)
+    sign = np.zeros(flags.shape) if flag_sign is None else np.nan_to_num(flag_sign)
+    hits = np.zeros(len(events), dtype=np.int64)
+    first_all = np.full(len(events), n_periods, dtype=np.int64)
+    # flags that may detect an event of each direction (a flag without one detects any)
+    for way, usable in ((0, flags), (1, flags & (sign >= 0)), (-1, flags & (sign <= 0))):
+        pick = want == way
+        if not pick.any():
+            continue
+        cum = np.zeros((n_series, n_periods + 1), dtype=np.int64)
+        np.cumsum(usable, axis=1, out=cum[:, 1:])
+        hits[pick] = cum[s[pick], b[pick] + 1] - cum[s[pick], a[pick]]
+        idx = np.where(usable, np.arange(n_periods)[None, :], n_periods)
+        next_flag = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
+        first_all[pick] = next_flag[s[pick], a[pick]]
     detected = hits > 0
-    idx = np.where(flags, np.arange(n_periods)[None, :], n_periods)
-    next_flag = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
-    first = next_flag[s, a][detected]
+    first = first_all[detected]
     lat_periods = (first - a[detected]).astype(np.float64)
     period_values = periods.to_numpy()
     lat_days = (period_values[first] - period_values[a[detected]]) / np.timedelta64(1, "D")
@@ -519,7 +557,11 @@ def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
 
 
 def _method_row(
-    detection: Detection, grid: LabelGrid, tolerance: int, method: str | None = None
+    detection: Detection,
+    grid: LabelGrid,
+    tolerance: int,
+    method: str | None = None,
+    match_direction: bool = False,
 ) -> dict[str, Any]:
     panel = detection.panel
     mat = panel.matrix()
@@ -533,6 +575,7 @@ def _method_row(
         scored=np.isfinite(scores.score),
         tolerance=tolerance,
         anomalous=active_cells(scores),
+        flag_sign=scores.z if match_direction else None,
     )
     name = method or detection.method
     return {
@@ -563,6 +606,7 @@ def evaluate(
     labels_time: str | None = None,
     tolerance: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    match_direction: bool = False,
 ) -> pd.DataFrame:
     """Run each method on the data and score its flags against the labels.
 
@@ -586,6 +630,9 @@ def evaluate(
         Extra periods after each event in which a flag still detects it.
     params : mapping, optional
         Parameters per method name, e.g. ``{"threshold": {"lower": 1000}}``.
+    match_direction : bool, default False
+        Event-wise metrics count only flags that point the labelled way
+        (see ``flag_sign`` in :func:`flag_metrics`).
 
     Returns
     -------
@@ -617,7 +664,7 @@ def evaluate(
         rows = []
         for det in detections:
             grid = align_labels(det.panel, label_frame, time=labels_time, source=_name(labels))
-            rows.append(_method_row(det, grid, tolerance))
+            rows.append(_method_row(det, grid, tolerance, match_direction=match_direction))
         return _tidy(rows)
 
     names = parse_methods(methods)
@@ -641,7 +688,7 @@ def evaluate(
     rows = []
     for name in names:
         detection = analyze(panel, method=name, **dict(params.get(name, {})))
-        rows.append(_method_row(detection, grid, tolerance, method=name))
+        rows.append(_method_row(detection, grid, tolerance, name, match_direction))
     return _tidy(rows)
 
 
@@ -763,6 +810,7 @@ def compare(
     dataset_kwargs: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     n_jobs: int | None = None,
+    match_direction: bool = False,
 ) -> Comparison:
     """Evaluate methods on a generated data set over many random seeds.
 
@@ -793,6 +841,8 @@ def compare(
     n_jobs : int, optional
         Worker processes; default ``os.cpu_count()``. ``1`` runs every job in
         this process, one after the other.
+    match_direction : bool, default False
+        See :func:`evaluate`.
 
     Returns
     -------
@@ -823,7 +873,11 @@ def compare(
             skipped[name] = f"cannot be imported ({exc})"
     active = [n for n in names if n not in skipped]
     kwargs = dict(dataset_kwargs or {})
-    jobs = [(dataset_name, seed, name, tolerance, kwargs) for seed in seed_list for name in active]
+    jobs = [
+        (dataset_name, seed, name, tolerance, kwargs, match_direction)
+        for seed in seed_list
+        for name in active
+    ]
     outcomes: dict[tuple[int, str], _Outcome] = {}
     started = time.monotonic()
 
@@ -922,13 +976,18 @@ def _prepare(dataset_name: str, seed: int, kwargs: Mapping[str, Any]) -> tuple[P
 
 
 def _run_job(
-    dataset_name: str, seed: int, name: str, tolerance: int, kwargs: Mapping[str, Any]
+    dataset_name: str,
+    seed: int,
+    name: str,
+    tolerance: int,
+    kwargs: Mapping[str, Any],
+    match_direction: bool = False,
 ) -> _Outcome:
     """One (seed, method) job of :func:`compare`; top-level so that it pickles."""
     panel, grid = _prepare(dataset_name, seed, kwargs)
     try:
         detection = analyze(panel, method=name, **_comparison_params(name, panel))
-        return ("ok", _method_row(detection, grid, tolerance, method=name))
+        return ("ok", _method_row(detection, grid, tolerance, name, match_direction))
     except RevwatchError as exc:
         return ("revwatch", str(exc))
     except Exception as exc:  # a method still being written must not sink the table
