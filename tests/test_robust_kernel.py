@@ -251,3 +251,25 @@ def test_pooled_median_is_the_serial_median(n: int, exact_odd: bool, data: str) 
         serial = _kernels._big_median(kept.copy(), kept.size, exact_odd)
         assert count == kept.size
         assert got == serial == np.median(kept)
+
+
+def test_compile_from_two_threads_at_once_is_safe() -> None:
+    """The preload thread and a caller may both reach ``_compile``: one compiles."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _kernels._compile()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    y = np.random.default_rng(5).gamma(9.0, 100.0, size=(10, 30))
+    assert RobustShiftDetector().detect(_Panel(y, "monthly")).score.shape == y.shape  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -1466,7 +1467,16 @@ def _ready() -> bool:
     return True
 
 
+#: ``_compile`` rebinds module globals: one thread at a time (the preload thread and a caller).
+_COMPILE_LOCK = threading.Lock()
+
+
 def _compile() -> Any:
+    with _COMPILE_LOCK:
+        return _compile_locked()
+
+
+def _compile_locked() -> Any:
     global _median_kernel, _stats_kernel, _seasonal_kernel, _spread_kernel, _detect_kernel
     global _borrow, _pooled_median, numba
     if numba is None:
