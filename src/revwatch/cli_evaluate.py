@@ -41,6 +41,16 @@ FormatOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write csv/json/markdown here.")
 ]
+ToleranceOption = Annotated[
+    int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
+]
+MatchDirectionOption = Annotated[
+    bool,
+    typer.Option(
+        "--match-direction",
+        help="Event-wise: only a flag pointing the labelled way (up/down) detects an event.",
+    ),
+]
 
 
 def _check_format(fmt: str, output: Path | None) -> None:
@@ -93,16 +103,8 @@ def evaluate_command(
     id_columns: IdOption = None,
     time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
     value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
-    tolerance: Annotated[
-        int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
-    ] = 0,
-    match_direction: Annotated[
-        bool,
-        typer.Option(
-            "--match-direction",
-            help="Event-wise: only a flag pointing the labelled way (up/down) detects an event.",
-        ),
-    ] = False,
+    tolerance: ToleranceOption = 0,
+    match_direction: MatchDirectionOption = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
@@ -145,16 +147,8 @@ def compare_command(
         str | None,
         typer.Option("--methods", "-m", help="Comma-separated methods (default: all)."),
     ] = None,
-    tolerance: Annotated[
-        int, typer.Option("--tolerance", help="Periods after an event that still detect it.")
-    ] = 0,
-    match_direction: Annotated[
-        bool,
-        typer.Option(
-            "--match-direction",
-            help="Event-wise: only a flag pointing the labelled way (up/down) detects an event.",
-        ),
-    ] = False,
+    tolerance: ToleranceOption = 0,
+    match_direction: MatchDirectionOption = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     raw: Annotated[
