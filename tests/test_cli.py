@@ -110,6 +110,7 @@ def test_methods_lists_auto_and_seed() -> None:
         (["detect", "{csv}", "--method", "nope"], "unknown method 'nope'"),
         (["detect", "{csv}", "-p", "threshold"], "NAME=VALUE"),
         (["detect", "{csv}", "-p", "bogus=1"], "no parameter 'bogus'"),
+        (["detect", "{csv}", "-p", "confirm=abc"], "confirm must be a number"),
         (["detect", "{csv}", "--format", "xml"], "--format"),
         (["detect", "{csv}", "--value", "missing_col"], "missing_col"),
         (["detect", "{csv}", "--output", "x.csv"], "--output needs"),

@@ -192,7 +192,21 @@ class RobustShiftDetector(Detector):
         self.seasonal_cycles = seasonal_cycles
         self.seasonal_amplitude = seasonal_amplitude
 
+    #: Parameters that must be numbers (those in ``_OPTIONAL_NUMBERS`` may also be None).
+    _NUMBERS = (
+        "window", "scale_window", "threshold", "min_change", "min_history", "confirm", "revert",
+        "revert_fraction", "growth", "cusum_drift", "cusum_limit", "prior_weight", "floor",
+        "seasonal_cycles", "seasonal_amplitude",
+    )  # fmt: skip
+    _OPTIONAL_NUMBERS = ("window", "scale_window", "cusum_limit")
+
     def _check_params(self) -> None:
+        for name in self._NUMBERS:
+            value = getattr(self, name)
+            if value is None and name in self._OPTIONAL_NUMBERS:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise ParameterError(f"{name} must be a number, got {value!r}")
         if self.window is not None and int(self.window) < 3:
             raise ParameterError(f"window must be at least 3, got {self.window}")
         if self.scale_window is not None and int(self.scale_window) < 3:
