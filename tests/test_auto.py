@@ -121,9 +121,16 @@ def test_zero_revenue_series_never_flags_until_it_moves() -> None:
 @pytest.mark.parametrize(
     "params",
     [
-        {"window": 2}, {"min_history": 1}, {"confirm": 1}, {"threshold": 0}, {"min_change": -1},
+        {"window": 2},
+        {"min_history": 1},
+        {"confirm": 1},
+        {"threshold": 0},
+        {"min_change": -1},
         # as they arrive from `--param NAME=VALUE` when the value is not a number
-        {"confirm": "abc"}, {"revert": "x"}, {"revert_fraction": True}, {"growth": "2.5"},
+        {"confirm": "abc"},
+        {"revert": "x"},
+        {"revert_fraction": True},
+        {"growth": "2.5"},
     ],
 )
 def test_invalid_parameters_raise(params: dict[str, float]) -> None:
