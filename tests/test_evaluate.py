@@ -570,3 +570,12 @@ def test_cli_evaluate_match_direction(smartphone_files: tuple[Path, Path]) -> No
         runs[bool(extra)] = pd.DataFrame(json.loads(result.stdout)).set_index("method")
     assert (runs[True]["event_recall"] <= runs[False]["event_recall"]).all()
     assert (runs[True]["point_f1"] == runs[False]["point_f1"]).all()
+
+
+def test_flag_sign_of_the_wrong_shape_is_a_parameter_error() -> None:
+    panel = _daily_panel()
+    grid = align_labels(panel, _labels(EVENTS))
+    with pytest.raises(ParameterError, match="flag_sign"):
+        flag_metrics(
+            _flags(1, 14, [(0, 3)]), grid, panel.matrix().periods, "daily", flag_sign=np.ones(14)
+        )

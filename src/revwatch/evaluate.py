@@ -293,7 +293,7 @@ def align_labels(
     if "direction" in labels.columns:
         said = labels["direction"].astype(str).str.strip().str.lower().to_numpy()
         signs = np.where(said == "up", 1, np.where(said == "down", -1, 0))
-    # per cell: 1 up, -1 down, 0 unknown; 2 marks a direction that differs within an event
+    # per labelled cell: 1 up, -1 down, 0 unknown
     cells = pd.DataFrame({"series": series, "col": col, "type": types, "sign": signs})
     if "event_start" in labels.columns:
         starts = _parse_times(labels["event_start"], source, "event_start")
@@ -465,6 +465,8 @@ def flag_metrics(
     if flag_sign is not None and "direction" in events.columns:
         want = events["direction"].to_numpy(dtype=np.int64)
     sign = np.zeros(flags.shape) if flag_sign is None else np.nan_to_num(flag_sign)
+    if sign.shape != flags.shape:
+        raise ParameterError(f"flag_sign has shape {sign.shape}, flags {flags.shape}")
     hits = np.zeros(len(events), dtype=np.int64)
     first_all = np.full(len(events), n_periods, dtype=np.int64)
     # flags that may detect an event of each direction (a flag without one detects any)
