@@ -34,8 +34,9 @@ import logging
 import numpy as np
 
 from revwatch.data.panel import VALUE, Panel
-from revwatch.detect.base import Scores
+from revwatch.detect.base import TYPE_CODES, Scores
 from revwatch.detect.calendar import month_start_effect
+from revwatch.detect.growth import yoy_growth_change
 from revwatch.detect.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
 from revwatch.detect.robust import _WINDOWS, RobustShiftDetector
 from revwatch.errors import ParameterError
@@ -68,6 +69,7 @@ _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
     "revert": {"daily": 1.0, "other": 2.0},
     "revert_fraction": {"daily": 0.1, "other": 0.25},
 }
+_TREND = TYPE_CODES["trend_change"]
 _FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
 
 
@@ -144,6 +146,11 @@ class AutoDetector(RobustShiftDetector):
         On daily data, learn each series' first-business-day effect (billing
         day) from earlier months and score those days after it
         (:func:`~revwatch.detect.calendar.month_start_effect`).
+    yoy : bool, default True
+        On daily data with 15 months of history or more, also report changes
+        of the year-over-year growth that no single day shows (a slow decline
+        under a holiday ramp) as ``trend_change`` events
+        (:func:`~revwatch.detect.growth.yoy_growth_change`).
 
     Examples
     --------
@@ -176,6 +183,7 @@ class AutoDetector(RobustShiftDetector):
         peer_min_series: int = 5,
         peer_strength: float = 0.7,
         month_start: bool = True,
+        yoy: bool = True,
     ) -> None:
         # stored as given (scikit-learn style); None/"auto" are resolved in detect()
         self.window = window
@@ -198,6 +206,7 @@ class AutoDetector(RobustShiftDetector):
         self.peer_min_series = peer_min_series
         self.peer_strength = peer_strength
         self.month_start = month_start
+        self.yoy = yoy
 
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
@@ -234,6 +243,8 @@ class AutoDetector(RobustShiftDetector):
                 peer_used = gate[None, :] & np.isfinite(peer.score)
                 _merge(robust, peer, peer_used)
         robust.extra["peer"] = peer_used.astype(np.float64)
+        if self.yoy and panel.freq == "daily":
+            _add_growth_change(robust, panel.matrix().values, float(self.threshold))
         return robust
 
     def _check_auto_params(self) -> None:
@@ -244,7 +255,7 @@ class AutoDetector(RobustShiftDetector):
             )
         if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
             raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
-        for name in ("peers", "month_start", "seasonal"):
+        for name in ("peers", "month_start", "seasonal", "yoy"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
         limit = self.cusum_limit
@@ -286,6 +297,35 @@ class AutoDetector(RobustShiftDetector):
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> None:
+    """Add the year-over-year growth changes the day-level flags missed (in place)."""
+    factor = scores.extra.get("month_start_factor")
+    adjusted = values / factor if factor is not None else values
+    shift = scores.flag & np.isin(scores.kind, [TYPE_CODES["level_shift"], _TREND])
+    found = yoy_growth_change(adjusted, scores.z, scores.flag, shift, threshold=threshold)
+    scores.extra["yoy_change"] = found.change
+    cells = found.flag & ~scores.flag
+    if not cells.any():
+        return
+    logger.info("auto: %d year-over-year growth changes", int(cells.sum()))
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = values * np.exp(-found.change)
+        band = np.exp(threshold * found.scale)
+    score = np.abs(found.z)
+    scores.flag[cells] = True
+    scores.kind[cells] = _TREND
+    scores.provisional[cells] = False
+    scores.z[cells] = found.z[cells]
+    scores.score[cells] = score[cells]
+    scores.baseline[cells] = expected[cells]
+    scores.lower[cells] = (expected / band)[cells]
+    scores.upper[cells] = (expected * band)[cells]
+    if scores.severity is not None:
+        scores.severity[cells] = score[cells]
+    if "confirm_at" in scores.extra:
+        scores.extra["confirm_at"][cells] = np.nonzero(cells)[1]
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:

@@ -1,0 +1,320 @@
+"""Year-over-year growth change: the slow trend change a daily baseline absorbs.
+
+A daily baseline that follows the last four weeks (the robust detector's)
+adapts to a decline of 0.5 % a week as fast as it happens, and the yearly
+cycle (a holiday ramp of +20 %) dwarfs it, so neither the single-day scores
+nor their CUSUM ever see it. What does see it is the growth against last
+year: the same weekdays 364 days earlier carry last year's seasonality, so
+the log ratio ``r[t] = log y[t] - log y[t-364]`` is the year-over-year growth
+of day ``t`` with the weekly and yearly cycles removed. This module compares
+the growth of the last ``window`` days with the growth of the half year
+before them:
+
+* ``change[t]``: the mean of ``r`` over the ``window`` (28) days up to ``t``
+  (each value clipped to ``clip`` scale units around the reference known on
+  its day, so one spike or one of last year's holidays moves it little)
+  minus the **reference**, the median of the weekly medians of ``r`` over the
+  ``reference_weeks`` (26) weeks that end ``window`` days before ``t``;
+* its scale from the week-to-week changes of the weekly medians over
+  ``scale_weeks`` (52) weeks (median absolute deviation, so one step hardly
+  inflates it), and the normal-equivalent z through the
+  Student-t with the degrees of freedom that spread is worth, so the same
+  ``threshold`` means the same false-alarm rate with a short reference;
+* **events**: a change opens when ``|z|`` reaches
+  :func:`growth_threshold` (2.72 for the day-level 3.5: a 28-day mean tested
+  daily is about one independent test a month, so this keeps its false
+  alarms per year at half the day-level's) and ``|exp(change) - 1| >=
+  min_change``; only its first day is flagged. It
+  stays open while ``z`` keeps its sign and ``|z| >= 1``; open for
+  ``confirm`` days it is the new normal, and the reference restarts after its
+  onset (and again a year later, when last year's values straddle it);
+* **only what the day-level detector missed**: an onset is not reported when
+  the day-level detector flagged the same direction in the last ``window``
+  days or since a week before the excursion of ``z`` began (a price change
+  or a lockdown it already reported), and a day whose
+  value a year earlier was itself anomalous (``|z| >= threshold`` in the
+  day-level scores) is left out of ``r``. A confirmed level shift or trend
+  change of the day-level detector restarts the reference a year after its
+  onset.
+
+Every quantity at ``t`` uses days up to ``t`` only (the reference ends
+``window`` days earlier), so the flags are causal. It needs ``lag + window +
+7 * min_reference`` days of history, 15 months on daily data; shorter series
+are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from revwatch.detect._arrays import nanmedian_rows, wallace_z
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GrowthChange", "growth_threshold", "yoy_growth_change"]
+
+_MAD_TO_SIGMA = 1.4826
+#: Efficiency of the median absolute deviation (degrees of freedom per observation).
+_MAD_EFFICIENCY = 0.37
+#: Variance of a median relative to a mean (large samples): pi / 2.
+_MEDIAN_VARIANCE = np.pi / 2
+#: Values of a weekly block needed for its median.
+_BLOCK_MIN = 4
+#: Weekly updates between two updates of the scale (it changes slowly).
+_SCALE_EVERY = 4
+#: Days before an excursion began in which a day-level flag still explains it.
+_EXPLAIN_SLACK = 7
+
+
+@dataclass
+class GrowthChange:
+    """What :func:`yoy_growth_change` found, arrays of the values' shape.
+
+    Attributes
+    ----------
+    z : ndarray of float64
+        Normal-equivalent z of the growth change (NaN where not scored).
+    change : ndarray of float64
+        Growth of the last ``window`` days minus the reference growth (log).
+    scale : ndarray of float64
+        Standard error of ``change`` (log).
+    flag : ndarray of bool
+        Reported onsets of growth-change events.
+    opened : ndarray of bool
+        Every onset, including those the day-level flags already explained.
+    """
+
+    z: np.ndarray
+    change: np.ndarray
+    scale: np.ndarray
+    flag: np.ndarray
+    opened: np.ndarray
+
+
+def yoy_growth_change(
+    values: np.ndarray,
+    day_z: np.ndarray,
+    day_flag: np.ndarray,
+    day_shift: np.ndarray,
+    *,
+    threshold: float = 3.5,
+    min_change: float = 0.03,
+    lag: int = 364,
+    window: int = 28,
+    reference_weeks: int = 26,
+    scale_weeks: int = 52,
+    min_reference: int = 8,
+    confirm: int = 28,
+    clip: float = 3.0,
+) -> GrowthChange:
+    """Score the change in year-over-year growth of every daily series.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_series, n_days)
+        Daily values (NaN where missing); non-positive values are not scored.
+    day_z : ndarray
+        Signed scores of the day-level detector (same shape).
+    day_flag : ndarray of bool
+        Its flags.
+    day_shift : ndarray of bool
+        Its confirmed level shifts and trend changes (onset days).
+    threshold, min_change, lag, window, reference_weeks, scale_weeks, min_reference, confirm, clip
+        See the module docstring.
+
+    Returns
+    -------
+    GrowthChange
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> days = np.arange(900)
+    >>> weekly = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.7])[days % 7]
+    >>> y = 100 * weekly * np.exp(0.0004 * days + 0.02 * rng.standard_normal(900))
+    >>> y[700:] *= np.exp(-0.001 * np.arange(200))  # growth slows by 0.7 % a week
+    >>> none = np.zeros((1, 900), dtype=bool)
+    >>> found = yoy_growth_change(y[None, :], np.zeros((1, 900)), none, none)
+    >>> onset = int(np.flatnonzero(found.flag[0])[0])
+    >>> 700 < onset < 760, bool(found.z[0, onset] < 0)
+    (True, True)
+    """
+    n_series, n_days = values.shape
+    z_open = growth_threshold(threshold, window)
+    z = np.full((n_series, n_days), np.nan)
+    change = np.full((n_series, n_days), np.nan)
+    scale_out = np.full((n_series, n_days), np.nan)
+    flag = np.zeros((n_series, n_days), dtype=bool)
+    opened = np.zeros((n_series, n_days), dtype=bool)
+    result = GrowthChange(z, change, scale_out, flag, opened)
+    if n_days < lag + window + 7 * min_reference + 7:
+        return result
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.where(values > 0, values, np.nan))
+    growth = np.full((n_series, n_days), np.nan, dtype=np.float32)
+    growth[:, lag:] = logs[:, lag:] - logs[:, :-lag]
+    last_year_odd = np.abs(np.nan_to_num(day_z[:, :-lag])) >= threshold
+    growth[:, lag:][last_year_odd] = np.nan
+
+    # weekly blocks [7k, 7k + 6]: medians of the year-over-year growth
+    n_blocks = n_days // 7
+    blocks = growth[:, : 7 * n_blocks].reshape(n_series, n_blocks, 7).astype(np.float64)
+    block_n = np.count_nonzero(~np.isnan(blocks), axis=2)
+    block_med = nanmedian_rows(blocks.reshape(-1, 7))[0].reshape(n_series, n_blocks)
+    block_med[block_n < _BLOCK_MIN] = np.nan
+
+    regime = np.zeros(n_series, dtype=np.int64)  # first day of the current regime
+    echo = np.full(n_series, -1, dtype=np.int64)  # a year after a confirmed change
+    shift_echo = np.zeros((n_series, n_days), dtype=bool)
+    shift_echo[:, lag:] = day_shift[:, :-lag]
+    ref = np.full(n_series, np.nan)
+    day_scale = np.full(n_series, np.nan)  # scale of one day's growth
+    block_scale = np.full(n_series, np.nan)  # scale of one weekly median
+    n_ref = np.zeros(n_series, dtype=np.int64)
+    df = np.zeros(n_series)
+    clipped = np.full((n_series, n_days), np.nan, dtype=np.float32)
+    win_sum = np.zeros(n_series)
+    win_n = np.zeros(n_series, dtype=np.int64)
+    is_open = np.zeros(n_series, dtype=bool)
+    direction = np.zeros(n_series)
+    onset = np.zeros(n_series, dtype=np.int64)
+    run_start = np.zeros(n_series, dtype=np.int64)  # first day of the current excursion
+    run_sign = np.zeros(n_series)
+    was_valid = np.zeros(n_series, dtype=bool)
+    last_day_flag = np.full((n_series, 2), -(10**9), dtype=np.int64)  # last down / up flag
+    updates = 0
+    for t in range(n_days):
+        restart = (echo == t) | shift_echo[:, t]
+        if restart.any():
+            regime[restart] = t
+            ref[restart] = np.nan
+            n_ref[restart] = 0
+        end_block = t - window - 6
+        if end_block >= 0 and end_block % 7 == 0:  # a new weekly block entered the reference
+            k = end_block // 7 + 1  # blocks 0..k-1 have ended by t - window
+            _update_reference(
+                growth, block_med, k, regime, reference_weeks, scale_weeks, min_reference,
+                ref, n_ref, day_scale, block_scale, df, updates % _SCALE_EVERY == 0,
+            )  # fmt: skip
+            updates += 1
+        value = growth[:, t].astype(np.float64)
+        limit = clip * day_scale
+        centred = np.where(np.isnan(ref), value, np.clip(value, ref - limit, ref + limit))
+        clipped[:, t] = centred
+        fresh = ~np.isnan(centred)
+        win_sum[fresh] += centred[fresh]
+        win_n += fresh
+        if t >= window:
+            old = clipped[:, t - window].astype(np.float64)
+            gone = ~np.isnan(old)
+            win_sum[gone] -= old[gone]
+            win_n -= gone
+        signs = np.sign(np.nan_to_num(day_z[:, t]))
+        day_flagged = day_flag[:, t]
+        last_day_flag[day_flagged & (signs < 0), 0] = t
+        last_day_flag[day_flagged & (signs > 0), 1] = t
+        if t < lag + window:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = win_sum / win_n
+            d = mean - ref
+            se = np.sqrt(day_scale**2 / win_n + _MEDIAN_VARIANCE * block_scale**2 / n_ref)
+
+            zt = wallace_z(d / se, df)
+        valid = (n_ref >= min_reference) & (win_n >= 0.7 * window) & (regime <= t - window + 1)
+        valid &= np.isfinite(zt) & (se > 0)
+        zt = np.where(valid, zt, np.nan)
+        z[:, t] = zt
+        change[:, t] = np.where(valid, d, np.nan)
+        scale_out[:, t] = np.where(valid, se, np.nan)
+
+        sign = np.sign(np.nan_to_num(zt))
+        away = valid & (np.abs(np.nan_to_num(zt)) >= 1.0)
+        # an excursion found on the first scored day may have begun a window earlier
+        began = np.where(was_valid, t, t - window)
+        run_start = np.where(away & (sign == run_sign), run_start, began)
+        run_sign = np.where(away, sign, 0.0)
+        was_valid = valid
+        is_open &= away & (sign == direction)
+        settled = is_open & (t - onset >= confirm)
+        if settled.any():
+            regime[settled] = onset[settled]
+            echo[settled] = onset[settled] + lag
+            ref[settled] = np.nan
+            n_ref[settled] = 0
+            is_open[settled] = False
+        new = valid & ~is_open & ~settled & (np.abs(np.nan_to_num(zt)) >= z_open)
+        new &= np.abs(np.expm1(np.nan_to_num(d))) >= min_change
+        if not new.any():
+            continue
+        is_open |= new
+        direction[new] = sign[new]
+        onset[new] = t
+        opened[new, t] = True
+        # explained: the day-level flags saw this direction since the excursion began
+        seen = np.where(sign > 0, last_day_flag[:, 1], last_day_flag[:, 0])
+        explained = (t - seen <= window) | (seen >= run_start - _EXPLAIN_SLACK)
+        flag[new & ~explained, t] = True
+    logger.debug("yoy growth change: %d onsets, %d reported", int(opened.sum()), int(flag.sum()))
+    return result
+
+
+def _update_reference(
+    growth: np.ndarray,
+    block_med: np.ndarray,
+    k: int,
+    regime: np.ndarray,
+    reference_weeks: int,
+    scale_weeks: int,
+    min_reference: int,
+    ref: np.ndarray,
+    n_ref: np.ndarray,
+    day_scale: np.ndarray,
+    block_scale: np.ndarray,
+    df: np.ndarray,
+    update_scale: bool,
+) -> None:
+    """Reference growth and scales from the weekly blocks before ``k`` (in place).
+
+    The reference is the median of the last ``reference_weeks`` weekly medians
+    of the current regime; the scale of one weekly median comes from the
+    changes between consecutive weekly medians over ``scale_weeks`` weeks,
+    which one step (a price change, last year's lockdown) hardly inflates.
+    """
+    lo_ref = max(0, k - reference_weeks)
+    starts = 7 * np.arange(lo_ref, k)
+    near = np.where(starts[None, :] >= regime[:, None], block_med[:, lo_ref:k], np.nan)
+    med, n = nanmedian_rows(near)
+    ref[:] = np.where(n >= min_reference, med, np.nan)
+    n_ref[:] = n
+    if not update_scale:
+        return
+    steps = np.diff(block_med[:, max(0, k - scale_weeks) : k], axis=1)
+    centre, count = nanmedian_rows(steps)
+    mad, _ = nanmedian_rows(np.abs(steps - centre[:, None]))
+    block_scale[:] = np.where(count >= min_reference, _MAD_TO_SIGMA * mad / np.sqrt(2.0), np.nan)
+    day_scale[:] = block_scale * np.sqrt(7.0 / _MEDIAN_VARIANCE)
+    df[:] = np.maximum(1.0, _MAD_EFFICIENCY * count)
+
+
+def growth_threshold(threshold: float, window: int) -> float:
+    """The z at which a growth change opens, from the day-level ``threshold``.
+
+    A mean over ``window`` days tested every day is about one independent test
+    per ``window`` days, against one per day for the day-level scores. The
+    growth threshold is the z whose false alarms per year are half the
+    day-level's at ``threshold``: ``P(|Z| >= z) = window / 2 * P(|Z| >=
+    threshold)``.
+
+    Examples
+    --------
+    >>> round(growth_threshold(3.5, 28), 2)
+    2.72
+    """
+    tail = min(0.5, 0.5 * window * float(special.ndtr(-threshold)))
+    return float(-special.ndtri(tail))
