@@ -546,14 +546,19 @@ def test_mixed_or_missing_direction_matches_any_flag() -> None:
 
 
 def test_compare_match_direction_only_lowers_event_recall() -> None:
-    plain = compare("daily-revenue", "auto", 2, n_jobs=1)
-    matched = compare("daily-revenue", "auto", 2, n_jobs=1, match_direction=True)
-    a, b = plain.runs.set_index("seed"), matched.runs.set_index("seed")
+    methods = "auto,seasonal-zscore"
+    plain = compare("daily-revenue", methods, 2, n_jobs=1)
+    matched = compare("daily-revenue", methods, 2, n_jobs=1, match_direction=True)
+    a = plain.runs.set_index(["method", "seed"]).sort_index()
+    b = matched.runs.set_index(["method", "seed"]).sort_index()
     assert (b["event_recall"] <= a["event_recall"]).all()
     assert (b["point_f1"] == a["point_f1"]).all()
     assert (b["false_alarms"] == a["false_alarms"]).all()
-    # the daily-revenue trend change is first flagged upward in these seeds
-    assert (b["recall_trend_change"] < a["recall_trend_change"]).any()
+    # the seasonal z-score first flags the daily-revenue decline upward (the holiday ramp)
+    trend = "recall_trend_change"
+    assert (b.loc["seasonal-zscore", trend] < a.loc["seasonal-zscore", trend]).any()
+    # auto's year-over-year growth change flags it downward
+    assert (b.loc["auto", trend] == 1.0).all()
 
 
 def test_cli_evaluate_match_direction(smartphone_files: tuple[Path, Path]) -> None:

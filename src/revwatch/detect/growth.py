@@ -144,40 +144,56 @@ def yoy_growth_change(
     (True, True)
     """
     n_series, n_days = values.shape
-    z_open = growth_threshold(threshold, window)
-    z = np.full((n_series, n_days), np.nan)
-    change = np.full((n_series, n_days), np.nan)
-    scale_out = np.full((n_series, n_days), np.nan)
-    flag = np.zeros((n_series, n_days), dtype=bool)
-    opened = np.zeros((n_series, n_days), dtype=bool)
-    result = GrowthChange(z, change, scale_out, flag, opened)
+    result = GrowthChange(
+        z=np.full((n_series, n_days), np.nan),
+        change=np.full((n_series, n_days), np.nan),
+        scale=np.full((n_series, n_days), np.nan),
+        flag=np.zeros((n_series, n_days), dtype=bool),
+        opened=np.zeros((n_series, n_days), dtype=bool),
+    )
     if n_days < lag + window + 7 * min_reference + 7:
         return result
+    z_open = growth_threshold(threshold, window)
 
+    # time-major copies: every step of the loop below reads and writes whole rows
     with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(np.where(values > 0, values, np.nan))
-    growth = np.full((n_series, n_days), np.nan, dtype=np.float32)
-    growth[:, lag:] = logs[:, lag:] - logs[:, :-lag]
-    last_year_odd = np.abs(np.nan_to_num(day_z[:, :-lag])) >= threshold
-    growth[:, lag:][last_year_odd] = np.nan
+        logs = np.log(np.where(values > 0, values, np.nan).T)
+    growth = np.full((n_days, n_series), np.nan)
+    growth[lag:] = logs[lag:] - logs[:-lag]
+    del logs
+    odd = np.abs(day_z[:, :-lag].T) >= threshold  # last year's value was anomalous
+    growth[lag:][odd] = np.nan
+    del odd
+    sign_day = np.sign(day_z.T)
+    flag_down = np.ascontiguousarray(day_flag.T & (sign_day < 0))
+    flag_up = np.ascontiguousarray(day_flag.T & (sign_day > 0))
+    del sign_day
+    shift_echo = np.zeros((n_days, n_series), dtype=bool)
+    shift_echo[lag:] = day_shift[:, :-lag].T
 
-    # weekly blocks [7k, 7k + 6]: medians of the year-over-year growth
+    # weekly blocks [7k, 7k + 6]: medians of the year-over-year growth, (n_blocks, n_series)
     n_blocks = n_days // 7
-    blocks = growth[:, : 7 * n_blocks].reshape(n_series, n_blocks, 7).astype(np.float64)
-    block_n = np.count_nonzero(~np.isnan(blocks), axis=2)
-    block_med = nanmedian_rows(blocks.reshape(-1, 7))[0].reshape(n_series, n_blocks)
-    block_med[block_n < _BLOCK_MIN] = np.nan
+    blocks = growth[: 7 * n_blocks].reshape(n_blocks, 7, n_series).transpose(0, 2, 1)
+    block_med, block_n = nanmedian_rows(blocks.reshape(-1, 7))
+    block_med = block_med.reshape(n_blocks, n_series)
+    block_med[block_n.reshape(n_blocks, n_series) < _BLOCK_MIN] = np.nan
+    del blocks, block_n
+
+    z = np.full((n_days, n_series), np.nan)
+    change = np.full((n_days, n_series), np.nan)
+    scale = np.full((n_days, n_series), np.nan)
+    flag = np.zeros((n_days, n_series), dtype=bool)
+    opened = np.zeros((n_days, n_series), dtype=bool)
+    clipped = np.zeros((n_days, n_series))  # 0 where missing, so sums need no mask
+    present = np.zeros((n_days, n_series), dtype=np.int8)
 
     regime = np.zeros(n_series, dtype=np.int64)  # first day of the current regime
     echo = np.full(n_series, -1, dtype=np.int64)  # a year after a confirmed change
-    shift_echo = np.zeros((n_series, n_days), dtype=bool)
-    shift_echo[:, lag:] = day_shift[:, :-lag]
     ref = np.full(n_series, np.nan)
     day_scale = np.full(n_series, np.nan)  # scale of one day's growth
     block_scale = np.full(n_series, np.nan)  # scale of one weekly median
     n_ref = np.zeros(n_series, dtype=np.int64)
-    df = np.zeros(n_series)
-    clipped = np.full((n_series, n_days), np.nan, dtype=np.float32)
+    df = np.ones(n_series)
     win_sum = np.zeros(n_series)
     win_n = np.zeros(n_series, dtype=np.int64)
     is_open = np.zeros(n_series, dtype=bool)
@@ -186,55 +202,55 @@ def yoy_growth_change(
     run_start = np.zeros(n_series, dtype=np.int64)  # first day of the current excursion
     run_sign = np.zeros(n_series)
     was_valid = np.zeros(n_series, dtype=bool)
-    last_day_flag = np.full((n_series, 2), -(10**9), dtype=np.int64)  # last down / up flag
+    last_down = np.full(n_series, -(10**9), dtype=np.int64)  # last day-level flag down
+    last_up = np.full(n_series, -(10**9), dtype=np.int64)
     updates = 0
     for t in range(n_days):
-        restart = (echo == t) | shift_echo[:, t]
+        restart = (echo == t) | shift_echo[t]
         if restart.any():
             regime[restart] = t
             ref[restart] = np.nan
             n_ref[restart] = 0
         end_block = t - window - 6
         if end_block >= 0 and end_block % 7 == 0:  # a new weekly block entered the reference
-            k = end_block // 7 + 1  # blocks 0..k-1 have ended by t - window
             _update_reference(
-                growth, block_med, k, regime, reference_weeks, scale_weeks, min_reference,
-                ref, n_ref, day_scale, block_scale, df, updates % _SCALE_EVERY == 0,
+                block_med, end_block // 7 + 1, regime, reference_weeks, scale_weeks,
+                min_reference, ref, n_ref, day_scale, block_scale, df,
+                updates % _SCALE_EVERY == 0,
             )  # fmt: skip
             updates += 1
-        value = growth[:, t].astype(np.float64)
+        value = growth[t]
         limit = clip * day_scale
-        centred = np.where(np.isnan(ref), value, np.clip(value, ref - limit, ref + limit))
-        clipped[:, t] = centred
-        fresh = ~np.isnan(centred)
-        win_sum[fresh] += centred[fresh]
-        win_n += fresh
+        with np.errstate(invalid="ignore"):
+            bounded = np.clip(value, ref - limit, ref + limit)
+        centred = np.where(np.isnan(ref), value, bounded)
+        here = ~np.isnan(centred)
+        clipped[t] = np.where(here, centred, 0.0)
+        present[t] = here
+        win_sum += clipped[t]
+        win_n += here
         if t >= window:
-            old = clipped[:, t - window].astype(np.float64)
-            gone = ~np.isnan(old)
-            win_sum[gone] -= old[gone]
-            win_n -= gone
-        signs = np.sign(np.nan_to_num(day_z[:, t]))
-        day_flagged = day_flag[:, t]
-        last_day_flag[day_flagged & (signs < 0), 0] = t
-        last_day_flag[day_flagged & (signs > 0), 1] = t
+            win_sum -= clipped[t - window]
+            win_n -= present[t - window]
+        last_down[flag_down[t]] = t
+        last_up[flag_up[t]] = t
         if t < lag + window:
             continue
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean = win_sum / win_n
-            d = mean - ref
+            d = win_sum / win_n - ref
             se = np.sqrt(day_scale**2 / win_n + _MEDIAN_VARIANCE * block_scale**2 / n_ref)
-
-            zt = wallace_z(d / se, df)
-        valid = (n_ref >= min_reference) & (win_n >= 0.7 * window) & (regime <= t - window + 1)
-        valid &= np.isfinite(zt) & (se > 0)
-        zt = np.where(valid, zt, np.nan)
-        z[:, t] = zt
-        change[:, t] = np.where(valid, d, np.nan)
-        scale_out[:, t] = np.where(valid, se, np.nan)
-
-        sign = np.sign(np.nan_to_num(zt))
-        away = valid & (np.abs(np.nan_to_num(zt)) >= 1.0)
+            valid = (n_ref >= min_reference) & (win_n >= 0.7 * window) & (se > 0)
+            valid &= regime <= t - window + 1
+            zt = np.where(valid, wallace_z(d / se, df), np.nan)
+            valid &= ~np.isnan(zt)
+            z[t] = zt
+            change[t] = np.where(valid, d, np.nan)
+            scale[t] = np.where(valid, se, np.nan)
+            absz = np.abs(zt)
+            sign = np.sign(zt)
+            away = absz >= 1.0  # False where not scored
+            material = np.abs(np.expm1(d)) >= min_change
+            crossing = (absz >= z_open) & material
         # an excursion found on the first scored day may have begun a window earlier
         began = np.where(was_valid, t, t - window)
         run_start = np.where(away & (sign == run_sign), run_start, began)
@@ -248,24 +264,33 @@ def yoy_growth_change(
             ref[settled] = np.nan
             n_ref[settled] = 0
             is_open[settled] = False
-        new = valid & ~is_open & ~settled & (np.abs(np.nan_to_num(zt)) >= z_open)
-        new &= np.abs(np.expm1(np.nan_to_num(d))) >= min_change
+        new = crossing & ~is_open & ~settled
         if not new.any():
             continue
         is_open |= new
         direction[new] = sign[new]
         onset[new] = t
-        opened[new, t] = True
+        opened[t] = new
         # explained: the day-level flags saw this direction since the excursion began
-        seen = np.where(sign > 0, last_day_flag[:, 1], last_day_flag[:, 0])
+        seen = np.where(sign > 0, last_up, last_down)
         explained = (t - seen <= window) | (seen >= run_start - _EXPLAIN_SLACK)
-        flag[new & ~explained, t] = True
-    logger.debug("yoy growth change: %d onsets, %d reported", int(opened.sum()), int(flag.sum()))
+        flag[t] = new & ~explained
+    result = GrowthChange(
+        z=np.ascontiguousarray(z.T),
+        change=np.ascontiguousarray(change.T),
+        scale=np.ascontiguousarray(scale.T),
+        flag=np.ascontiguousarray(flag.T),
+        opened=np.ascontiguousarray(opened.T),
+    )
+    logger.debug(
+        "yoy growth change: %d onsets, %d reported",
+        int(result.opened.sum()),
+        int(result.flag.sum()),
+    )
     return result
 
 
 def _update_reference(
-    growth: np.ndarray,
     block_med: np.ndarray,
     k: int,
     regime: np.ndarray,
@@ -288,13 +313,13 @@ def _update_reference(
     """
     lo_ref = max(0, k - reference_weeks)
     starts = 7 * np.arange(lo_ref, k)
-    near = np.where(starts[None, :] >= regime[:, None], block_med[:, lo_ref:k], np.nan)
+    near = np.where(starts[None, :] >= regime[:, None], block_med[lo_ref:k].T, np.nan)
     med, n = nanmedian_rows(near)
     ref[:] = np.where(n >= min_reference, med, np.nan)
     n_ref[:] = n
     if not update_scale:
         return
-    steps = np.diff(block_med[:, max(0, k - scale_weeks) : k], axis=1)
+    steps = np.diff(block_med[max(0, k - scale_weeks) : k].T, axis=1)
     centre, count = nanmedian_rows(steps)
     mad, _ = nanmedian_rows(np.abs(steps - centre[:, None]))
     block_scale[:] = np.where(count >= min_reference, _MAD_TO_SIGMA * mad / np.sqrt(2.0), np.nan)

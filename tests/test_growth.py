@@ -1,0 +1,195 @@
+"""Year-over-year growth change (``revwatch.detect.growth``) and its use in ``auto``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from revwatch.api import to_panel
+from revwatch.datasets import generate
+from revwatch.detect.auto import AutoDetector
+from revwatch.detect.base import TYPE_CODES
+from revwatch.detect.growth import growth_threshold, yoy_growth_change
+from revwatch.errors import ParameterError
+
+DAYS = 900
+DECLINE_START = 700
+
+
+def _series(
+    n: int = 1, seed: int = 0, decline: float = 0.0, days: int = DAYS, noise: float = 0.03
+) -> np.ndarray:
+    """Daily values with growth, a weekly and a yearly cycle; optionally a slow decline."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    weekly = np.array([1.04, 1.06, 1.06, 1.05, 1.0, 0.8, 0.74])[t % 7]
+    yearly = (
+        1 + 0.15 * np.sin(2 * np.pi * t / 364) + 0.2 * np.exp(-0.5 * ((t % 364 - 340) / 10) ** 2)
+    )
+    level = 1000 * np.exp(0.15 * t / 365) * weekly * yearly
+    y = level * np.exp(noise * rng.standard_normal((n, days)))
+    if decline:
+        weeks = np.clip(t - DECLINE_START, 0, None) / 7
+        y *= np.exp(np.log1p(-decline) * weeks)
+    return y
+
+
+def _run(y: np.ndarray, **kwargs: object) -> object:
+    quiet = np.zeros(y.shape, dtype=bool)
+    return yoy_growth_change(y, np.zeros(y.shape), quiet, quiet, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_finds_a_slow_decline_under_a_yearly_cycle(seed: int) -> None:
+    found = _run(_series(seed=seed, decline=0.006))
+    onsets = np.flatnonzero(found.flag[0])  # type: ignore[attr-defined]
+    assert len(onsets) >= 1
+    first = int(onsets[0])
+    assert DECLINE_START < first < DECLINE_START + 84
+    assert found.z[0, first] < 0  # type: ignore[attr-defined]
+    assert found.change[0, first] < -0.03  # type: ignore[attr-defined]
+
+
+def test_steady_growth_and_cycles_raise_few_alarms() -> None:
+    y = _series(n=300, seed=7)
+    found = _run(y)
+    scored = np.isfinite(found.z).sum()  # type: ignore[attr-defined]
+    assert scored > 300 * 200  # most of the second year is scored
+    # the budget is half the day-level's false alarms: 365 / 2 * P(|Z| >= 3.5) a year
+    budget = 365 / 2 * 2 * norm.sf(3.5) * scored / 365
+    assert found.flag.sum() <= 1.5 * budget  # type: ignore[attr-defined]
+    # and the z scale is calibrated: about normal in the bulk
+    z = found.z[np.isfinite(found.z)]  # type: ignore[attr-defined]
+    assert 0.6 < np.std(z) < 1.4
+
+
+def test_causal_future_days_change_nothing() -> None:
+    y = _series(n=3, seed=3, decline=0.006)
+    full = _run(y)
+    cut = _run(y[:, :800])
+    np.testing.assert_array_equal(full.flag[:, :800], cut.flag)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(full.z[:, :800], cut.z, equal_nan=True)  # type: ignore[attr-defined]
+
+
+def test_scale_invariant_and_series_order_free() -> None:
+    y = _series(n=4, seed=4, decline=0.006)
+    base = _run(y)
+    scaled = _run(y * 1234.5)
+    np.testing.assert_allclose(base.z, scaled.z, equal_nan=True, atol=1e-9)  # type: ignore[attr-defined]
+    order = np.array([2, 0, 3, 1])
+    permuted = _run(y[order])
+    np.testing.assert_array_equal(base.flag[order], permuted.flag)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(base.z[order], permuted.z, equal_nan=True)  # type: ignore[attr-defined]
+
+
+def test_too_short_history_is_left_alone() -> None:
+    found = _run(_series(days=400, decline=0.02))
+    assert np.isnan(found.z).all()  # type: ignore[attr-defined]
+    assert not found.flag.any()  # type: ignore[attr-defined]
+
+
+def test_missing_and_non_positive_days_are_skipped() -> None:
+    y = _series(seed=5, decline=0.006)
+    y[0, 500:510] = np.nan
+    y[0, 600] = 0.0
+    y[0, 650] = -5.0
+    found = _run(y)
+    assert np.isfinite(found.z[0]).sum() > 200  # type: ignore[attr-defined]
+    assert found.flag[0, DECLINE_START:].any()  # type: ignore[attr-defined]
+
+
+def test_a_change_the_day_level_already_flagged_is_opened_not_reported() -> None:
+    y = _series(seed=6)
+    y[:, 600:] *= 0.85  # a step down: the day-level detector reports it on its first day
+    quiet = np.zeros(y.shape, dtype=bool)
+    alone = yoy_growth_change(y, np.zeros(y.shape), quiet, quiet)
+    assert alone.flag[0, 600:640].any()
+    day_flag = quiet.copy()
+    day_flag[0, 600] = True
+    day_z = np.zeros(y.shape)
+    day_z[0, 600] = -6.0
+    seen = yoy_growth_change(y, day_z, day_flag, quiet)
+    assert seen.opened[0, 600:640].any()
+    assert not seen.flag[0, 600:700].any()
+    # the day-level flag must point the same way to explain it
+    day_z[0, 600] = 6.0
+    other_way = yoy_growth_change(y, day_z, day_flag, quiet)
+    assert other_way.flag[0, 600:640].any()
+
+
+def test_last_years_anomalies_are_left_out() -> None:
+    y = _series(seed=8)
+    y[:, 300:330] *= 1.3  # a month-long promotion last year, not repeated
+    quiet = np.zeros(y.shape, dtype=bool)
+    naive = yoy_growth_change(y, np.zeros(y.shape), quiet, quiet)
+    assert naive.flag[0, 664:720].any()  # this year looks 30 % down against it
+    day_z = np.zeros(y.shape)
+    day_z[0, 300:330] = 5.0  # the day-level scores saw it as anomalous
+    masked = yoy_growth_change(y, day_z, quiet, quiet)
+    assert not masked.flag[0, 664:720].any()
+
+
+def test_a_confirmed_shift_restarts_the_reference_a_year_later() -> None:
+    y = _series(seed=9)
+    y[:, 300:] *= 1.25  # a lasting step up in the first year
+    quiet = np.zeros(y.shape, dtype=bool)
+    naive = yoy_growth_change(y, np.zeros(y.shape), quiet, quiet)
+    assert naive.flag[0, 664:720].any()  # a year later the growth "falls" by 25 %
+    shift = quiet.copy()
+    shift[0, 300] = True  # the day-level detector confirmed the step
+    restarted = yoy_growth_change(y, np.zeros(y.shape), quiet, shift)
+    assert not restarted.flag[0, 664:].any()
+    assert np.isnan(restarted.z[0, 664 : 664 + 28]).all()
+
+
+@pytest.mark.parametrize(("threshold", "window"), [(3.5, 28), (3.0, 28), (4.0, 14)])
+def test_growth_threshold_keeps_half_the_day_level_alarm_budget(
+    threshold: float, window: int
+) -> None:
+    z = growth_threshold(threshold, window)
+    assert z < threshold
+    assert norm.sf(z) == pytest.approx(window / 2 * norm.sf(threshold), rel=1e-9)
+
+
+def _daily_revenue_panel(seed: int) -> tuple[object, pd.DatetimeIndex]:
+    ds = generate("daily-revenue", seed=seed)
+    panel = to_panel(ds.frame, id=None, time=ds.time_column, value=ds.value_column)
+    return panel, pd.DatetimeIndex(panel.matrix().periods)
+
+
+def test_auto_reports_the_daily_revenue_decline_downward() -> None:
+    panel, dates = _daily_revenue_panel(seed=1)
+    inside = (dates >= "2025-09-15") & (dates <= "2025-12-07")
+    with_yoy = AutoDetector().detect(panel)  # type: ignore[arg-type]
+    down = with_yoy.flag[0] & inside & (with_yoy.z[0] < 0)
+    assert down.any()
+    assert (with_yoy.kind[0][down] == TYPE_CODES["trend_change"]).any()
+    assert np.isfinite(with_yoy.extra["yoy_change"][0]).sum() > 100
+    without = AutoDetector(yoy=False).detect(panel)  # type: ignore[arg-type]
+    added = with_yoy.flag[0] & ~without.flag[0]
+    assert (added & down & (with_yoy.kind[0] == TYPE_CODES["trend_change"])).any()
+    # everything else the day-level detector said is unchanged
+    same = ~added
+    np.testing.assert_array_equal(with_yoy.flag[0][same], without.flag[0][same])
+
+
+def test_auto_with_yoy_is_causal() -> None:
+    panel, dates = _daily_revenue_panel(seed=2)
+    frame = panel.frame  # type: ignore[attr-defined]
+    cut = dates[690]
+    short = to_panel(frame[frame["period"] <= cut], id=None, time="period", value="value")
+    full = AutoDetector().detect(panel)  # type: ignore[arg-type]
+    part = AutoDetector().detect(short)
+    np.testing.assert_array_equal(full.flag[:, :691], part.flag)
+    np.testing.assert_allclose(
+        full.extra["yoy_change"][:, :691], part.extra["yoy_change"], equal_nan=True
+    )
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_auto_yoy_must_be_a_boolean(value: object) -> None:
+    panel, _ = _daily_revenue_panel(seed=0)
+    with pytest.raises(ParameterError, match="yoy"):
+        AutoDetector(yoy=value).detect(panel)  # type: ignore[arg-type]
