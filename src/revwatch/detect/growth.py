@@ -74,6 +74,8 @@ _EXPLAIN_SLACK = 7
 class GrowthChange:
     """What :func:`yoy_growth_change` found, arrays of the values' shape.
 
+    The arrays are in column (Fortran) order: the computation runs day by day.
+
     Attributes
     ----------
     z : ndarray of float64
@@ -275,13 +277,8 @@ def yoy_growth_change(
         seen = np.where(sign > 0, last_up, last_down)
         explained = (t - seen <= window) | (seen >= run_start - _EXPLAIN_SLACK)
         flag[t] = new & ~explained
-    result = GrowthChange(
-        z=np.ascontiguousarray(z.T),
-        change=np.ascontiguousarray(change.T),
-        scale=np.ascontiguousarray(scale.T),
-        flag=np.ascontiguousarray(flag.T),
-        opened=np.ascontiguousarray(opened.T),
-    )
+    # transposed views, (n_series, n_days) in column order: no copy
+    result = GrowthChange(z=z.T, change=change.T, scale=scale.T, flag=flag.T, opened=opened.T)
     logger.debug(
         "yoy growth change: %d onsets, %d reported",
         int(result.opened.sum()),
