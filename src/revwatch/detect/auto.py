@@ -18,6 +18,13 @@ the peers explain most of the movement, uses its scores instead:
 * Otherwise (independent accounts, a single series, too few peers) ``auto``
   is the robust detector, unchanged.
 
+On daily data it also divides out each series' month-start billing effect
+before the robust part (:func:`~revwatch.detect.calendar.month_start_effect`)
+and, once 15 months of history exist, adds the changes of year-over-year
+growth that the day-level flags missed
+(:func:`~revwatch.detect.growth.yoy_growth_change`: a slow decline under the
+holiday ramp).
+
 Both parts use only the periods up to the one they judge (and the other
 series' values in that same period), so ``auto`` stays causal. The gate is
 computed on at most ``_GATE_SERIES`` evenly spaced series (all of them in
