@@ -66,6 +66,8 @@ _MEDIAN_VARIANCE = np.pi / 2
 _BLOCK_MIN = 4
 #: Weekly updates between two updates of the scale (it changes slowly).
 _SCALE_EVERY = 4
+#: Series per chunk of the day-major working copies.
+_CHUNK = 32768
 #: Days before an excursion began in which a day-level flag still explains it.
 _EXPLAIN_SLACK = 7
 
@@ -74,7 +76,8 @@ _EXPLAIN_SLACK = 7
 class GrowthChange:
     """What :func:`yoy_growth_change` found, arrays of the values' shape.
 
-    The arrays are in column (Fortran) order: the computation runs day by day.
+    ``z``, ``change`` and ``scale`` are float32 (a bound on memory for large
+    panels; they are reported, not summed further).
 
     Attributes
     ----------
@@ -147,29 +150,77 @@ def yoy_growth_change(
     """
     n_series, n_days = values.shape
     result = GrowthChange(
-        z=np.full((n_series, n_days), np.nan),
-        change=np.full((n_series, n_days), np.nan),
-        scale=np.full((n_series, n_days), np.nan),
+        z=np.full((n_series, n_days), np.nan, dtype=np.float32),
+        change=np.full((n_series, n_days), np.nan, dtype=np.float32),
+        scale=np.full((n_series, n_days), np.nan, dtype=np.float32),
         flag=np.zeros((n_series, n_days), dtype=bool),
         opened=np.zeros((n_series, n_days), dtype=bool),
     )
     if n_days < lag + window + 7 * min_reference + 7:
         return result
-    z_open = growth_threshold(threshold, window)
+    settings = _Settings(
+        threshold=float(threshold),
+        z_open=growth_threshold(threshold, window),
+        min_change=float(min_change),
+        lag=int(lag),
+        window=int(window),
+        reference_weeks=int(reference_weeks),
+        scale_weeks=int(scale_weeks),
+        min_reference=int(min_reference),
+        confirm=int(confirm),
+        clip=float(clip),
+    )
+    # chunks of series bound the day-major working copies (about 45 bytes per series-day)
+    for lo in range(0, n_series, _CHUNK):
+        rows = slice(lo, min(n_series, lo + _CHUNK))
+        part = _chunk(values[rows], day_z[rows], day_flag[rows], day_shift[rows], settings)
+        for name in ("z", "change", "scale", "flag", "opened"):
+            getattr(result, name)[rows] = getattr(part, name).T
+    n_opened, n_flagged = int(result.opened.sum()), int(result.flag.sum())
+    logger.debug("yoy growth change: %d onsets, %d reported", n_opened, n_flagged)
+    return result
+
+
+@dataclass(frozen=True)
+class _Settings:
+    threshold: float
+    z_open: float
+    min_change: float
+    lag: int
+    window: int
+    reference_weeks: int
+    scale_weeks: int
+    min_reference: int
+    confirm: int
+    clip: float
+
+
+def _chunk(
+    values: np.ndarray,
+    day_z: np.ndarray,
+    day_flag: np.ndarray,
+    day_shift: np.ndarray,
+    settings: _Settings,
+) -> GrowthChange:
+    """:func:`yoy_growth_change` on a few series; the arrays it returns are day-major."""
+    n_series, n_days = values.shape
+    threshold, z_open, min_change = settings.threshold, settings.z_open, settings.min_change
+    lag, window, confirm, clip = settings.lag, settings.window, settings.confirm, settings.clip
+    reference_weeks, scale_weeks = settings.reference_weeks, settings.scale_weeks
+    min_reference = settings.min_reference
 
     # time-major copies: every step of the loop below reads and writes whole rows
     with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(np.where(values > 0, values, np.nan).T)
-    growth = np.full((n_days, n_series), np.nan)
-    growth[lag:] = logs[lag:] - logs[:-lag]
+        logs = np.log(values)  # -inf at 0, NaN below: not finite, left out below
+        growth = np.full((n_days, n_series), np.nan)
+        growth[lag:] = (logs[:, lag:] - logs[:, :-lag]).T
     del logs
+    growth[~np.isfinite(growth)] = np.nan
     odd = np.abs(day_z[:, :-lag].T) >= threshold  # last year's value was anomalous
     growth[lag:][odd] = np.nan
     del odd
-    sign_day = np.sign(day_z.T)
-    flag_down = np.ascontiguousarray(day_flag.T & (sign_day < 0))
-    flag_up = np.ascontiguousarray(day_flag.T & (sign_day > 0))
-    del sign_day
+    flag_down = np.ascontiguousarray((day_flag & (day_z < 0)).T)
+    flag_up = np.ascontiguousarray((day_flag & (day_z > 0)).T)
     shift_echo = np.zeros((n_days, n_series), dtype=bool)
     shift_echo[lag:] = day_shift[:, :-lag].T
 
@@ -181,9 +232,9 @@ def yoy_growth_change(
     block_med[block_n.reshape(n_blocks, n_series) < _BLOCK_MIN] = np.nan
     del blocks, block_n
 
-    z = np.full((n_days, n_series), np.nan)
-    change = np.full((n_days, n_series), np.nan)
-    scale = np.full((n_days, n_series), np.nan)
+    z = np.full((n_days, n_series), np.nan, dtype=np.float32)
+    change = np.full((n_days, n_series), np.nan, dtype=np.float32)
+    scale = np.full((n_days, n_series), np.nan, dtype=np.float32)
     flag = np.zeros((n_days, n_series), dtype=bool)
     opened = np.zeros((n_days, n_series), dtype=bool)
     clipped = np.zeros((n_days, n_series))  # 0 where missing, so sums need no mask
@@ -277,14 +328,7 @@ def yoy_growth_change(
         seen = np.where(sign > 0, last_up, last_down)
         explained = (t - seen <= window) | (seen >= run_start - _EXPLAIN_SLACK)
         flag[t] = new & ~explained
-    # transposed views, (n_series, n_days) in column order: no copy
-    result = GrowthChange(z=z.T, change=change.T, scale=scale.T, flag=flag.T, opened=opened.T)
-    logger.debug(
-        "yoy growth change: %d onsets, %d reported",
-        int(result.opened.sum()),
-        int(result.flag.sum()),
-    )
-    return result
+    return GrowthChange(z=z, change=change, scale=scale, flag=flag, opened=opened)
 
 
 def _update_reference(
