@@ -193,3 +193,37 @@ def test_auto_yoy_must_be_a_boolean(value: object) -> None:
     panel, _ = _daily_revenue_panel(seed=0)
     with pytest.raises(ParameterError, match="yoy"):
         AutoDetector(yoy=value).detect(panel)  # type: ignore[arg-type]
+
+
+def test_chunks_of_series_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import revwatch.detect.growth as growth
+
+    y = _series(n=5, seed=10, decline=0.006)
+    whole = _run(y)
+    monkeypatch.setattr(growth, "_CHUNK", 2)
+    chunked = _run(y)
+    for name in ("z", "change", "scale", "flag", "opened"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(chunked, name))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": 0}, "window must be an integer >= 7"),
+        ({"lag": 3.5}, "lag must be an integer"),
+        ({"min_reference": 30}, "cannot exceed reference_weeks"),
+        ({"threshold": -1.0}, "threshold must be positive"),
+        ({"clip": "3"}, "clip must be a number"),
+        ({"min_change": float("nan")}, "min_change must be positive"),
+    ],
+)
+def test_bad_parameters_are_parameter_errors(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        _run(_series(days=420), **kwargs)
+
+
+def test_arrays_of_different_shapes_are_a_parameter_error() -> None:
+    y = _series(days=420)
+    quiet = np.zeros((1, 419), dtype=bool)
+    with pytest.raises(ParameterError, match="one shape"):
+        yoy_growth_change(y, np.zeros(y.shape), quiet, quiet)

@@ -52,6 +52,7 @@ import numpy as np
 from scipy import special
 
 from revwatch.detect._arrays import nanmedian_rows, wallace_z
+from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,11 @@ def yoy_growth_change(
     -------
     GrowthChange
 
+    Raises
+    ------
+    ParameterError
+        If the arrays are not 2-D of one shape, or a parameter is out of range.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -148,6 +154,8 @@ def yoy_growth_change(
     >>> 700 < onset < 760, bool(found.z[0, onset] < 0)
     (True, True)
     """
+    _check(values, day_z, day_flag, day_shift, lag, window, reference_weeks, scale_weeks,
+           min_reference, confirm, threshold, min_change, clip)  # fmt: skip
     n_series, n_days = values.shape
     result = GrowthChange(
         z=np.full((n_series, n_days), np.nan, dtype=np.float32),
@@ -179,6 +187,47 @@ def yoy_growth_change(
     n_opened, n_flagged = int(result.opened.sum()), int(result.flag.sum())
     logger.debug("yoy growth change: %d onsets, %d reported", n_opened, n_flagged)
     return result
+
+
+def _check(
+    values: np.ndarray,
+    day_z: np.ndarray,
+    day_flag: np.ndarray,
+    day_shift: np.ndarray,
+    lag: int,
+    window: int,
+    reference_weeks: int,
+    scale_weeks: int,
+    min_reference: int,
+    confirm: int,
+    threshold: float,
+    min_change: float,
+    clip: float,
+) -> None:
+    """Raise :class:`ParameterError` for arrays or parameters this function cannot use."""
+    shapes = {np.shape(a) for a in (values, day_z, day_flag, day_shift)}
+    if len(shapes) != 1 or np.ndim(values) != 2:
+        raise ParameterError(
+            "yoy_growth_change: values, day_z, day_flag and day_shift must be 2-D arrays of one"
+            f" shape (series, days), got shapes {sorted(shapes)}"
+        )
+    counts = {
+        "lag": (lag, 7), "window": (window, 7), "reference_weeks": (reference_weeks, 2),
+        "scale_weeks": (scale_weeks, 3), "min_reference": (min_reference, 2),
+        "confirm": (confirm, 1),
+    }  # fmt: skip
+    for name, (value, least) in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise ParameterError(f"{name} must be an integer >= {least}, got {value!r}")
+    if min_reference > reference_weeks:
+        raise ParameterError(
+            f"min_reference ({min_reference}) cannot exceed reference_weeks ({reference_weeks})"
+        )
+    for name, number in (("threshold", threshold), ("min_change", min_change), ("clip", clip)):
+        if isinstance(number, bool) or not isinstance(number, int | float | np.number):
+            raise ParameterError(f"{name} must be a number, got {number!r}")
+        if not (np.isfinite(number) and number > 0):
+            raise ParameterError(f"{name} must be positive, got {number!r}")
 
 
 @dataclass(frozen=True)
