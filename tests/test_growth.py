@@ -227,3 +227,33 @@ def test_arrays_of_different_shapes_are_a_parameter_error() -> None:
     quiet = np.zeros((1, 419), dtype=bool)
     with pytest.raises(ParameterError, match="one shape"):
         yoy_growth_change(y, np.zeros(y.shape), quiet, quiet)
+
+
+def test_an_event_ends_when_it_settles_or_fades() -> None:
+    y = _series(n=3, seed=11, decline=0.006, days=1000)
+    found = _run(y, confirm=28)
+    s, t = np.nonzero(found.opened)  # type: ignore[attr-defined]
+    assert s.size >= 3
+    ends = found.ended[s, t]  # type: ignore[attr-defined]
+    # a lasting decline settles after 28 days open; an onset is never its own end's successor
+    assert ((ends == t + 28) | ((ends >= t) & (ends < t + 28)) | (ends == -1)).all()
+    assert (ends == t + 28).any()
+    # every other cell says -1
+    others = np.ones(found.ended.shape, dtype=bool)  # type: ignore[attr-defined]
+    others[s, t] = False
+    assert (found.ended[others] == -1).all()  # type: ignore[attr-defined]
+
+
+def test_auto_episode_of_a_growth_change_runs_until_it_ends() -> None:
+    from revwatch.incidents import active_cells
+
+    panel, _ = _daily_revenue_panel(seed=1)
+    with_yoy = AutoDetector().detect(panel)  # type: ignore[arg-type]
+    without = AutoDetector(yoy=False).detect(panel)  # type: ignore[arg-type]
+    added = np.flatnonzero(with_yoy.flag[0] & ~without.flag[0])
+    assert added.size
+    onset = int(added[0])
+    end = int(with_yoy.extra["confirm_at"][0, onset])
+    assert end > onset
+    active = active_cells(with_yoy)[0]
+    assert active[onset : end + 1].all()

@@ -332,7 +332,8 @@ def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> 
     if scores.severity is not None:
         scores.severity[cells] = score[cells]
     if "confirm_at" in scores.extra:
-        scores.extra["confirm_at"][cells] = np.nonzero(cells)[1]
+        # the episode runs until the new growth settled or the change faded (-1: still open)
+        scores.extra["confirm_at"][cells] = found.ended[cells]
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
