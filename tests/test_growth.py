@@ -244,7 +244,9 @@ def test_an_event_ends_when_it_settles_or_fades() -> None:
     assert (found.ended[others] == -1).all()  # type: ignore[attr-defined]
 
 
-def test_auto_episode_of_a_growth_change_runs_until_it_ends() -> None:
+def test_auto_growth_change_is_a_one_day_episode() -> None:
+    # a month-long episode would merge the portfolio's other flags of that month into one
+    # incident (tests/test_incidents.py: the DE card outage stays its own 2-day incident)
     from revwatch.incidents import active_cells
 
     panel, _ = _daily_revenue_panel(seed=1)
@@ -252,8 +254,10 @@ def test_auto_episode_of_a_growth_change_runs_until_it_ends() -> None:
     without = AutoDetector(yoy=False).detect(panel)  # type: ignore[arg-type]
     added = np.flatnonzero(with_yoy.flag[0] & ~without.flag[0])
     assert added.size
-    onset = int(added[0])
-    end = int(with_yoy.extra["confirm_at"][0, onset])
-    assert end > onset
+    np.testing.assert_array_equal(with_yoy.extra["confirm_at"][0, added], added)
     active = active_cells(with_yoy)[0]
-    assert active[onset : end + 1].all()
+    assert active[added].all()
+    # beyond its onsets, the episodes are the day level's
+    others = np.ones(active.size, dtype=bool)
+    others[added] = False
+    np.testing.assert_array_equal(active[others], active_cells(without)[0][others])

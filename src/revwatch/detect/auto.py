@@ -332,8 +332,10 @@ def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> 
     if scores.severity is not None:
         scores.severity[cells] = score[cells]
     if "confirm_at" in scores.extra:
-        # the episode runs until the new growth settled or the change faded (-1: still open)
-        scores.extra["confirm_at"][cells] = found.ended[cells]
+        # confirmed on its onset: 28 days of evidence are behind it. Its episode is that day
+        # only: a month-long episode would merge every other flag of the portfolio in that
+        # month into one incident (a concentrated outage and a slow decline are two stories)
+        scores.extra["confirm_at"][cells] = np.nonzero(cells)[1]
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
