@@ -261,3 +261,20 @@ def test_auto_growth_change_is_a_one_day_episode() -> None:
     others = np.ones(active.size, dtype=bool)
     others[added] = False
     np.testing.assert_array_equal(active[others], active_cells(without)[0][others])
+
+
+def test_details_say_which_rows_are_growth_changes() -> None:
+    from revwatch.api import analyze
+
+    panel, _ = _daily_revenue_panel(seed=1)
+    rows = analyze(panel, method="auto").results(details=True)  # type: ignore[arg-type]
+    growth = rows[rows["basis"] == "yoy growth"]
+    assert len(growth) >= 1
+    assert set(growth["type"]) == {"trend_change"}
+    assert "down" in set(growth["direction"])
+    assert set(rows["basis"]) <= {"own history", "peers", "yoy growth"}
+    assert (rows["basis"] == "own history").sum() > len(growth)
+    plain = analyze(panel, method="auto", yoy=False).results(details=True)  # type: ignore[arg-type]
+    assert "yoy growth" not in set(plain["basis"])
+    other = analyze(panel, method="iqr").results(details=True)  # type: ignore[arg-type]
+    assert set(other["basis"]) <= {""}

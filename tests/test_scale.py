@@ -175,6 +175,13 @@ def _results_frame_reference(panel, scores, *, all_rows, details, method):  # ty
         data["provisional"] = flag & pick(scores.provisional)
         data["confirmed_period"] = confirmed
         data["method"] = method or ""
+        basis = np.full(len(value), "", dtype=object)
+        if "peer" in scores.extra:
+            basis[flag] = "own history"
+            basis[flag & (pick(scores.extra["peer"]) > 0)] = "peers"
+        if "yoy" in scores.extra:
+            basis[flag & (pick(scores.extra["yoy"]) > 0)] = "yoy growth"
+        data["basis"] = basis
     frame = pd.DataFrame(data)
     if not all_rows:
         frame = frame.loc[flag]

@@ -168,7 +168,8 @@ def detect(
     all_rows : bool, default False
         Return every row; unflagged ones have type ``normal``.
     details : bool, default False
-        Add ``provisional``, ``confirmed_period`` and ``method`` columns.
+        Add ``provisional``, ``confirmed_period``, ``method`` and ``basis``
+        columns.
     sql, aggregate, freq, sheet
         Passed to the loader.
     **params

@@ -148,7 +148,8 @@ def results_frame(
         Include every row; unflagged rows have type ``normal``.
     details : bool, default False
         Add ``provisional`` (the type may still change with later periods),
-        ``confirmed_period`` and ``method`` columns.
+        ``confirmed_period``, ``method`` and ``basis`` (what ``auto`` judged the
+        row against: ``own history``, ``peers`` or ``yoy growth``) columns.
     method : str, optional
         Method name for the ``method`` column.
 
@@ -206,7 +207,30 @@ def results_frame(
         data["provisional"] = flag & pick(scores.provisional)
         data["confirmed_period"] = confirmed
         data["method"] = method or ""
+        data["basis"] = _basis(scores, flag, pick)
     return pd.DataFrame(data)
+
+
+def _basis(
+    scores: Scores, flag: np.ndarray, pick: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """What ``auto`` judged each flagged row against; empty for the other methods.
+
+    ``own history`` (the series' own robust baseline), ``peers`` (the
+    peer-relative part) or ``yoy growth`` (a change of year-over-year growth,
+    on daily data).
+    """
+    basis = np.full(len(flag), "", dtype=object)
+    peer = scores.extra.get("peer")
+    yoy = scores.extra.get("yoy")
+    if peer is None and yoy is None:
+        return basis
+    basis[flag] = "own history"
+    if peer is not None:
+        basis[flag & (pick(peer) > 0)] = "peers"
+    if yoy is not None:
+        basis[flag & (pick(yoy) > 0)] = "yoy growth"
+    return basis
 
 
 def series_frame(panel: Panel, scores: Scores) -> pd.DataFrame:

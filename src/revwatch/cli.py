@@ -206,7 +206,9 @@ def detect_command(
     ] = False,
     details: Annotated[
         bool,
-        typer.Option("--details", help="Add provisional, confirmed_period and method columns."),
+        typer.Option(
+            "--details", help="Add provisional, confirmed_period, method and basis columns."
+        ),
     ] = False,
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the four-panel PNG chart here.")

@@ -314,6 +314,7 @@ def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> 
     found = yoy_growth_change(adjusted, scores.z, scores.flag, shift, threshold=threshold)
     scores.extra["yoy_change"] = found.change
     cells = found.flag & ~scores.flag
+    scores.extra["yoy"] = cells
     if not cells.any():
         return
     logger.info("auto: %d year-over-year growth changes", int(cells.sum()))
