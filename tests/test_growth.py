@@ -278,3 +278,13 @@ def test_details_say_which_rows_are_growth_changes() -> None:
     assert "yoy growth" not in set(plain["basis"])
     other = analyze(panel, method="iqr").results(details=True)  # type: ignore[arg-type]
     assert set(other["basis"]) <= {""}
+
+
+def test_importing_auto_does_not_import_scipy_special() -> None:
+    # scipy.special costs ~0.2 s of start-up on every `revwatch detect`
+    import subprocess
+    import sys
+
+    code = "import sys, revwatch.detect.auto; print('scipy.special' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
