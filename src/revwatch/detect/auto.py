@@ -318,25 +318,27 @@ def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> 
     if not cells.any():
         return
     logger.info("auto: %d year-over-year growth changes", int(cells.sum()))
+    s, t = np.nonzero(cells)
+    z = found.z[s, t].astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        expected = values * np.exp(-found.change)
-        band = np.exp(threshold * found.scale)
-    score = np.abs(found.z)
-    scores.flag[cells] = True
-    scores.kind[cells] = _TREND
-    scores.provisional[cells] = False
-    scores.z[cells] = found.z[cells]
-    scores.score[cells] = score[cells]
-    scores.baseline[cells] = expected[cells]
-    scores.lower[cells] = (expected / band)[cells]
-    scores.upper[cells] = (expected * band)[cells]
+        # the value had the old growth continued, and the band around it
+        expected = values[s, t] * np.exp(-found.change[s, t].astype(np.float64))
+        band = np.exp(threshold * found.scale[s, t].astype(np.float64))
+    scores.flag[s, t] = True
+    scores.kind[s, t] = _TREND
+    scores.provisional[s, t] = False
+    scores.z[s, t] = z
+    scores.score[s, t] = np.abs(z)
+    scores.baseline[s, t] = expected
+    scores.lower[s, t] = expected / band
+    scores.upper[s, t] = expected * band
     if scores.severity is not None:
-        scores.severity[cells] = score[cells]
+        scores.severity[s, t] = np.abs(z)
     if "confirm_at" in scores.extra:
         # confirmed on its onset: 28 days of evidence are behind it. Its episode is that day
         # only: a month-long episode would merge every other flag of the portfolio in that
         # month into one incident (a concentrated outage and a slow decline are two stories)
-        scores.extra["confirm_at"][cells] = np.nonzero(cells)[1]
+        scores.extra["confirm_at"][s, t] = t
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
