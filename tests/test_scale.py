@@ -179,8 +179,9 @@ def _results_frame_reference(panel, scores, *, all_rows, details, method):  # ty
         if "peer" in scores.extra:
             basis[flag] = "own history"
             basis[flag & (pick(scores.extra["peer"]) > 0)] = "peers"
-        if "yoy" in scores.extra:
-            basis[flag & (pick(scores.extra["yoy"]) > 0)] = "yoy growth"
+        for key, label in (("intermittent", "intermittent"), ("yoy", "yoy growth")):
+            if key in scores.extra:
+                basis[flag & (pick(scores.extra[key]) > 0)] = label
         data["basis"] = basis
     frame = pd.DataFrame(data)
     if not all_rows:

@@ -149,7 +149,8 @@ def results_frame(
     details : bool, default False
         Add ``provisional`` (the type may still change with later periods),
         ``confirmed_period``, ``method`` and ``basis`` (what ``auto`` judged the
-        row against: ``own history``, ``peers`` or ``yoy growth``) columns.
+        row against: ``own history``, ``peers``, ``intermittent`` or ``yoy
+        growth``) columns.
     method : str, optional
         Method name for the ``method`` column.
 
@@ -217,20 +218,23 @@ def _basis(
     """What ``auto`` judged each flagged row against; empty for the other methods.
 
     ``own history`` (the series' own robust baseline), ``peers`` (the
-    peer-relative part) or ``yoy growth`` (a change of year-over-year growth,
-    on daily data).
+    peer-relative part), ``intermittent`` (a mostly-zero stretch judged
+    against its window's mean) or ``yoy growth`` (a change of year-over-year
+    growth, on daily data).
     """
     basis = np.full(len(flag), "", dtype=object)
-    peer = scores.extra.get("peer")
-    yoy = scores.extra.get("yoy")
-    if peer is None and yoy is None:
+    parts = [(scores.extra.get(key), label) for key, label in _BASIS]
+    if all(mask is None for mask, _ in parts):
         return basis
     basis[flag] = "own history"
-    if peer is not None:
-        basis[flag & (pick(peer) > 0)] = "peers"
-    if yoy is not None:
-        basis[flag & (pick(yoy) > 0)] = "yoy growth"
+    for mask, label in parts:
+        if mask is not None:
+            basis[flag & (pick(mask) > 0)] = label
     return basis
+
+
+#: ``auto``'s parts that mark the cells they judged (``Scores.extra`` key, label); later wins.
+_BASIS = (("peer", "peers"), ("intermittent", "intermittent"), ("yoy", "yoy growth"))
 
 
 def series_frame(panel: Panel, scores: Scores) -> pd.DataFrame:

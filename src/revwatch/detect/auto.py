@@ -44,6 +44,7 @@ from revwatch.data.panel import VALUE, Panel
 from revwatch.detect.base import TYPE_CODES, Scores
 from revwatch.detect.calendar import month_start_effect
 from revwatch.detect.growth import yoy_growth_change
+from revwatch.detect.intermittent import intermittent_cells, intermittent_scores
 from revwatch.detect.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
 from revwatch.detect.robust import _WINDOWS, RobustShiftDetector
 from revwatch.errors import ParameterError
@@ -158,6 +159,11 @@ class AutoDetector(RobustShiftDetector):
         of the year-over-year growth that no single day shows (a slow decline
         under a holiday ramp) as ``trend_change`` events
         (:func:`~revwatch.detect.growth.yoy_growth_change`).
+    intermittent : bool, default True
+        Where at least half of a series' recent values are zero (a small
+        account that buys on some days), score against the mean and standard
+        deviation of the window instead of its median, which is then zero
+        (:mod:`revwatch.detect.intermittent`).
 
     Examples
     --------
@@ -191,6 +197,7 @@ class AutoDetector(RobustShiftDetector):
         peer_strength: float = 0.7,
         month_start: bool = True,
         yoy: bool = True,
+        intermittent: bool = True,
     ) -> None:
         # stored as given (scikit-learn style); None/"auto" are resolved in detect()
         self.window = window
@@ -214,6 +221,7 @@ class AutoDetector(RobustShiftDetector):
         self.peer_strength = peer_strength
         self.month_start = month_start
         self.yoy = yoy
+        self.intermittent = intermittent
 
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
@@ -250,9 +258,32 @@ class AutoDetector(RobustShiftDetector):
                 peer_used = gate[None, :] & np.isfinite(peer.score)
                 _merge(robust, peer, peer_used)
         robust.extra["peer"] = peer_used.astype(np.float64)
+        if self.intermittent:
+            self._score_intermittent(robust, panel, own)
         if self.yoy and panel.freq == "daily":
             _add_growth_change(robust, panel.matrix().values, float(self.threshold))
         return robust
+
+    def _score_intermittent(self, scores: Scores, panel: Panel, own: RobustShiftDetector) -> None:
+        """Score mostly-zero periods against the window's mean and sd (in place)."""
+        window = (
+            int(own.scale_window)
+            if own.scale_window is not None
+            else 3 * int(own.window if own.window is not None else _WINDOWS.get(panel.freq, 12))
+        )
+        values = panel.matrix().values
+        cells = intermittent_cells(values, window)
+        scores.extra["intermittent"] = cells
+        if not cells.any():
+            return
+        logger.info(
+            "auto: %d series have mostly-zero stretches; scoring those against the mean",
+            int(cells.any(axis=1).sum()),
+        )
+        fallback = intermittent_scores(
+            values, window, threshold=float(self.threshold), min_change=float(self.min_change)
+        )
+        _merge(scores, fallback, cells)
 
     def _check_auto_params(self) -> None:
         """Validate the parameters ``auto`` adds or widens (the rest: the robust detector)."""
@@ -262,7 +293,7 @@ class AutoDetector(RobustShiftDetector):
             )
         if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
             raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
-        for name in ("peers", "month_start", "seasonal", "yoy"):
+        for name in ("peers", "month_start", "seasonal", "yoy", "intermittent"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
         limit = self.cusum_limit
