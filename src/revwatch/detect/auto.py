@@ -272,18 +272,26 @@ class AutoDetector(RobustShiftDetector):
             else 3 * int(own.window if own.window is not None else _WINDOWS.get(panel.freq, 12))
         )
         values = panel.matrix().values
-        cells = intermittent_cells(values, window)
-        scores.extra["intermittent"] = cells
+        # only series with a zero day can be intermittent: one cheap pass finds them
+        rows = np.flatnonzero((values == 0).any(axis=1))
+        if rows.size == 0:
+            return
+        part = values[rows]
+        cells = intermittent_cells(part, window)
         if not cells.any():
             return
         logger.info(
-            "auto: %d series have mostly-zero stretches; scoring those against the mean",
+            "auto: %d series have stretches with many zero days; scoring those against the "
+            "window's mean",
             int(cells.any(axis=1).sum()),
         )
         fallback = intermittent_scores(
-            values, window, threshold=float(self.threshold), min_change=float(self.min_change)
+            part, window, threshold=float(self.threshold), min_change=float(self.min_change)
         )
-        _merge(scores, fallback, cells)
+        mask = np.zeros(values.shape, dtype=bool)
+        mask[rows] = cells
+        scores.extra["intermittent"] = mask
+        _merge_rows(scores, fallback, rows, cells)
 
     def _check_auto_params(self) -> None:
         """Validate the parameters ``auto`` adds or widens (the rest: the robust detector)."""
@@ -370,6 +378,20 @@ def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> 
         # only: a month-long episode would merge every other flag of the portfolio in that
         # month into one incident (a concentrated outage and a slow decline are two stories)
         scores.extra["confirm_at"][s, t] = t
+
+
+def _merge_rows(into: Scores, other: Scores, rows: np.ndarray, cells: np.ndarray) -> None:
+    """Take ``other``'s results (scores of ``into``'s ``rows`` only) for ``cells`` (in place)."""
+    s, t = np.nonzero(cells)
+    target_s = rows[s]
+    for name in _FIELDS:
+        getattr(into, name)[target_s, t] = getattr(other, name)[s, t]
+    severity = into.severity if into.severity is not None else into.score.copy()
+    other_severity = other.severity if other.severity is not None else other.score
+    severity[target_s, t] = other_severity[s, t]
+    into.severity = severity
+    if "confirm_at" in into.extra and "confirm_at" in other.extra:
+        into.extra["confirm_at"][target_s, t] = other.extra["confirm_at"][s, t]
 
 
 def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
