@@ -10,7 +10,7 @@ from revwatch.api import to_panel
 from revwatch.data.panel import Panel
 from revwatch.datasets import generate
 from revwatch.detect.auto import AutoDetector
-from revwatch.detect.calendar import first_business_days, month_start_effect
+from revwatch.detect.calendar import closed_days, first_business_days, month_start_effect
 from revwatch.evaluate import evaluate
 
 WEEK = np.array([1.04, 1.06, 1.06, 1.05, 1.0, 0.8, 0.74])  # Mon..Sun
@@ -112,3 +112,88 @@ def test_auto_wins_event_f1_on_daily_revenue() -> None:
     assert mean.loc["auto", "event_f1"] > mean.loc["seasonal-zscore", "event_f1"]
     assert mean.loc["auto", "recall_trend_change"] >= 0.75
     assert mean.loc["auto", "recall_seasonal_shift"] >= 0.75
+
+
+DAYS = pd.date_range("2023-01-02", periods=800, freq="D")  # a Monday
+
+
+def _weekday_business(
+    seed: int, drop_at: int | None = None, early_zeros: bool = True
+) -> np.ndarray:
+    """A B2B account invoicing Monday to Friday: weekends are zero."""
+    rng = np.random.default_rng(seed)
+    y = 1000 * np.exp(0.05 * rng.standard_normal(len(DAYS)))
+    if drop_at is not None:
+        y[drop_at:] *= 0.6
+    weekend = np.asarray(DAYS.day_of_week) >= 5
+    return np.where(weekend, 0.0 if early_zeros else np.nan, y.round(2))
+
+
+@pytest.mark.parametrize(
+    ("case", "expected_closed"),
+    [
+        ("weekends", "weekends after 8 weeks"),
+        ("intermittent", "none"),
+        ("weekend sale", "not that day"),
+        ("weekday holiday", "not that day"),
+    ],
+)
+def test_closed_days_table(case: str, expected_closed: str) -> None:
+    weekend = np.asarray(DAYS.day_of_week) >= 5
+    y = _weekday_business(1)[None, :]
+    if case == "intermittent":  # zeros on every weekday, by chance
+        y = np.random.default_rng(2).poisson(0.5, (1, len(DAYS))).astype(float) * 100
+    elif case == "weekend sale":
+        y[0, 299 + int(np.flatnonzero(weekend[299:])[0])] = 250.0
+    elif case == "weekday holiday":
+        assert not weekend[302]
+        y[0, 302] = 0.0
+    closed = closed_days(y, DAYS)[0]
+    if expected_closed == "none":
+        assert closed.sum() <= 3  # 7 of 8 same weekdays zero and the others mostly not: rare
+        return
+    first = 7 * 8  # 8 weeks of history before the first closed weekend
+    assert not closed[:first].any()
+    assert not closed[~weekend].any()
+    assert closed[first:][weekend[first:]].mean() > 0.95
+    if case == "weekend sale":
+        sale = 299 + int(np.flatnonzero(weekend[299:])[0])
+        assert not closed[sale]
+    if case == "weekday holiday":
+        assert not closed[302]
+
+
+def test_auto_scores_a_weekday_business_on_its_open_days() -> None:
+    for seed in range(3):
+        y = _weekday_business(seed, drop_at=600)
+        frame = pd.DataFrame({"account": "b2b", "day": DAYS, "revenue": y})
+        panel = to_panel(frame, id="account", time="day", value="revenue")
+        scores = AutoDetector().detect(panel)
+        weekend = np.asarray(DAYS.day_of_week) >= 5
+        assert scores.extra["closed"][0, 56:][weekend[56:]].all()
+        assert scores.flag[0, 60:600].sum() == 0  # no weekend or weekday false alarms
+        # the 40 % drop is reported by the day level within the first week, downward
+        hit = np.flatnonzero(scores.flag[0, 600:610])
+        assert hit.size >= 1
+        assert scores.z[0, 600 + hit[0]] < 0
+        # without leaving the weekends out, every weekend is a "drop" to the robust level
+        alone = AutoDetector(closed_days=False, intermittent=False, yoy=False).detect(panel)
+        assert alone.flag[0, 60:600].sum() > 20
+
+
+def test_an_early_anomalous_scale_does_not_widen_the_band_for_good() -> None:
+    # weekends zero for the first 8 weeks only (then missing): the events they caused carry
+    # a huge relative scale into the new regime; it must fade as the regime gathers evidence
+    early = _weekday_business(0, drop_at=600, early_zeros=False)
+    early[:56][np.asarray(DAYS.day_of_week)[:56] >= 5] = 0.0
+    clean = _weekday_business(0, drop_at=600, early_zeros=False)
+    bands = []
+    for y in (early, clean):
+        keep = ~np.isnan(y)
+        frame = pd.DataFrame({"account": "b2b", "day": DAYS[keep], "revenue": y[keep]})
+        panel = to_panel(frame, id="account", time="day", value="revenue")
+        robust = AutoDetector()._robust("daily")
+        scores = robust.detect(panel)
+        bands.append(scores.upper[0, 598] - scores.baseline[0, 598])
+        assert scores.flag[0, 600:605].any()  # the drop is found either way
+    assert bands[0] < 1.8 * bands[1]

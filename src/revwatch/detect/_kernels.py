@@ -1076,7 +1076,9 @@ def _phase_events(
         prior_var = pv * pv
         cv = _nan_to_num(fs[_CARRIED_REL, i] * abs_level)
         carried_var = cv * cv
+        # the earlier regime's scale fades as the new one gathers its own evidence
         carried_df = fs[_CARRIED_DF, i]
+        carried_df = carried_df * carried_df / (carried_df + own_df) if carried_df > 0 else 0.0
         df = own_df + prior_df + carried_df
         scale = np.sqrt((own_df * own_var + prior_df * prior_var + carried_df * carried_var) / df)
         scale = _fmax(scale, floor * abs_level)

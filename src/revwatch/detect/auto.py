@@ -42,6 +42,7 @@ import numpy as np
 
 from revwatch.data.panel import VALUE, Panel
 from revwatch.detect.base import TYPE_CODES, Scores
+from revwatch.detect.calendar import closed_days as find_closed_days
 from revwatch.detect.calendar import month_start_effect
 from revwatch.detect.growth import yoy_growth_change
 from revwatch.detect.intermittent import intermittent_cells, intermittent_scores
@@ -164,6 +165,11 @@ class AutoDetector(RobustShiftDetector):
         account that buys on some days), score against the mean and standard
         deviation of the window instead of its median, which is then zero
         (:mod:`revwatch.detect.intermittent`).
+    closed_days : bool, default True
+        On daily data, leave out the zero days on a weekday that has been
+        zero at least 7 of the last 8 weeks (a business closed at weekends):
+        they are "not open", not "no sale"
+        (:func:`~revwatch.detect.calendar.closed_days`).
 
     Examples
     --------
@@ -198,6 +204,7 @@ class AutoDetector(RobustShiftDetector):
         month_start: bool = True,
         yoy: bool = True,
         intermittent: bool = True,
+        closed_days: bool = True,
     ) -> None:
         # stored as given (scikit-learn style); None/"auto" are resolved in detect()
         self.window = window
@@ -222,12 +229,16 @@ class AutoDetector(RobustShiftDetector):
         self.month_start = month_start
         self.yoy = yoy
         self.intermittent = intermittent
+        self.closed_days = closed_days
 
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
         self._check_auto_params()
+        panel, closed = self._without_closed_days(panel)
         own = self._robust(panel.freq)
         robust = self._detect_own(panel, own)
+        if closed is not None:
+            robust.extra["closed"] = closed
         n_series, n_periods = robust.score.shape
         peer_used = np.zeros((n_series, n_periods), dtype=bool)
         if self.peers and n_series >= int(self.peer_min_series):
@@ -263,6 +274,23 @@ class AutoDetector(RobustShiftDetector):
         if self.yoy and panel.freq == "daily":
             _add_growth_change(robust, panel.matrix().values, float(self.threshold))
         return robust
+
+    def _without_closed_days(self, panel: Panel) -> tuple[Panel, np.ndarray | None]:
+        """The panel with the days each series is closed (weekends of a B2B account) missing."""
+        if not (self.closed_days and panel.freq == "daily"):
+            return panel, None
+        matrix = panel.matrix()
+        closed = find_closed_days(matrix.values, matrix.periods)
+        if not closed.any():
+            return panel, None
+        logger.info(
+            "auto: %d series are closed on some weekdays; leaving %d closed days out",
+            int(closed.any(axis=1).sum()),
+            int(closed.sum()),
+        )
+        values = np.where(closed, np.nan, matrix.values)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(values)})
+        return dataclasses.replace(panel, frame=frame), closed
 
     def _score_intermittent(self, scores: Scores, panel: Panel, own: RobustShiftDetector) -> None:
         """Score mostly-zero periods against the window's mean and sd (in place)."""
@@ -301,7 +329,7 @@ class AutoDetector(RobustShiftDetector):
             )
         if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
             raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
-        for name in ("peers", "month_start", "seasonal", "yoy", "intermittent"):
+        for name in ("peers", "month_start", "seasonal", "yoy", "intermittent", "closed_days"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
         limit = self.cusum_limit

@@ -256,8 +256,14 @@ class RobustShiftDetector(Detector):
         rel_prior = float(np.median(rel[pool_ok])) if pool_ok.any() else 0.0
         own_var = np.where(own_df > 0, np.nan_to_num(own_scale) ** 2, 0.0)
         prior_var = (rel_prior * abs_level) ** 2
-        # after a regime change a series keeps its own earlier relative scale as a prior
+        # after a regime change a series keeps its own earlier relative scale as a prior,
+        # which fades as the new regime gathers its own evidence (an early anomaly's scale
+        # must not widen the band for good)
         carried_var = np.nan_to_num(carried_rel * abs_level) ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            carried_df = np.where(
+                carried_df > 0, carried_df * carried_df / (carried_df + own_df), 0.0
+            )
         df = own_df + prior_df + carried_df
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.sqrt(
