@@ -280,6 +280,8 @@ class AutoDetector(RobustShiftDetector):
         if not (self.closed_days and panel.freq == "daily"):
             return panel, None
         matrix = panel.matrix()
+        if not (matrix.values == 0).any():  # one cheap pass: no zero, nothing closed
+            return panel, None
         closed = find_closed_days(matrix.values, matrix.periods)
         if not closed.any():
             return panel, None
