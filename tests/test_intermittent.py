@@ -131,3 +131,21 @@ def test_trailing_max_matches_a_loop(window: int) -> None:
 def test_auto_intermittent_must_be_a_boolean(value: object) -> None:
     with pytest.raises(ParameterError, match="intermittent"):
         _auto(_orders(0.3, seed=0), intermittent=value)
+
+
+def test_a_few_orders_a_day_do_not_fake_a_weekly_pattern() -> None:
+    # five orders a day: ~50 % daily noise, so a weekly index estimated from 5 weeks is ~25 %
+    # noise; applied, it made about 12 false spikes in 800 days
+    flags = []
+    for seed in range(5):
+        values = _orders(5.0, seed)
+        found = analyze(_frame(values), id="account", time="day", value="revenue")
+        flags.append(int(found.scores.flag.sum()))
+        assert (found.scores.extra["seasonal_index"][0, 60:] == 1.0).mean() > 0.9
+    assert sum(flags) <= 25
+    # a real weekly pattern in the same noise is still used
+    weekly = np.where(np.arange(DAYS) % 7 >= 5, 0.3, 1.0)
+    found = analyze(
+        _frame((_orders(5.0, 9) * weekly).round(2)), id="account", time="day", value="revenue"
+    )
+    assert (found.scores.extra["seasonal_index"][0, 60:] != 1.0).mean() > 0.5

@@ -730,6 +730,8 @@ def _phase_index(
     use_pool: bool,
     many: bool,
     amplitude: float,
+    noise_factor: float,
+    rel_prev: np.ndarray,
     lo_scale: int,
     si_hist: np.ndarray,
     log_hist: np.ndarray,
@@ -776,7 +778,8 @@ def _phase_index(
                     d = lv - mean
                     acc += d * d
                 s = s + 1 if s + 1 < width else 0
-            on = np.sqrt(acc / (m - 1)) >= amplitude
+            # the pattern must be wider than the noise of its own estimate, and than amplitude
+            on = np.sqrt(acc / (m - 1)) >= max(amplitude, noise_factor * rel_prev[i])
         on_t[i] = on
         si_used[i, t] = si if on else 1.0
         if on and many:
@@ -970,13 +973,20 @@ def _phase_window(
         rel[i] = r if nd >= 6 and np.isfinite(r) else np.nan
 
 
+#: A series' seasonal index is used only if its spread (sd of the log indices) is at least
+#: this many times its relative noise over sqrt(cycles): under no pattern the spread of
+#: indices estimated as medians of ``cycles`` same-phase ratios is about 1.25 times that.
+SEASONAL_NOISE = 2.0
+
 # rows of the float state of ``_detect_all``
 _PRIOR_SLOPE, _CARRIED_REL, _CARRIED_DF = 0, 1, 2
 _EV_DIR, _EV_LEVEL, _EV_SLOPE, _EV_SCALE, _EV_DF, _EV_DEV0, _EV_DEVMAX, _EV_PEAK = range(3, 11)
 _CU_POS, _CU_NEG, _CU_POS_SUM, _CU_NEG_SUM, _CU_POS_LEN, _CU_NEG_LEN = range(11, 17)
 #: the last degrees of freedom of a series and the band's t quantile at them
 _T_DF, _T_BAND = 17, 18
-_N_FLOAT_STATE = 19
+#: the series' last relative scale (0 until known): the noise its seasonal index must beat
+_REL_PREV = 19
+_N_FLOAT_STATE = 20
 # rows of the integer state
 _SEG_START, _EV_ONSET, _EV_LEN, _CU_POS_START, _CU_NEG_START = range(5)
 #: a series' sorted window (``_phase_window``): 0 stale, 1 raw, 2 deseasonalised; its segment start
@@ -1082,6 +1092,9 @@ def _phase_events(
         df = own_df + prior_df + carried_df
         scale = np.sqrt((own_df * own_var + prior_df * prior_var + carried_df * carried_var) / df)
         scale = _fmax(scale, floor * abs_level)
+        rel_now = scale / abs_level
+        if np.isfinite(rel_now):
+            fs[_REL_PREV, i] = rel_now
         # ---- score
         inflate = np.sqrt(1.0 + np.pi / (2.0 * n_obs[i]))
         pred_scale = _fmax(scale * inflate, tiny)
@@ -1291,6 +1304,7 @@ def _detect_all(
     period = ipar[8]
     cycles = ipar[9]
     seasonal = ipar[10] != 0
+    noise_factor = SEASONAL_NOISE / np.sqrt(max(cycles, 1))
     many = n >= 5
     chunk = (n + n_chunks - 1) // n_chunks
     fs = np.zeros((_N_FLOAT_STATE, n))
@@ -1352,8 +1366,8 @@ def _detect_all(
             for c in numba.prange(n_chunks):
                 _phase_index(
                     c * chunk, min(n, (c + 1) * chunk), t, period, own, n_cyc, pooled,
-                    use_pool, many, amplitude, lo_scale, si_hist, log_hist, si_used, on_t,
-                    need[c],
+                    use_pool, many, amplitude, noise_factor, fs[_REL_PREV], lo_scale, si_hist,
+                    log_hist, si_used, on_t, need[c],
                 )  # fmt: skip
             cols = np.empty(ws, dtype=np.int64)
             n_cols = 0

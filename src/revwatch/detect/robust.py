@@ -62,6 +62,7 @@ import numpy as np
 from revwatch.data.panel import FREQUENCIES, Panel
 from revwatch.detect._arrays import nanmedian_rows, wallace_t, wallace_z
 from revwatch.detect._kernels import (
+    SEASONAL_NOISE,
     detect_arrays,
     log_spread_rows,
     preload_kernel,
@@ -377,6 +378,8 @@ class RobustShiftDetector(Detector):
         k_drift = float(self.cusum_drift)
         thr = float(self.threshold)
         cycles = int(self.seasonal_cycles)
+        noise_factor = SEASONAL_NOISE / np.sqrt(max(cycles, 1))
+        rel_prev = np.zeros(n_series)  # each series' last relative scale (0 until known)
         # seasonal index of each cell, estimated from clean data before it
         si_hist = np.full((n_series, n_periods), np.nan)
         si_used = np.ones((n_series, n_periods))
@@ -388,7 +391,9 @@ class RobustShiftDetector(Detector):
                     clean, t, period, cycles=cycles, raw=y, seg_start=seg_start
                 )
                 spread = log_spread(si_hist[:, t - period + 1 : t + 1], min_count=period // 2)
-                on_t = np.isfinite(si_hist[:, t]) & (spread >= float(self.seasonal_amplitude))
+                # the pattern must be wider than the noise of its own estimate, and amplitude
+                wide = np.fmax(float(self.seasonal_amplitude), noise_factor * rel_prev)
+                on_t = np.isfinite(si_hist[:, t]) & (spread >= wide)
                 if on_t.any():
                     si_used[:, t] = np.where(on_t, si_hist[:, t], 1.0)
                     lo = max(0, t - window_scale)
@@ -415,6 +420,9 @@ class RobustShiftDetector(Detector):
                 window_scale,
                 divisor,
             )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel_now = base.scale / np.abs(base.level)
+            rel_prev = np.where(np.isfinite(rel_now), rel_now, rel_prev)
             with np.errstate(divide="ignore"):
                 inflate = np.sqrt(1.0 + np.pi / (2.0 * base.n_obs))
             pred_scale = np.fmax(base.scale * inflate, tiny)
