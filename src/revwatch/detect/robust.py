@@ -146,7 +146,10 @@ class RobustShiftDetector(Detector):
         Past cycles whose same-phase ratios are combined (median).
     seasonal_amplitude : float, default 0.05
         A series is treated as seasonal at a period only if the robust spread
-        of its seasonal indices over the last cycle is at least this (5 %).
+        of its seasonal indices over the last cycle is at least this (5 %),
+        and at least twice the noise of their own estimate (``SEASONAL_NOISE``
+        times the relative scale over ``sqrt(seasonal_cycles)``: a noisy
+        series' indices spread by chance).
 
     Examples
     --------
