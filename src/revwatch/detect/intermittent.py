@@ -121,6 +121,7 @@ def intermittent_scores(
     mean_root, sd_root, n = trailing_moments(root, window, min_obs)
     mean, _, _ = trailing_moments(values, window, min_obs)
     highest = _trailing_max(values, window)
+    share, n_obs = _zero_share(values, window)
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = sd_root * np.sqrt(1.0 + 1.0 / n)
         z = wallace_z((root - mean_root) / spread, np.maximum(n - 1.0, 1.0))
@@ -128,9 +129,8 @@ def intermittent_scores(
         z = np.where(scored, z, np.nan)
         material = np.abs(values - mean) >= min_change * np.abs(mean)
         spike = scored & (z >= threshold) & material & (values > highest)
-        share, n_obs = _zero_share(values, window)
         spike &= n_obs * (1.0 - share) >= min_sales - 1e-9
-    quiet, quiet_z = _quiet_runs(values, window, threshold, min_obs)
+    quiet, quiet_z = _quiet_runs(values, share, n_obs, threshold, min_obs)
     drop = quiet & scored
     z = np.where(drop, quiet_z, z)
     flag = spike | drop
@@ -182,7 +182,7 @@ def _trailing_max(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _quiet_runs(
-    values: np.ndarray, window: int, threshold: float, min_obs: int
+    values: np.ndarray, share: np.ndarray, n_obs: np.ndarray, threshold: float, min_obs: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Days a run of zeros becomes implausibly long, and the z of that run.
 
@@ -195,7 +195,6 @@ def _quiet_runs(
     cols = np.arange(n_periods)
     last_other = np.maximum.accumulate(np.where(zero, -1, cols), axis=1)
     run = cols[None, :] - last_other  # zeros ending at t (0 where t is not zero)
-    share, n_obs = _zero_share(values, window)
     start = np.clip(cols[None, :] - run + 1, 0, n_periods - 1)
     rows = np.arange(n_series)[:, None]
     p = share[rows, start]  # the rate of zeros before the run began
@@ -213,16 +212,12 @@ def _quiet_runs(
 
 
 def _zero_share(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Share of zeros among the observed values of the ``window`` periods before each period."""
-    n_series, n_periods = values.shape
-    observed = ~np.isnan(values)
-    zero = observed & (values == 0)
-    pad = np.zeros((n_series, 1))
-    c_obs = np.concatenate([pad, np.cumsum(observed, axis=1, dtype=np.float64)], axis=1)
-    c_zero = np.concatenate([pad, np.cumsum(zero, axis=1, dtype=np.float64)], axis=1)
-    end = np.arange(n_periods)
-    start = np.maximum(end - window, 0)
-    n_obs = c_obs[:, end] - c_obs[:, start]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (c_zero[:, end] - c_zero[:, start]) / n_obs
-    return share, n_obs
+    """Share of zeros among the observed values of the ``window`` periods before each period.
+
+    The trailing mean of a zero indicator (NaN where missing), and the count of observed values.
+    """
+    with np.errstate(invalid="ignore"):
+        is_zero = np.where(np.isnan(values), np.nan, (values == 0).astype(np.float64))
+    share, _, n_obs = trailing_moments(is_zero, window, 1)
+    # counts over counts: drop the rounding of the centred sums, so 0 is 0 and 0.2 is 0.2
+    return np.round(share, 12), n_obs
