@@ -6,7 +6,7 @@ collapses: the median level is 0, so is the median absolute change, the
 robust detector's band shrinks to nothing and every sale is a "spike" 30
 sigma away (a series with a sale on 30 % of days was flagged on about 150 of
 800 days); from about a fifth of zero days its band is already too narrow
-(about 23 flags in 800 days). Zero days carry information here (no sale),
+(13 to 20 flags in 800 days). Zero days carry information here (no sale),
 so these periods are judged against the whole window, zeros included:
 
 * :func:`intermittent_cells` marks the periods whose trailing ``window``
@@ -68,7 +68,7 @@ def intermittent_cells(
         robust detector's median statistics break down well before half the
         values are zero: on simulated daily revenue of a few orders a day
         (order values lognormal) with 20-40 % zero days and no anomaly it
-        flagged about 23 days in 800; this gives about 1.
+        flagged 13 to 20 days in 800; this gives about 1.
     min_obs : int, default 14
         Observed values the window needs.
     min_sales : int, default 1
