@@ -229,19 +229,19 @@ def test_arrays_of_different_shapes_are_a_parameter_error() -> None:
         yoy_growth_change(y, np.zeros(y.shape), quiet, quiet)
 
 
-def test_an_event_ends_when_it_settles_or_fades() -> None:
-    y = _series(n=3, seed=11, decline=0.006, days=1000)
+def test_a_lasting_change_is_reported_once() -> None:
+    # the event settles after 28 days open and the reference restarts after its onset, so the
+    # lower level is not reported again while the new reference builds up
+    y = _series(n=3, seed=11)
+    y[:, 600:] *= 0.85
     found = _run(y, confirm=28)
-    s, t = np.nonzero(found.opened)  # type: ignore[attr-defined]
-    assert s.size >= 3
-    ends = found.ended[s, t]  # type: ignore[attr-defined]
-    # a lasting decline settles after 28 days open; an onset is never its own end's successor
-    assert ((ends == t + 28) | ((ends >= t) & (ends < t + 28)) | (ends == -1)).all()
-    assert (ends == t + 28).any()
-    # every other cell says -1
-    others = np.ones(found.ended.shape, dtype=bool)  # type: ignore[attr-defined]
-    others[s, t] = False
-    assert (found.ended[others] == -1).all()  # type: ignore[attr-defined]
+    assert (found.flag[:, 600:720].sum(axis=1) == 1).all()  # type: ignore[attr-defined]
+    for row in range(3):
+        onset = int(np.flatnonzero(found.flag[row, 600:])[0]) + 600  # type: ignore[attr-defined]
+        # settled 28 days later: unscored until a new window and 8 reference weeks exist
+        assert np.isnan(found.z[row, onset + 29 : onset + 28 + 56]).all()  # type: ignore[attr-defined]
+    never = _run(y, confirm=10_000)
+    assert np.isfinite(never.z[:, 640:700]).any()  # type: ignore[attr-defined]
 
 
 def test_auto_growth_change_is_a_one_day_episode() -> None:

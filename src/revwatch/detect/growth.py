@@ -92,10 +92,6 @@ class GrowthChange:
         Reported onsets of growth-change events.
     opened : ndarray of bool
         Every onset, including those the day-level flags already explained.
-    ended : ndarray of int32
-        At each onset, the event's last day: the day it settled (``confirm``
-        days open) or the day before it faded; -1 while still open at the end
-        of the data and elsewhere.
     """
 
     z: np.ndarray
@@ -103,7 +99,6 @@ class GrowthChange:
     scale: np.ndarray
     flag: np.ndarray
     opened: np.ndarray
-    ended: np.ndarray
 
 
 def yoy_growth_change(
@@ -168,7 +163,6 @@ def yoy_growth_change(
         scale=np.full((n_series, n_days), np.nan, dtype=np.float32),
         flag=np.zeros((n_series, n_days), dtype=bool),
         opened=np.zeros((n_series, n_days), dtype=bool),
-        ended=np.full((n_series, n_days), -1, dtype=np.int32),
     )
     if n_days < lag + window + 7 * min_reference + 7:
         return result
@@ -188,7 +182,7 @@ def yoy_growth_change(
     for lo in range(0, n_series, _CHUNK):
         rows = slice(lo, min(n_series, lo + _CHUNK))
         part = _chunk(values[rows], day_z[rows], day_flag[rows], day_shift[rows], settings)
-        for name in ("z", "change", "scale", "flag", "opened", "ended"):
+        for name in ("z", "change", "scale", "flag", "opened"):
             getattr(result, name)[rows] = getattr(part, name).T
     n_opened, n_flagged = int(result.opened.sum()), int(result.flag.sum())
     logger.debug("yoy growth change: %d onsets, %d reported", n_opened, n_flagged)
@@ -292,7 +286,6 @@ def _chunk(
     scale = np.full((n_days, n_series), np.nan, dtype=np.float32)
     flag = np.zeros((n_days, n_series), dtype=bool)
     opened = np.zeros((n_days, n_series), dtype=bool)
-    ended = np.full((n_days, n_series), -1, dtype=np.int32)  # at onsets: last day, -1 open
     clipped = np.zeros((n_days, n_series))  # 0 where missing, so sums need no mask
     present = np.zeros((n_days, n_series), dtype=np.int8)
 
@@ -365,14 +358,9 @@ def _chunk(
         run_start = np.where(away & (sign == run_sign), run_start, began)
         run_sign = np.where(away, sign, 0.0)
         was_valid = valid
-        going = is_open & away & (sign == direction)
-        faded = np.flatnonzero(is_open & ~going)
-        ended[onset[faded], faded] = t - 1  # its last day was the day before
-        is_open = going
+        is_open &= away & (sign == direction)
         settled = is_open & (t - onset >= confirm)
         if settled.any():
-            done = np.flatnonzero(settled)
-            ended[onset[done], done] = t
             regime[settled] = onset[settled]
             echo[settled] = onset[settled] + lag
             ref[settled] = np.nan
@@ -389,7 +377,7 @@ def _chunk(
         seen = np.where(sign > 0, last_up, last_down)
         explained = (t - seen <= window) | (seen >= run_start - _EXPLAIN_SLACK)
         flag[t] = new & ~explained
-    return GrowthChange(z=z, change=change, scale=scale, flag=flag, opened=opened, ended=ended)
+    return GrowthChange(z=z, change=change, scale=scale, flag=flag, opened=opened)
 
 
 def _update_reference(
