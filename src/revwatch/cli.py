@@ -27,6 +27,7 @@ from revwatch.api import Detection, analyze
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
 from revwatch.errors import ParameterError, RevwatchError
+from revwatch.redact import RedactingFilter, redact
 from revwatch.report import render_table, write_results
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RevwatchError as exc:
-        typer.echo(f"revwatch: error: {exc}", err=True)
+        typer.echo(f"revwatch: error: {redact(exc)}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -68,7 +69,7 @@ def _user_errors() -> Iterator[None]:
         if os.environ.get("REVWATCH_DEBUG"):
             raise
         typer.echo(
-            f"revwatch: internal error: {type(exc).__name__}: {exc} "
+            f"revwatch: internal error: {type(exc).__name__}: {redact(exc)} "
             "(set REVWATCH_DEBUG=1 for the traceback and please report it)",
             err=True,
         )
@@ -106,6 +107,8 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
+    for handler in logging.getLogger().handlers:  # no secret in any log line
+        handler.addFilter(RedactingFilter())
 
 
 def _emit(
