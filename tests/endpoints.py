@@ -8,6 +8,10 @@ Used by the secret-planting and channel-fault tests. Each HTTP path has a mode:
 ``echo400``   400 echoing the request body (PagerDuty's "invalid routing key" style)
 ``notfound``  404 ``no_service``
 ``hang``      waits until :meth:`HttpEndpoints.release` (or 60 s), then 200
+``sNNN``      status NNN with body ``status NNN``
+
+Every request is kept in ``requests`` as [path, JSON body, status, monotonic arrival]
+(status None while answering, -1 for a held request released after the client left).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -27,7 +32,7 @@ class HttpEndpoints:
 
     def __init__(self) -> None:
         self.modes: dict[str, str] = {}
-        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.requests: list[list[Any]] = []  # [path, JSON body, status, arrival time]
         self._lock = threading.Lock()
         self._release = threading.Event()
         self.hanging = threading.Event()  # set once a request is held by "hang"
@@ -42,19 +47,25 @@ class HttpEndpoints:
                     body = {}
                 route = self.path.split("?", 1)[0]
                 mode = next((m for p, m in owner.modes.items() if route.startswith(p)), "ok")
+                entry: list[Any] = [route, body, None, time.monotonic()]
                 with owner._lock:
-                    owner.requests.append((route, body))
+                    owner.requests.append(entry)
                 if mode == "hang":
                     owner.hanging.set()
                     owner._release.wait(60)
-                    mode = "ok"
-                status, text = {
-                    "ok": (200, "ok"),
-                    "express": (404, f"Cannot POST {self.path}"),
-                    "echo500": (500, f"server fault at {self.path}: {raw.decode()}"),
-                    "echo400": (400, f'{{"message": "invalid event {raw.decode()}"}}'),
-                    "notfound": (404, "no_service"),
-                }[mode]
+                    entry[2] = -1  # held past the client's timeout: never an answer it saw
+                    return
+                if mode.startswith("s") and mode[1:].isdigit():
+                    status, text = int(mode[1:]), f"status {mode[1:]}"
+                else:
+                    status, text = {
+                        "ok": (200, "ok"),
+                        "express": (404, f"Cannot POST {self.path}"),
+                        "echo500": (500, f"server fault at {self.path}: {raw.decode()}"),
+                        "echo400": (400, f'{{"message": "invalid event {raw.decode()}"}}'),
+                        "notfound": (404, "no_service"),
+                    }[mode]
+                entry[2] = status
                 data = text.encode()
                 try:
                     self.send_response(status)
@@ -78,11 +89,20 @@ class HttpEndpoints:
 
     def count(self, prefix: str) -> int:
         with self._lock:
-            return sum(route.startswith(prefix) for route, _ in self.requests)
+            return sum(r[0].startswith(prefix) for r in self.requests)
 
-    def bodies(self, prefix: str) -> list[dict[str, Any]]:
+    def bodies(self, prefix: str, *, ok: bool = False) -> list[dict[str, Any]]:
+        """JSON bodies sent to a path (only the accepted ones with ``ok``)."""
         with self._lock:
-            return [body for route, body in self.requests if route.startswith(prefix)]
+            return [
+                r[1]
+                for r in self.requests
+                if r[0].startswith(prefix) and (not ok or (r[2] is not None and 200 <= r[2] < 300))
+            ]
+
+    def times(self, prefix: str) -> list[float]:
+        with self._lock:
+            return [r[3] for r in self.requests if r[0].startswith(prefix)]
 
     def release(self) -> None:
         self._release.set()
@@ -103,6 +123,7 @@ class SmtpEndpoint:
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
         self.messages: list[bytes] = []
+        self.times: list[float] = []
         owner = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -141,6 +162,7 @@ class SmtpEndpoint:
                                 break
                             data += chunk
                         owner.messages.append(data)
+                        owner.times.append(time.monotonic())
                         say("250 queued")
                     elif verb == "QUIT":
                         say("221 bye")
