@@ -7,21 +7,18 @@ either the exact panel (values, series, the note) or an exit 2 with a one-line m
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from revwatch.cli import app
 from revwatch.data import load
-from revwatch.errors import InputError, RevwatchError
+from revwatch.errors import RevwatchError
 
 runner = CliRunner()
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -177,7 +177,7 @@ def read_duckdb(path: Path, name: str, sql: str | None) -> pd.DataFrame:
         import duckdb
     except ImportError:
         raise MissingDependencyError("duckdb", "duckdb") from None
-    config = {"enable_external_access": False, "lock_configuration": True}
+    config: dict[str, Any] = {"enable_external_access": False, "lock_configuration": True}
     try:
         with duckdb.connect(str(path), read_only=True, config=config) as connection:
 
