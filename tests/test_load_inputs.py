@@ -7,12 +7,14 @@ either the exact panel (values, series, the note) or an exit 2 with a one-line m
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -219,3 +221,63 @@ def test_statement_count(query: str) -> None:
 
     expected = {"select 1 as a; select 2 as a": 2, "select 1 ;; ": 1, "  ;  ": 0}[query]
     assert count_statements(query) == expected
+
+
+# --------------------------------------------------------------------------
+# Case 6: --output onto an input or a folder
+# --------------------------------------------------------------------------
+
+
+def monthly_rows(accounts: tuple[str, ...] = ("acme", "beta"), months: int = 12) -> pd.DataFrame:
+    rows = [
+        (account, f"{2024 + (m // 12)}-{m % 12 + 1:02d}-01", 1000.0 + 10 * m + 7 * k)
+        for k, account in enumerate(accounts)
+        for m in range(months)
+    ]
+    return pd.DataFrame(rows, columns=["account", "month", "revenue"])
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink", "hardlink", "sqlite-url"])
+def test_output_onto_an_input_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if spelling == "sqlite-url":
+        data = tmp_path / "sales.db"
+        with closing(sqlite3.connect(data)) as connection, connection:
+            monthly_rows().to_sql("sales", connection, index=False)
+        args = [f"sqlite:///{data}", "--sql", "select * from sales", "--output", str(data)]
+    else:
+        data = tmp_path / "sales.csv"
+        monthly_rows().to_csv(data, index=False)
+        target = {"same": str(data), "relative": "./sub/../sales.csv"}.get(spelling, "")
+        (tmp_path / "sub").mkdir()
+        if spelling == "symlink":
+            (tmp_path / "link.csv").symlink_to(data)
+            target = "link.csv"
+        if spelling == "hardlink":
+            os.link(data, tmp_path / "hard.csv")
+            target = "hard.csv"
+        args = [str(data), "--output", target]
+    before, listing = data.read_bytes(), files_in(tmp_path)
+    for fmt in ("csv", "json"):
+        line = one_line_error(["detect", *args, "--format", fmt])
+        assert "is the input file" in line
+        line = one_line_error(["detect", *args, "--format", fmt, "--incidents"])
+        assert "is the input file" in line
+    assert data.read_bytes() == before
+    assert files_in(tmp_path) == listing
+
+
+def test_output_or_chart_onto_a_folder_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "sales.csv"
+    monthly_rows().to_csv(data, index=False)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    line = one_line_error(["detect", str(data), "--format", "csv", "--output", str(folder)])
+    assert "is a folder" in line
+    line = one_line_error(["detect", str(data), "--chart", str(folder)])
+    assert "is a folder" in line
+    line = one_line_error(["detect", str(data), "--chart", str(data)])
+    assert "is the input file" in line
+    assert files_in(folder) == set()
