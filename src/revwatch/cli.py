@@ -29,6 +29,7 @@ from revwatch.detect.registry import get_detector, method_names
 from revwatch.errors import ParameterError, RevwatchError
 from revwatch.report import render_table, write_results
 from revwatch.report.formats import check_output_path
+from revwatch.report.terminal import printable
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ def detect_command(
         )
         if not quiet:
             for note in detection.panel.notes:
-                _stderr().print(f"note: {note}", highlight=False)
+                _stderr().print(f"note: {printable(note)}", highlight=False, markup=False)
         _emit(
             detection,
             fmt=fmt,
