@@ -120,6 +120,7 @@ def _emit(
     limit: int,
     chart: Path | None,
     quiet: bool,
+    safe_text: bool = True,
 ) -> None:
     """Write the results of one detection as the user asked."""
     ids = list(detection.panel.id_columns)
@@ -136,7 +137,7 @@ def _emit(
             value_label=detection.panel.value_name,
         )
     else:
-        text = write_results(results, fmt, id_columns=ids, output=output)
+        text = write_results(results, fmt, id_columns=ids, output=output, safe_text=safe_text)
         if text is not None:
             sys.stdout.write(text)
             if not text.endswith("\n"):
@@ -236,6 +237,13 @@ def detect_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
     ] = None,
+    # reading inputs and writing safe outputs (issue 14)
+    decimal: Annotated[str | None, typer.Option("--decimal", help="Decimal mark: . or ,")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="CSV encoding.")] = None,
+    skip_rows: Annotated[int, typer.Option("--skip-rows", help="Lines above the header.")] = 0,
+    raw_text: Annotated[
+        bool, typer.Option("--raw-text", help="CSV: no ' before text cells like =, +, -, @.")
+    ] = False,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
@@ -251,9 +259,11 @@ def detect_command(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
                 dimensions=dimensions or None, country=country, events=events,
-                **_parse_params(param),
+                decimal=decimal, encoding=encoding, skip_rows=skip_rows, **_parse_params(param),
             )  # fmt: skip
-            emit_incidents(found, fmt=fmt, output=output, limit=limit, quiet=quiet)
+            emit_incidents(
+                found, fmt=fmt, output=output, limit=limit, quiet=quiet, safe_text=not raw_text
+            )
             if chart is not None:
                 _chart_incidents(found, chart, quiet=quiet)
             return
@@ -269,6 +279,9 @@ def detect_command(
             aggregate=aggregate,
             freq=freq,
             method=method,
+            decimal=decimal,
+            encoding=encoding,
+            skip_rows=skip_rows,
             **_parse_params(param),
         )
         if not quiet:
@@ -283,6 +296,7 @@ def detect_command(
             limit=limit,
             chart=chart,
             quiet=quiet,
+            safe_text=not raw_text,
         )
 
 

@@ -1015,6 +1015,9 @@ def analyze_incidents(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     **params: Any,
 ) -> Incidents:
     """Load ``data`` with its metric columns, detect, and build incidents.
@@ -1025,7 +1028,7 @@ def analyze_incidents(
     """
     panel = to_panel(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
-        sheet=sheet, metrics=metrics,
+        sheet=sheet, metrics=metrics, decimal=decimal, encoding=encoding, skip_rows=skip_rows,
     )  # fmt: skip
     detection = analyze(panel, method=method, **params)
     return build_incidents(

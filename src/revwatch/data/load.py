@@ -1468,8 +1468,51 @@ class _Validator:
                     "fill it in, delete the row, or leave the column out of --id",
                 )
             # The default string dtype of the running pandas (``str`` in pandas 3).
-            parsed[column] = text.reset_index(drop=True).astype(str)
+            parsed[column] = self._normalise_ids(column).reset_index(drop=True).astype(str)
         return parsed
+
+    def _normalise_ids(self, column: str) -> pd.Series:
+        """The id column NFC-normalised and trimmed, with notes on what changed.
+
+        Done once per distinct text. Every id that changed is listed in a note;
+        ids that differ only in letter case are listed too, and kept apart.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        raw = self.frame[column]
+        if raw.dtype.kind in "iufb":
+            return _as_text(raw)
+        codes, distinct = pd.factorize(raw.astype(_text_dtype(len(raw))))
+        original = pa.array(np.asarray(distinct, dtype=object), type=pa.large_string())
+        cleaned = pc.utf8_trim_whitespace(pc.utf8_normalize(original, form="NFC"))
+        changed = np.asarray(pc.not_equal(cleaned, original).to_numpy(zero_copy_only=False))
+        if changed.any():
+            before = original.filter(pa.array(changed)).to_pylist()
+            after = cleaned.filter(pa.array(changed)).to_pylist()
+            listing = ", ".join(
+                f"{old!r} -> {new!r}" for old, new in zip(before, after, strict=True)
+            )
+            self.note(
+                f"normalised {len(before)} id(s) in {column} (Unicode NFC, spaces trimmed), "
+                f"so that ids typed on different systems match: {listing}"
+            )
+        unique = pc.unique(cleaned)
+        folded = pc.utf8_lower(unique)
+        if len(pc.unique(folded)) < len(unique):
+            groups = (
+                pd.DataFrame({"id": unique.to_pylist(), "key": folded.to_pylist()})
+                .groupby("key", sort=True)["id"]
+                .agg(list)
+            )
+            clashes = [" / ".join(map(repr, sorted(ids))) for ids in groups if len(ids) > 1]
+            self.note(
+                f"{len(clashes)} id(s) in {column} differ only in letter case and are kept as "
+                f"separate series: {'; '.join(clashes)}; fix the spelling in the source if they "
+                "are the same"
+            )
+        values = np.asarray(cleaned.to_numpy(zero_copy_only=False), dtype=object)
+        return pd.Series(values[codes], dtype=_text_dtype(len(raw)))
 
     def _clean_keys(self, column: str) -> pd.Series | None:
         """A big Arrow text id column that needs no stripping and has no blank, as is.
@@ -1500,9 +1543,11 @@ class _Validator:
         if len(firsts) * 4 > len(arrow):
             return None  # few repeats in a row: no gain over the general path
         texts = arrow.filter(starts)  # chunk by chunk (a take would join the chunks first)
-        stripped = pc.utf8_trim_whitespace(texts)
+        stripped = pc.utf8_trim_whitespace(pc.utf8_normalize(texts, form="NFC"))
         if not pc.all(pc.equal(stripped, texts)).as_py() or pc.any(pc.equal(texts, "")).as_py():
             return None  # some keys need stripping or are blank: the general path says which
+        if pc.count_distinct(pc.utf8_lower(texts)).as_py() < pc.count_distinct(texts).as_py():
+            return None  # ids that differ only in case: the general path lists them
         # neighbours differ only where a run ends: "<" there, from the runs' first texts
         less = np.zeros(n_pairs, dtype=bool)
         run_less = pc.less(texts.slice(0, len(texts) - 1), texts.slice(1))
