@@ -546,7 +546,8 @@ def _utf16_without_bom(head: bytes) -> str | None:
         return None
     even, odd = sample[0::2], sample[1::2]
     for codec, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) == 0:
+        # delimiters, digits and line ends are ASCII: a zero in every such pair's high byte
+        if zeros.count(0) >= 0.3 * len(zeros) and text.count(0) == 0:
             try:
                 sample.decode(codec)
             except UnicodeDecodeError:
@@ -802,12 +803,15 @@ def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: in
                         f"{name}: has {len(sheet_names)} sheet(s), no sheet {sheet}; "
                         f"pass sheet= one of {_quoted(sheet_names)}",
                     )
+                # dtype=object: a text cell such as "32.477" stays text (pandas would
+                # read it as a number); cells Excel stores as numbers or dates are typed below
                 frame = pd.read_excel(
                     workbook,
                     sheet_name=0 if sheet is None else sheet,
                     keep_default_na=False,
                     na_values=[""],
                     skiprows=skip_rows or None,
+                    dtype=object,
                 )
             break
         except RevwatchError:
@@ -824,6 +828,7 @@ def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: in
             f"{name}: cannot read as an Excel workbook ({reason}); "
             "check that the file really is an Excel file",
         )
+    frame = _typed_cells(frame)
     notes: list[str] = []
     header = _title_rows(frame)
     if header:
@@ -842,6 +847,18 @@ def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: in
         rows=_RowNames("row", pd.RangeIndex(first, len(frame) + first)),
         notes=notes,
     )
+
+
+def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns whose every cell Excel stores as a number (or a date) as float64 (datetime64)."""
+    typed = frame.copy(deep=False)
+    for column in frame.columns:
+        kind = pd.api.types.infer_dtype(frame[column], skipna=True)
+        if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+            typed[column] = pd.to_numeric(frame[column])
+        elif kind in ("datetime", "datetime64", "date"):
+            typed[column] = pd.to_datetime(frame[column])
+    return typed
 
 
 def _title_rows(frame: pd.DataFrame) -> int:
