@@ -250,6 +250,8 @@ class WebConfig(_Model):
 
     token_env: str = Field(default="REVWATCH_API_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     open_reads: bool = False
+    #: Host names the server answers to besides the bound host, localhost and 127.0.0.1.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
 
 class Config(_Model):
