@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 
 import revwatch
-from revwatch import report
+from revwatch import cli_datasets, report
 from revwatch.api import Detection, analyze
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
@@ -305,10 +305,35 @@ def generate_command(
     name: Annotated[str, typer.Argument(help=f"Data set: {', '.join(sorted(DATASETS))}.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file to write.")],
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    segments: cli_datasets.SegmentsOption = False,
+    holidays: cli_datasets.HolidaysOption = False,
+    country: cli_datasets.CountryOption = None,
+    billing_bump: cli_datasets.BillingBumpOption = False,
+    months: cli_datasets.MonthsOption = None,
+    yearly_cycle: cli_datasets.YearlyCycleOption = False,
+    heavy_tails: cli_datasets.HeavyTailsOption = False,
+    late_starts: cli_datasets.LateStartsOption = False,
+    realistic: cli_datasets.RealisticOption = False,
 ) -> None:
-    """Write a generated data set, with its labels file beside it."""
+    """Write a generated data set, with its labels file beside it.
+
+    The calendar and portfolio options are off by default; they add normal
+    behaviour (never labels) that real revenue has.
+    """
     with _user_errors():
-        dataset = generate(name, seed=seed)
+        options = cli_datasets.generator_options(
+            name,
+            segments=segments,
+            holidays=holidays,
+            country=country,
+            billing_bump=billing_bump,
+            months=months,
+            yearly_cycle=yearly_cycle,
+            heavy_tails=heavy_tails,
+            late_starts=late_starts,
+            realistic=realistic,
+        )
+        dataset = generate(name, seed=seed, **options)
         data_path, labels_path = write_dataset(dataset, output)
         _stderr().print(
             f"wrote {len(dataset.frame)} rows to {data_path} and labels to {labels_path}",

@@ -17,6 +17,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from revwatch import cli_datasets
 from revwatch.cli import _setup_logging, _stderr, _user_errors, app
 from revwatch.datasets import DATASETS
 from revwatch.errors import ParameterError
@@ -163,8 +164,21 @@ def compare_command(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    segments: cli_datasets.SegmentsOption = False,
+    holidays: cli_datasets.HolidaysOption = False,
+    country: cli_datasets.CountryOption = None,
+    billing_bump: cli_datasets.BillingBumpOption = False,
+    months: cli_datasets.MonthsOption = None,
+    yearly_cycle: cli_datasets.YearlyCycleOption = False,
+    heavy_tails: cli_datasets.HeavyTailsOption = False,
+    late_starts: cli_datasets.LateStartsOption = False,
+    realistic: cli_datasets.RealisticOption = False,
 ) -> None:
-    """Regenerate a seed's data set over N seeds and compare methods (mean ± std)."""
+    """Regenerate a seed's data set over N seeds and compare methods (mean ± std).
+
+    The generator options (``--holidays``, ``--realistic``, ...) are those of
+    ``revwatch generate``.
+    """
     _setup_logging(verbose)
     with _user_errors():
         from revwatch.evaluate import compare, parse_methods
@@ -178,6 +192,18 @@ def compare_command(
             raise ParameterError(
                 f"unknown data set {dataset!r}; choose one of: {', '.join(sorted(DATASETS))}"
             )
+        options = cli_datasets.generator_options(
+            dataset,
+            segments=segments,
+            holidays=holidays,
+            country=country,
+            billing_bump=billing_bump,
+            months=months,
+            yearly_cycle=yearly_cycle,
+            heavy_tails=heavy_tails,
+            late_starts=late_starts,
+            realistic=realistic,
+        )
         names = parse_methods(methods) if methods else None
         err = _stderr()
         result = compare(
@@ -185,16 +211,25 @@ def compare_command(
             names,
             seeds,
             tolerance=tolerance,
+            dataset_kwargs=options,
             progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
             n_jobs=jobs,
             match_direction=match_direction,
         )
-        _emit_comparison(result, fmt, output, raw)
+        _emit_comparison(result, fmt, output, raw, options)
 
 
-def _emit_comparison(result: Comparison, fmt: str, output: Path | None, raw: bool) -> None:
+def _emit_comparison(
+    result: Comparison,
+    fmt: str,
+    output: Path | None,
+    raw: bool,
+    options: dict[str, object] | None = None,
+) -> None:
+    shown = ", ".join(f"{k}={v}" for k, v in (options or {}).items())
     title = (
-        f"revwatch compare {result.dataset} over {len(result.seeds)} seeds "
+        f"revwatch compare {result.dataset}{f' ({shown})' if shown else ''} over "
+        f"{len(result.seeds)} seeds "
         "(mean ± std; precision/recall/F1 point-wise unless marked event)"
     )
     if fmt == "table":
