@@ -28,6 +28,7 @@ from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
 from revwatch.errors import ParameterError, RevwatchError
 from revwatch.report import render_table, write_results
+from revwatch.report.formats import check_output_path
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +241,8 @@ def detect_command(
     with _user_errors():
         if fmt not in _FORMATS:
             raise ParameterError(f"--format {fmt!r} is not one of {', '.join(_FORMATS)}")
+        check_output_path(output, [source, events])
+        check_output_path(chart, [source, events, output], option="--chart")
         if incidents:
             from revwatch.incidents import analyze_incidents, emit_incidents
 

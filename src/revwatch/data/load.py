@@ -31,9 +31,8 @@ import difflib
 import logging
 import os
 import re
-import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -52,11 +51,11 @@ from revwatch.data.panel import (
     key_order,
     period_ordinals,
 )
+from revwatch.data.sql import read_duckdb, read_sql_url, read_sqlite
 from revwatch.errors import (
     DuplicateRowsError,
     InputError,
     MissingColumnError,
-    MissingDependencyError,
     ParameterError,
     RevwatchError,
 )
@@ -641,21 +640,6 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
     return _Table(frame=frame, name=name, rows=_RowNames("row", pd.RangeIndex(2, len(frame) + 2)))
 
 
-def _need_sql(name: str, sql: str | None, tables: Callable[[], list[str]] | None) -> str:
-    if sql is not None and sql.strip():
-        return sql
-    listing = ""
-    if tables is not None:
-        try:
-            listing = f" (tables: {', '.join(tables()) or 'none'})"
-        except Exception:  # listing tables is only a courtesy
-            listing = ""
-    raise _fail(
-        ParameterError,
-        f"{name}: is a database; pass sql='select ... from <table>' (--sql){listing}",
-    )
-
-
 def _sql_result(frame: pd.DataFrame, name: str) -> _Table:
     return _Table(
         frame=frame,
@@ -665,102 +649,16 @@ def _sql_result(frame: pd.DataFrame, name: str) -> _Table:
     )
 
 
-def _query_failed(name: str, error: BaseException) -> RevwatchError:
-    """Quote the database's own one-line message."""
-    inner: BaseException = error
-    if isinstance(inner, pd.errors.DatabaseError) and inner.__cause__ is not None:
-        inner = inner.__cause__
-    original = getattr(inner, "orig", None)
-    if isinstance(original, BaseException):
-        inner = original
-    return _fail(
-        InputError,
-        f"{name}: the query failed: {_first_line(inner)}; "
-        "check the connection, the table and the column names in sql=",
-    )
-
-
 def _read_sqlite(path: Path, name: str, sql: str | None) -> _Table:
-    read_only = path.resolve().as_uri() + "?mode=ro"
-    try:
-        with closing(sqlite3.connect(read_only, uri=True)) as connection:
-
-            def tables() -> list[str]:
-                rows = connection.execute(
-                    "select name from sqlite_master where type in ('table', 'view') order by name"
-                ).fetchall()
-                return [str(row[0]) for row in rows]
-
-            query = _need_sql(name, sql, tables)
-            frame = pd.read_sql_query(query, connection)
-    except RevwatchError:
-        raise
-    except (sqlite3.Error, pd.errors.DatabaseError) as error:
-        raise _query_failed(name, error) from None
-    return _sql_result(frame, name)
+    return _sql_result(read_sqlite(path, name, sql), name)
 
 
 def _read_duckdb(path: Path, name: str, sql: str | None) -> _Table:
-    try:
-        import duckdb
-    except ImportError:
-        raise MissingDependencyError("duckdb", "duckdb") from None
-    try:
-        with duckdb.connect(str(path), read_only=True) as connection:
-
-            def tables() -> list[str]:
-                rows = connection.execute("select table_name from duckdb_tables()").fetchall()
-                return sorted(str(row[0]) for row in rows)
-
-            query = _need_sql(name, sql, tables)
-            frame = connection.execute(query).df()
-    except RevwatchError:
-        raise
-    except duckdb.Error as error:
-        raise _query_failed(name, error) from None
-    return _sql_result(frame, name)
+    return _sql_result(read_duckdb(path, name, sql), name)
 
 
 def _read_sql_url(url_text: str, sql: str | None) -> _Table:
-    import sqlalchemy
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-
-    try:
-        url = make_url(url_text)
-    except ArgumentError as error:
-        raise _fail(
-            ParameterError,
-            f"cannot read database URL ({_first_line(error)}); "
-            "use e.g. sqlite:///sales.db or postgresql+psycopg://user@host/db",
-        ) from None
-    name = url.render_as_string(hide_password=True)
-    query = _need_sql(name, sql, None)
-    engine_options: dict[str, Any] = {}
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database = Path(str(url.database))
-        if not database.exists():
-            raise _fail(InputError, f"{name}: database file does not exist; check the path")
-        read_only = database.resolve().as_uri() + "?mode=ro"
-        engine_options["creator"] = lambda: sqlite3.connect(read_only, uri=True)
-    try:
-        engine = sqlalchemy.create_engine(url, **engine_options)
-    except NoSuchModuleError:
-        raise _fail(
-            ParameterError,
-            f"{name}: unknown database dialect {url.drivername!r}; "
-            "use e.g. sqlite:/// or postgresql+psycopg://",
-        ) from None
-    except ModuleNotFoundError as error:
-        extra = "postgres" if url.get_backend_name() == "postgresql" else url.get_backend_name()
-        raise MissingDependencyError(error.name or url.drivername, extra) from None
-    try:
-        with engine.connect() as connection:
-            frame = pd.read_sql_query(sqlalchemy.text(query), connection)
-    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
-        raise _query_failed(name, error) from None
-    finally:
-        engine.dispose()
+    frame, name = read_sql_url(url_text, sql)
     return _sql_result(frame, name)
 
 

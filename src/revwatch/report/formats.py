@@ -38,7 +38,7 @@ from revwatch.report.terminal import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COLUMN_DECIMALS", "DEFAULT_DECIMALS", "FORMATS", "write_results"]
+__all__ = ["COLUMN_DECIMALS", "DEFAULT_DECIMALS", "FORMATS", "check_output_path", "write_results"]
 
 #: The output formats :func:`write_results` knows.
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "markdown")
@@ -60,6 +60,64 @@ DEFAULT_DECIMALS = 4
 # Markdown shows money-like columns with 2 decimals and thousands separators.
 _MARKDOWN_DECIMALS = 2
 _PCT_COLUMN = "pct_vs_baseline"
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        if first.resolve() == second.resolve():
+            return True
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def _source_paths(source: str | Path) -> list[Path]:
+    """The files a source names: the path itself, or a ``sqlite:///`` URL's database."""
+    text = str(source)
+    if "://" not in text:
+        return [Path(text).expanduser()]
+    if text.startswith("sqlite") and ":///" in text:
+        return [Path(text.split(":///", 1)[1].split("?", 1)[0]).expanduser()]
+    return []
+
+
+def check_output_path(
+    output: str | Path | None, inputs: Sequence[str | Path | None] = (), *, option: str = "--output"
+) -> None:
+    """Refuse an output path that is a folder or one of the inputs (nothing is written).
+
+    Raises
+    ------
+    ParameterError
+        If ``output`` is an existing folder, or the same file as one of
+        ``inputs`` (compared by resolved path and by ``os.path.samefile``, so
+        links and relative spellings are caught).
+
+    Examples
+    --------
+    >>> check_output_path("results.csv", ["sales.csv"])
+    >>> check_output_path("sales.csv", ["./sales.csv"])
+    Traceback (most recent call last):
+    ...
+    revwatch.errors.ParameterError: --output sales.csv is the input file ./sales.csv; \
+write the results to another file
+    """
+    if output is None:
+        return
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise ParameterError(
+            f"{option} {output} is a folder; name a file inside it, e.g. {path / 'results.csv'}"
+        )
+    for source in inputs:
+        if source is None:
+            continue
+        for candidate in _source_paths(source):
+            if _same_file(path, candidate):
+                raise ParameterError(
+                    f"{option} {output} is the input file {source}; "
+                    "write the results to another file"
+                )
 
 
 def _is_datetime_like(column: pd.Series) -> bool:
@@ -430,6 +488,7 @@ def write_results(
     if fmt not in FORMATS:
         raise ParameterError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
     _check_columns(results, list(id_columns), "the results frame")
+    check_output_path(output, option="output")
     if fmt == "csv":
         if output is not None and os.linesep == "\n":
             # the bytes as they would be written: no round trip through a str
