@@ -324,7 +324,7 @@ def _v3_rows(open_id: str) -> dict[str, list[dict[str, Any]]]:
                 "deliveries_sent": 2,
                 "deliveries_failed": 0,
             },
-        ],  # fmt: skip
+        ],
         "incidents": [
             # v3 split runs on type changes: its span started a day after the v4 model's
             {
@@ -360,7 +360,7 @@ def _v3_rows(open_id: str) -> dict[str, list[dict[str, Any]]]:
                 "first_seen_run": 1,
                 "resolution": "history",
             },
-        ],  # fmt: skip
+        ],
         "deliveries": [
             {
                 "incident_id": open_id,
@@ -373,7 +373,7 @@ def _v3_rows(open_id: str) -> dict[str, list[dict[str, Any]]]:
                 "sent_at": t("2026-01-01 06:01"),
             }
             for channel in ("slack", "email")
-        ],  # fmt: skip
+        ],
         "feedback": [
             {
                 "incident_id": "0123456789abcdef",
@@ -387,7 +387,7 @@ def _v3_rows(open_id: str) -> dict[str, list[dict[str, Any]]]:
                 "end_period": t("2025-04-12"),
                 "created_at": t("2026-01-01 07:00"),
             },
-        ],  # fmt: skip
+        ],
         "watermarks": [
             {
                 "metric": "revenue",
@@ -395,7 +395,7 @@ def _v3_rows(open_id: str) -> dict[str, list[dict[str, Any]]]:
                 "run_id": 1,
                 "updated_at": t("2026-01-01 06:01"),
             },
-        ],  # fmt: skip
+        ],
     }
 
 
