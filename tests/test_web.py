@@ -362,7 +362,7 @@ def test_ack_on_a_resolved_incident_is_refused_by_cli_api_and_page(
 ) -> None:
     from revwatch.store import ack_refusal
 
-    resolved = [r["incident_id"] for r in Store(store_url).incidents(status="resolved")][0]
+    resolved = next(r["incident_id"] for r in Store(store_url).incidents(status="resolved"))
     message = ack_refusal(resolved)
     cli = CliRunner().invoke(cli_app, ["incidents", "ack", resolved, "--store", store_url])
     assert cli.exit_code == 2 and message in " ".join(cli.output.split())
