@@ -82,8 +82,10 @@ class Alert:
     ----------
     incident : dict
         The incident row from the store.
-    state : {"open", "resolved"}
-        The state change being announced.
+    state : {"open", "esc:warning", "esc:critical", "resolved"}
+        The state change being announced (``esc:<tier>``: an announced
+        incident reached a higher tier; PagerDuty gets a trigger with the same
+        dedup key, so it pages once if the incident was not paged before).
     """
 
     incident: dict[str, Any]
@@ -103,7 +105,12 @@ class Alert:
         """One line for notifications and PagerDuty's summary (<= 1024 characters)."""
         inc = self.incident
         start = str(inc.get("start_period", ""))[:10]
-        prefix = "RESOLVED" if self.state == "resolved" else str(inc.get("tier", "info")).upper()
+        if self.state == "resolved":
+            prefix = "RESOLVED"
+        elif self.state.startswith("esc:"):
+            prefix = f"ESCALATED TO {self.state.removeprefix('esc:').upper()}"
+        else:
+            prefix = str(inc.get("tier", "info")).upper()
         impact = inc.get("impact")
         severity = inc.get("severity")
         parts = [
@@ -323,7 +330,12 @@ def _digest_title(alerts: Sequence[Alert]) -> str:
     if len(alerts) == 1:
         return alerts[0].summary()
     opened = sum(a.state == "open" for a in alerts)
-    return f"revwatch: {opened} new, {len(alerts) - opened} resolved incidents"
+    escalated = sum(a.state.startswith("esc:") for a in alerts)
+    resolved = len(alerts) - opened - escalated
+    text = f"revwatch: {opened} new, "
+    if escalated:
+        text += f"{escalated} escalated, "
+    return text + f"{resolved} resolved incidents"
 
 
 @dataclass
