@@ -96,7 +96,9 @@ def test_monitor_detect_web_and_report_show_the_same_incidents(
         assert pd.Timestamp(row["start_period"]) == pd.Timestamp(item["start"])
         assert (row["type"], row["direction"]) == (item["type"], item["direction"])
     top = max(with_cause, key=lambda d: abs(d["impact"]))
-    with TestClient(create_app(store.url, token=TOKEN)) as client:
+    base = "http://localhost"  # an allowed Host; the login posts with our own Origin
+    app = create_app(store.url, token=TOKEN)
+    with TestClient(app, base_url=base, headers={"Origin": base}) as client:
         api = client.get(
             f"/api/incidents/{top['incident_id']}", headers={"Authorization": f"Bearer {TOKEN}"}
         ).json()

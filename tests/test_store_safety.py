@@ -52,10 +52,6 @@ value = "revenue"
 keys = ["account"]
 grain = "monthly"
 
-[metrics.tiers]
-critical_severity = 3.0
-warning_severity = 2.0
-
 [routing]
 critical = ["webhook"]
 warning = ["webhook"]
@@ -297,7 +293,7 @@ def _prepare(folder: Path, url: str, schema: str | None, hook: HttpEndpoints) ->
     config_path = _write_config(folder, url, hook.url("/hook"), schema)
     frame = generate("saas-mrr", seed=42).frame
     hook.modes["/hook"] = "s503"
-    for cutoff in ("2025-12-01", "2026-06-01"):
+    for cutoff in ("2025-12-01", "2026-02-01"):
         frame[frame["month"] <= cutoff].to_csv(folder / "mrr.csv", index=False)
         proc = _cli("run", "--config", str(config_path))
         proc.communicate(timeout=180)
