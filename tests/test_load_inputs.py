@@ -740,3 +740,9 @@ def test_generated_data_detects_as_is(tmp_path: Path, name: str, suffix: str) ->
     if name == "smartphone-sales":
         result = runner.invoke(app, ["detect", str(data), "--format", "json"])
         assert result.exit_code == 0, result.output
+
+
+def test_error_messages_show_control_characters_escaped(tmp_path: Path) -> None:
+    line = one_line_error(["detect", str(tmp_path / "evil\x1b[2J\x07.csv")])
+    assert "\x1b" not in line and "\x07" not in line
+    assert "evil\\x1b[2J\\x07.csv: file does not exist" in line

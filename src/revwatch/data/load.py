@@ -1047,6 +1047,9 @@ def _parse_distinct_numbers(
         direct = pd.to_numeric(texts.where(~pd.Series(blank, index=texts.index)), errors="coerce")
         direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isfinite(direct_values[~blank]).all():
+            # one dot decimal anywhere settles the column: look at a few texts first
+            if flag(texts.iloc[:256].str.contains(PLAIN_DOT_DECIMAL, regex=True)).any():
+                return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool), evidence=".")
             dotted = flag(texts.str.contains(".", regex=False)) & ~blank
             if not dotted.any():
                 return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
