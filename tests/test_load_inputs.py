@@ -746,3 +746,54 @@ def test_error_messages_show_control_characters_escaped(tmp_path: Path) -> None:
     line = one_line_error(["detect", str(tmp_path / "evil\x1b[2J\x07.csv")])
     assert "\x1b" not in line and "\x07" not in line
     assert "evil\\x1b[2J\\x07.csv: file does not exist" in line
+
+
+EVENTS_SQL_CONFIG = """
+[store]
+url = "sqlite:///{store}"
+
+[[sources]]
+name = "payments"
+kind = "events"
+url_env = "REVWATCH_TEST_EVENTS_URL"
+query = "{query}"
+grain = "daily"
+
+[[metrics]]
+name = "revenue"
+source = "payments"
+value = "revenue"
+keys = []
+grain = "daily"
+
+[routing]
+critical = []
+warning = []
+"""
+
+
+@pytest.mark.parametrize(
+    "query", ["select * from events", "vacuum into 'copy.db'", "attach database 'x.db' as x"]
+)
+def test_monitor_event_queries_are_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from revwatch.config import load_config
+    from revwatch.monitor import _read_events
+
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "events.db"
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("create table events (timestamp text, amount real, status text)")
+        connection.execute("insert into events values ('2025-01-01 10:00:00', 5.0, 'succeeded')")
+    monkeypatch.setenv("REVWATCH_TEST_EVENTS_URL", f"sqlite:///{database}")
+    config_path = tmp_path / "revwatch.toml"
+    config_path.write_text(EVENTS_SQL_CONFIG.format(store=tmp_path / "rw.db", query=query))
+    source = load_config(config_path).source("payments")
+    listing = files_in(tmp_path)
+    if query.startswith("select"):
+        assert _read_events(source)["amount"].tolist() == [5.0]
+    else:
+        with pytest.raises(InputError, match="source 'payments': .*only a single read-only query"):
+            _read_events(source)
+    assert files_in(tmp_path) == listing
