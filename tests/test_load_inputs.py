@@ -794,6 +794,6 @@ def test_monitor_event_queries_are_read_only(
     if query.startswith("select"):
         assert _read_events(source)["amount"].tolist() == [5.0]
     else:
-        with pytest.raises(InputError, match="source 'payments': .*only a single read-only query"):
+        with pytest.raises(InputError, match=r"source 'payments': .*only a single read-only query"):
             _read_events(source)
     assert files_in(tmp_path) == listing
