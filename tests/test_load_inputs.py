@@ -797,3 +797,21 @@ def test_monitor_event_queries_are_read_only(
         with pytest.raises(InputError, match=r"source 'payments': .*only a single read-only query"):
             _read_events(source)
     assert files_in(tmp_path) == listing
+
+
+def test_excel_number_cells_are_numbers_even_beside_text(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    path = tmp_path / "mixed.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["month", "revenue", "rate"])
+    for month, revenue, rate in zip(
+        MONTHS, [32.477, "n/a", 1.2, 12345], ["0,5", "1,25", "2,5", "3,75"], strict=True
+    ):
+        sheet.append([month, revenue, rate])
+    workbook.save(path)
+    panel = load(path, value="revenue", metrics=["rate"])
+    np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, np.nan, 1.2, 12345.0])
+    assert panel.frame["rate"].tolist() == [0.5, 1.25, 2.5, 3.75]

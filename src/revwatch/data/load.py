@@ -850,7 +850,11 @@ def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: in
 
 
 def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns whose every cell Excel stores as a number (or a date) as float64 (datetime64)."""
+    """Columns whose every cell Excel stores as a number (or a date) typed as such.
+
+    In a column that mixes numbers and text, the number cells become text that
+    reads back as exactly that number (:func:`_number_cell_text`).
+    """
     typed = frame.copy(deep=False)
     for column in frame.columns:
         kind = pd.api.types.infer_dtype(frame[column], skipna=True)
@@ -858,7 +862,23 @@ def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
             typed[column] = pd.to_numeric(frame[column])
         elif kind in ("datetime", "datetime64", "date"):
             typed[column] = pd.to_datetime(frame[column])
+        elif kind in ("mixed", "mixed-integer"):
+            typed[column] = frame[column].map(_number_cell_text, na_action="ignore")
     return typed
+
+
+def _number_cell_text(cell: Any) -> Any:
+    """A number cell of a mixed column as text that reads back as that number, and only so.
+
+    ``32.477`` stored as a number must not look like a thousands group to the
+    text parser: such a value is spelled in scientific notation.
+    """
+    if isinstance(cell, bool | np.bool_) or not isinstance(cell, int | float | np.number):
+        return cell
+    if float(cell).is_integer():
+        return str(int(cell))
+    text = repr(float(cell))
+    return f"{float(cell):.15e}" if re.match(AMBIGUOUS_GROUP, text) else text
 
 
 def _title_rows(frame: pd.DataFrame) -> int:
