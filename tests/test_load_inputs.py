@@ -815,3 +815,20 @@ def test_excel_number_cells_are_numbers_even_beside_text(tmp_path: Path) -> None
     panel = load(path, value="revenue", metrics=["rate"])
     np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, np.nan, 1.2, 12345.0])
     assert panel.frame["rate"].tolist() == [0.5, 1.25, 2.5, 3.75]
+
+
+def test_python_numbers_in_an_object_column_are_numbers() -> None:
+    from revwatch.data import from_frame
+
+    frame = pd.DataFrame(
+        {
+            "month": MONTHS,
+            "revenue": pd.Series([32.477, 1.2, None, 12.345], dtype=object),
+            "rate": ["0,5", "1,25", "2,5", "3,75"],
+        }
+    )
+    panel = from_frame(frame, value="revenue", metrics=["rate"])
+    np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, 1.2, np.nan, 12.345])
+    mixed = frame.assign(revenue=pd.Series([32.477, "1,2", "", 12.345], dtype=object))
+    panel = from_frame(mixed, value="revenue", metrics=["rate"])
+    np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, 1.2, np.nan, 12.345])

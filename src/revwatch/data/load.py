@@ -1006,6 +1006,15 @@ def _parse_numbers(
         return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
+    if kind == "O":
+        # Python numbers in an object column (frames, mixed spreadsheet columns) are numbers,
+        # not text to guess separators in
+        inferred = pd.api.types.infer_dtype(column, skipna=True)
+        if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+            values = pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+            return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
+        if inferred in ("mixed", "mixed-integer"):
+            column = column.map(_number_cell_text, na_action="ignore")
 
     codes, distinct_cells = pd.factorize(column.astype(_text_dtype(count)).str.strip())
     distinct = pd.Series(distinct_cells, dtype=_text_dtype(len(distinct_cells)))
