@@ -633,6 +633,15 @@ def test_cli_csv_and_json_and_table_with_hostile_ids(tmp_path: Path) -> None:
     assert table.exit_code == 0
     assert "\x1b" not in table.stderr and "\x07" not in table.stderr
     assert "evil\\x1b[2J" in table.stderr
+    for args in (["--format", "csv"], []):
+        found = runner.invoke(app, ["detect", str(path), "--incidents", *args])
+        assert found.exit_code == 0, found.output
+        assert "\x1b" not in found.stderr  # the table and notes; CSV data keeps the id
+    incidents = runner.invoke(app, ["detect", str(path), "--incidents", "--format", "csv"])
+    cells = pd.read_csv(pd.io.common.StringIO(incidents.stdout), dtype=str).stack().tolist()
+    text_cells = [str(c) for c in cells if pd.isna(pd.to_numeric(c, errors="coerce"))]
+    assert any("=cmd" in cell for cell in text_cells)
+    assert not [cell for cell in text_cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 # --------------------------------------------------------------------------
@@ -832,3 +841,22 @@ def test_python_numbers_in_an_object_column_are_numbers() -> None:
     mixed = frame.assign(revenue=pd.Series([32.477, "1,2", "", 12.345], dtype=object))
     panel = from_frame(mixed, value="revenue", metrics=["rate"])
     np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, 1.2, np.nan, 12.345])
+
+
+def test_incident_csv_neutralises_text_cells(tmp_path: Path) -> None:
+    rows = []
+    for k, account in enumerate(["calm", "jumpy"]):
+        for m in range(24):
+            value = 5000.0 if (m == 20 and k == 1) else 1000.0 + 5 * (m % 3) + k
+            rows.append([account, f"{2023 + m // 12}-{m % 12 + 1:02d}-01", value])
+    path = tmp_path / "sales.csv"
+    pd.DataFrame(rows, columns=["account", "month", "=SUM(A1)"]).to_csv(path, index=False)
+
+    def metric_cells(*extra: str) -> list[str]:
+        result = runner.invoke(app, ["detect", str(path), "--incidents", "--format", "csv", *extra])
+        assert result.exit_code == 0, result.output
+        frame = pd.read_csv(pd.io.common.StringIO(result.stdout), dtype=str)
+        return frame["metric"].tolist()
+
+    assert set(metric_cells()) == {"'=SUM(A1)"}
+    assert set(metric_cells("--raw-text")) == {"=SUM(A1)"}
