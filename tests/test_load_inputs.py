@@ -860,3 +860,13 @@ def test_incident_csv_neutralises_text_cells(tmp_path: Path) -> None:
 
     assert set(metric_cells()) == {"'=SUM(A1)"}
     assert set(metric_cells("--raw-text")) == {"=SUM(A1)"}
+
+
+def test_evaluate_output_onto_its_labels_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "mrr.csv"
+    assert runner.invoke(app, ["generate", "saas-mrr", "--output", str(data)]).exit_code == 0
+    labels = tmp_path / "mrr_labels.csv"
+    before = labels.read_bytes()
+    args = ["evaluate", str(data), "--labels", str(labels), "--format", "csv"]
+    assert "is the input file" in one_line_error([*args, "--output", str(labels)])
+    assert labels.read_bytes() == before
