@@ -524,7 +524,8 @@ def test_ids_are_nfc_normalised_and_trimmed(tmp_path: Path, fmt: str) -> None:
     assert set(panel.frame["account"]) == {"beta", nfc}
     assert panel.frame.loc[panel.frame["account"] == nfc, "value"].tolist() == [20.0] * 4
     note = next(note for note in panel.notes if note.startswith("normalised"))
-    assert repr(nfd) in note and repr(" beta ") in note and "2 id(s)" in note
+    assert ascii(nfd) in note and repr(" beta ") in note and "2 id(s)" in note
+    assert "'Mu\\u0308ller' -> 'Müller'" in note
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -1540,7 +1540,7 @@ class _Validator:
             before = original.filter(pa.array(changed)).to_pylist()
             after = cleaned.filter(pa.array(changed)).to_pylist()
             listing = ", ".join(
-                f"{old!r} -> {new!r}" for old, new in zip(before, after, strict=True)
+                f"{_shown_id(old)} -> {new!r}" for old, new in zip(before, after, strict=True)
             )
             self.note(
                 f"normalised {len(before)} id(s) in {column} (Unicode NFC, spaces trimmed), "
@@ -1719,6 +1719,13 @@ class _Validator:
         if parsed.dash_zeros:
             self.note(f"read {parsed.dash_zeros} dash cell(s) in {column} as 0 (accounting zero)")
         return parsed.values
+
+
+def _shown_id(text: str) -> str:
+    """``repr`` of an id, with combining marks spelled out when it is not NFC (visibly)."""
+    import unicodedata
+
+    return ascii(text) if unicodedata.normalize("NFC", text) != text else repr(text)
 
 
 def _infer_freq(
