@@ -27,6 +27,7 @@ from revwatch.api import Detection, analyze
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
 from revwatch.errors import ParameterError, RevwatchError
+from revwatch.redact import RedactingFilter, redact
 from revwatch.report import render_table, write_results
 from revwatch.report.formats import check_output_path
 from revwatch.report.terminal import printable
@@ -59,7 +60,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RevwatchError as exc:
-        typer.echo(f"revwatch: error: {printable(exc)}", err=True)
+        typer.echo(f"revwatch: error: {printable(redact(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -70,7 +71,7 @@ def _user_errors() -> Iterator[None]:
         if os.environ.get("REVWATCH_DEBUG"):
             raise
         typer.echo(
-            f"revwatch: internal error: {type(exc).__name__}: {exc} "
+            f"revwatch: internal error: {type(exc).__name__}: {redact(exc)} "
             "(set REVWATCH_DEBUG=1 for the traceback and please report it)",
             err=True,
         )
@@ -108,6 +109,8 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
+    for handler in logging.getLogger().handlers:  # no secret in any log line
+        handler.addFilter(RedactingFilter())
 
 
 def _emit(

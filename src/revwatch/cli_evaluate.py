@@ -92,16 +92,30 @@ def _write(frame: pd.DataFrame, fmt: str, output: Path | None) -> None:
 
 @app.command("evaluate")
 def evaluate_command(
-    source: Annotated[str, typer.Argument(help="The data: CSV, Parquet or Excel file.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The data: CSV, Parquet or Excel file, or a labelled set's directory "
+            "(truth.json + one CSV per series)."
+        ),
+    ],
     labels: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--labels", "-l", help="Labels file: id columns, period, [type, event_start]."
         ),
-    ],
+    ] = None,
     methods: Annotated[
         str, typer.Option("--methods", "-m", help="Comma-separated methods, e.g. auto,iqr.")
     ] = "auto",
+    flags: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--flags",
+            help="Labelled set: score these flag CSVs (series, period) instead of a method "
+            "(repeatable).",
+        ),
+    ] = None,
     id_columns: IdOption = None,
     time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
     value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
@@ -111,13 +125,34 @@ def evaluate_command(
     output: OutputOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
-    """Score methods against labels: point-wise and event-wise precision/recall/F1, more."""
+    """Score methods against labels: point-wise and event-wise precision/recall/F1, more.
+
+    On a labelled set's directory: window recall, flag precision, F1, false
+    flags per 1000 scored rows and median delay per group, overall and macro.
+    """
     _setup_logging(verbose)
     with _user_errors():
         from revwatch.evaluate import evaluate, parse_methods
+        from revwatch.evaluate_labelled import is_labelled_set
 
         _check_format(fmt, output)
         check_output_path(output, [source, labels])
+        if is_labelled_set(source):
+            if labels is not None or tolerance or match_direction:
+                raise ParameterError(
+                    f"{source} is a labelled set (truth.json holds its labels): leave out "
+                    "--labels, --tolerance and --match-direction"
+                )
+            _evaluate_labelled_set(source, methods, flags, fmt, output, verbose)
+            return
+        if flags:
+            raise ParameterError(
+                "--flags needs a labelled set's directory (truth.json + series CSVs) as SOURCE"
+            )
+        if labels is None:
+            raise ParameterError(
+                f"{source}: pass --labels FILE (or give a labelled set's directory)"
+            )
         table = evaluate(
             source,
             labels,
@@ -140,6 +175,43 @@ def evaluate_command(
                 "they cannot run as a live monitor",
                 highlight=False,
             )
+
+
+def _evaluate_labelled_set(
+    source: str, methods: str, flags: list[Path] | None, fmt: str, output: Path | None,
+    verbose: bool,
+) -> None:  # fmt: skip
+    from revwatch.evaluate import parse_methods
+    from revwatch.evaluate_labelled import evaluate_labelled, markdown_table
+
+    err = _stderr()
+    result = evaluate_labelled(
+        source,
+        parse_methods(methods),
+        flags=flags,
+        progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
+    )
+    table = result.table
+    if fmt == "table":
+        _print_table(table.drop(columns=["points"]), f"revwatch evaluate: {source}")
+    elif fmt == "markdown":
+        text = markdown_table(table) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text)
+            err.print(f"wrote {len(table)} rows to {output}", highlight=False)
+    else:
+        _write(table, fmt, output)
+    for name, why in result.failed.items():
+        err.print(f"note: {name}: not loaded, counted as no flags ({why})", highlight=False)
+    unmatched = int(result.per_series["unmatched"].sum())
+    if unmatched or result.unknown_series:
+        err.print(
+            f"warning: {unmatched} flags match no row of their series; unknown series: "
+            f"{result.unknown_series[:5]}",
+            highlight=False,
+        )
 
 
 @app.command("compare")
