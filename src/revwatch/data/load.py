@@ -862,6 +862,8 @@ def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
             typed[column] = pd.to_numeric(frame[column])
         elif kind in ("datetime", "datetime64", "date"):
             typed[column] = pd.to_datetime(frame[column])
+        elif kind == "boolean":
+            typed[column] = frame[column].astype("boolean")
         elif kind in ("mixed", "mixed-integer"):
             typed[column] = frame[column].map(_number_cell_text, na_action="ignore")
     return typed
