@@ -27,7 +27,7 @@ def test_example_validates() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "needle"),
     [
-        ('grain = "monthly"', 'grain = "fortnightly"', "metrics[0].grain", "fortnightly"),
+        ('grain = "monthly"', 'grain = "semimonthly"', "metrics[0].grain", "semimonthly"),
         ("critical_severity = 8.0", 'critical_severity = "x"', "critical_severity", '"x"'),
         ("retries = 4", "retries = 99", "alerts.retries", "retries = 99"),
         ('kind = "file" ', 'kynd = "file" ', "sources[0].kynd", "kynd"),

@@ -182,11 +182,20 @@ def detect_command(
     ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name.")] = None,
     aggregate: Annotated[
-        str | None, typer.Option("--aggregate", help="'sum' adds up duplicate series-period rows.")
+        str | None,
+        typer.Option(
+            "--aggregate",
+            help="Rows sharing a series and period: sum adds them up, mean averages, last keeps "
+            "the latest.",
+        ),
     ] = None,
     freq: Annotated[
         str | None,
-        typer.Option("--freq", help="hourly, daily, weekly, monthly, quarterly or yearly."),
+        typer.Option(
+            "--freq",
+            help="1min, 5min, 10min, 15min, 30min, hourly, daily, weekly, fortnightly, monthly, "
+            "quarterly or yearly (default: inferred).",
+        ),
     ] = None,
     method: Annotated[
         str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")

@@ -45,12 +45,21 @@ from revwatch.data.panel import (
     DISTINCT_FIRST,
     FREQUENCIES,
     PERIOD,
+    STEP_SECONDS,
+    SUB_DAILY,
     VALUE,
     KeyOrder,
     Panel,
     _owned,
     key_order,
-    period_ordinals,
+)
+from revwatch.data.steps import (
+    AGGREGATE_FIX,
+    SeriesOrder,
+    align_sub_daily,
+    canonical_freq,
+    infer_steps,
+    series_order,
 )
 from revwatch.errors import (
     DuplicateRowsError,
@@ -65,8 +74,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AGGREGATES", "from_frame", "load"]
 
-#: Accepted values of ``aggregate``.
-AGGREGATES: tuple[str, ...] = ("sum",)
+#: Accepted values of ``aggregate``: add up (amounts), average (prices, rates) or keep
+#: the latest row (balances, levels) of several rows of one series and period.
+AGGREGATES: tuple[str, ...] = ("sum", "mean", "last")
 
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -84,16 +94,6 @@ SMALL_COLUMN = 20_000
 
 #: Cell texts that mean "no value" in a numeric column.
 NULL_TOKENS = frozenset({"NA", "N/A", "#N/A", "NAN", "NULL", "NONE", "NIL", "#VALUE!", "#REF!"})
-
-#: Median spacing of distinct periods, in days, accepted for each frequency.
-SPACING_DAYS: dict[str, tuple[float, float]] = {
-    "hourly": (0.9 / 24, 1.1 / 24),
-    "daily": (0.9, 1.1),
-    "weekly": (6.5, 7.5),
-    "monthly": (27.5, 31.5),
-    "quarterly": (88.0, 93.0),
-    "yearly": (360.0, 367.0),
-}
 
 #: Date spellings tried, in order, on the distinct texts of a time column.
 DATE_FORMATS: tuple[str, ...] = (
@@ -231,7 +231,7 @@ def load(
     >>> panel.notes[0]
     'inferred --time month, --value revenue, --id account'
     """
-    _check_options(aggregate, freq)
+    freq = _check_options(aggregate, freq)
     table = _read_source(source, sql=sql, sheet=sheet)
     return _build_panel(
         table,
@@ -284,7 +284,7 @@ def from_frame(
     >>> panel.frame["value"].isna().tolist()
     [False, True, False]
     """
-    _check_options(aggregate, freq)
+    freq = _check_options(aggregate, freq)
     if isinstance(frame, pd.DataFrame):
         # Copy-on-write (pandas >= 3) makes a shallow copy independent of the caller's frame.
         table = _Table(
@@ -367,18 +367,18 @@ def _fail(kind: type[RevwatchError], message: str) -> RevwatchError:
     return kind(flat)
 
 
-def _check_options(aggregate: str | None, freq: str | None) -> None:
+def _check_options(aggregate: str | None, freq: str | None) -> str | None:
+    """Check the time options; return ``freq`` as a key of FREQUENCIES (None: infer)."""
     if aggregate is not None and aggregate not in AGGREGATES:
         raise _fail(
             ParameterError,
-            f"unknown aggregate {aggregate!r}; use aggregate='sum' (--aggregate sum) "
-            "or leave it out to refuse duplicate rows",
+            f"unknown aggregate {aggregate!r}; use aggregate= one of {', '.join(AGGREGATES)} "
+            f"({AGGREGATE_FIX}) or leave it out to refuse duplicate rows",
         )
-    if freq is not None and freq not in FREQUENCIES:
-        raise _fail(
-            ParameterError,
-            f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}",
-        )
+    try:
+        return canonical_freq(freq)
+    except ParameterError as error:
+        raise _fail(ParameterError, str(error)) from None
 
 
 def _quoted(names: Sequence[object]) -> str:
@@ -1336,47 +1336,14 @@ class _Validator:
         return parsed.values
 
 
-def _infer_freq(
-    periods: pd.Series, name: str, distinct: np.ndarray | None = None
-) -> tuple[str, str]:
-    """The frequency of the distinct periods, and a sentence saying how it was found.
-
-    The finest frequency ``f`` such that (a) the median gap between distinct
-    periods is at least about one ``f`` step (the data is not finer than
-    ``f``) and (b) at least two distinct periods are consecutive ``f``
-    periods (the data is not coarser than ``f``). Using the median plus the
-    smallest step copes with missing periods and with month-end and
-    month-start dates mixed across series.
-    """
-    if distinct is None:
-        distinct = pd.unique(periods.to_numpy(dtype="datetime64[ns]"))
-    distinct = np.sort(distinct)
-    if len(distinct) < 2:
-        raise _fail(
-            InputError,
-            f"{name}: all rows have the same period, so the frequency cannot be inferred; "
-            f"pass freq= (--freq) one of {', '.join(FREQUENCIES)}",
-        )
-    gaps_days = np.diff(distinct).astype("timedelta64[s]").astype(np.float64) / 86_400
-    median_days = float(np.median(gaps_days))
-    spacing = f"{median_days * 24:.3g} hours" if median_days < 1 else f"{median_days:.3g} days"
-    for freq, (low_days, _high_days) in SPACING_DAYS.items():
-        if median_days < low_days:
-            continue
-        steps = np.diff(np.unique(period_ordinals(pd.DatetimeIndex(distinct), freq)))
-        if len(steps) and int(steps.min()) == 1:
-            return freq, f"inferred --freq {freq} (median gap between periods: {spacing})"
-    raise _fail(
-        InputError,
-        f"{name}: periods are irregularly spaced (median gap {spacing}), so no frequency fits; "
-        f"pass freq= (--freq) one of {', '.join(FREQUENCIES)} (with --aggregate sum to roll up)",
-    )
-
-
 def _normalise_periods(
     periods: pd.Series, freq: str, distinct: np.ndarray | None = None
 ) -> pd.Series:
-    """Snap each period to the start of its month/quarter/year/day/hour (weekly: the day).
+    """Snap each period to the start of its month/quarter/year/day (weekly: the day).
+
+    A step shorter than a day floors to its step from midnight (10:17 is the
+    10:15 period of ``15min``); stamps with their own phase are aligned
+    before (:func:`revwatch.data.steps.align_sub_daily`) and not passed here.
 
     Done on the ``datetime64`` values (a unit cast floors), which gives the
     same result as pandas' ``to_period(...).to_timestamp()`` and ``floor``
@@ -1401,11 +1368,15 @@ def _normalise_periods(
 
 def _snap(stamps: np.ndarray, freq: str) -> np.ndarray:
     """``datetime64[ns]`` values floored to the start of their period (see above)."""
+    if freq in SUB_DAILY:
+        step = STEP_SECONDS[freq] * 10**9
+        nanoseconds = stamps.astype("datetime64[ns]").view(np.int64)
+        return (nanoseconds - nanoseconds % step).view("datetime64[ns]")
     if freq == "quarterly":
         months = stamps.astype("datetime64[M]").astype(np.int64)
         snapped = (months - months % 3).astype("datetime64[M]")
     else:
-        unit = {"monthly": "M", "yearly": "Y", "hourly": "h"}.get(freq, "D")
+        unit = {"monthly": "M", "yearly": "Y"}.get(freq, "D")
         snapped = stamps.astype(f"datetime64[{unit}]")
     return snapped.astype("datetime64[ns]")
 
@@ -1417,8 +1388,8 @@ def _describe_period(period: pd.Timestamp, freq: str) -> str:
         return f"{period.year}Q{(period.month - 1) // 3 + 1}"
     if freq == "yearly":
         return str(period.year)
-    if freq == "hourly":
-        return period.strftime("%Y-%m-%d %H:00")
+    if freq in SUB_DAILY:
+        return period.strftime("%Y-%m-%d %H:%M:%S" if period.second else "%Y-%m-%d %H:%M")
     return period.strftime("%Y-%m-%d")
 
 
@@ -1477,13 +1448,8 @@ def _build_panel(
             "the date {text} is out of range (years 1678-2261)",
             "fix the year",
         ) from None
-    # the distinct periods (a hash pass over every row) serve inference and normalising
-    distinct = pd.unique(raw_periods.to_numpy(dtype="datetime64[ns]"))
-    if freq is None:
-        freq, how = _infer_freq(raw_periods, name, distinct)
-        validator.note(how)
-    periods = _normalise_periods(raw_periods, freq, distinct)
-    if freq == "weekly":
+    freq, periods = _steps(validator, raw_periods, keys, freq, time_column)
+    if freq in ("weekly", "fortnightly"):
         # 1970-01-01 was a Thursday (3); integer days avoid calendar fields per row
         days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
         weekdays = (days + 3) % 7
@@ -1493,10 +1459,25 @@ def _build_panel(
                 InputError,
                 weekdays != usual,
                 time_column,
-                "weekly periods fall on different weekdays ({text} is not a "
+                ("two-weekly" if freq == "fortnightly" else "weekly")
+                + " periods fall on different weekdays ({text} is not a "
                 + pd.Timestamp(2024, 1, 1 + usual).day_name()
                 + " like most)",
                 "put every week on the same weekday, or pass --freq daily",
+            )
+
+    if freq == "fortnightly":
+        days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
+        parity = (days // 7) % 2
+        if len(np.unique(parity)) > 1:
+            usual = int(np.bincount(parity).argmax())
+            raise validator.cell_error(
+                InputError,
+                parity != usual,
+                time_column,
+                "two-weekly periods are not all a whole number of two weeks apart "
+                "({text} is one week off most)",
+                "put every period on the same two-week cycle, or pass --freq weekly",
             )
 
     # the arrays are this function's own (or Series, tracked by copy-on-write): no copy
@@ -1513,7 +1494,7 @@ def _build_panel(
         index=pd.RangeIndex(len(periods)),
         copy=False,
     )
-    out, order = _resolve_duplicates(out, ids, freq, aggregate, validator)
+    out, order = _resolve_duplicates(out, ids, freq, aggregate, validator, raw_periods)
     return Panel._assemble(
         out,
         order,
@@ -1524,6 +1505,67 @@ def _build_panel(
         time_name=time_column,
         notes=tuple(validator.notes),
     )
+
+
+def _series_namer(keys: dict[str, pd.Series], order: SeriesOrder) -> Callable[[int], str]:
+    """Name the ``i``-th series of ``order`` by its key values."""
+
+    def name(series: int) -> str:
+        row = int(order.positions(order.starts[series : series + 1])[0])
+        return "series " + ", ".join(f"{column}={keys[column].iloc[row]!r}" for column in keys)
+
+    return name
+
+
+def _steps(
+    validator: _Validator,
+    raw_periods: pd.Series,
+    keys: dict[str, pd.Series],
+    freq: str | None,
+    time_column: str,
+) -> tuple[str, pd.Series]:
+    """The frequency (inferred when None) and each row's period.
+
+    A step shorter than a day keeps the input's own stamps, moved onto the
+    series' phase when a few seconds off; daily and coarser periods are
+    snapped to the start of their day, month, quarter or year.
+    """
+    stamps = raw_periods.to_numpy(dtype="datetime64[ns]")
+    inferred = freq is None
+    order: SeriesOrder | None = None
+    if freq is None or freq in SUB_DAILY:
+        order = series_order(stamps, keys, validator.id_pairs)
+    if freq is None:
+        assert order is not None
+        try:
+            freq, how = infer_steps(order, validator.name, series_name=_series_namer(keys, order))
+        except InputError as error:
+            raise _fail(InputError, str(error)) from None
+        validator.note(how)
+    if freq not in SUB_DAILY:
+        # the distinct periods (a hash pass over every row) serve normalising
+        distinct = pd.unique(stamps) if len(stamps) >= DISTINCT_FIRST else None
+        return freq, _normalise_periods(raw_periods, freq, distinct)
+    assert order is not None
+    aligned = align_sub_daily(order, freq)
+    if aligned is not None:
+        if aligned.moved:
+            validator.note(
+                f"moved {aligned.moved} stamp(s) in {time_column} by up to "
+                f"{aligned.largest_seconds:g} s onto the {freq} step of their series "
+                f"(e.g. {validator.rows.name(aligned.first_moved)})"
+            )
+        return freq, pd.Series(aligned.stamps, index=raw_periods.index, name=raw_periods.name)
+    if inferred:
+        raise _fail(
+            InputError,
+            f"{validator.name}, column {time_column!r}: periods are irregularly spaced "
+            f"(about {freq} apart, but not on a regular {freq} step); pass --freq (freq=) "
+            f"one of {', '.join(FREQUENCIES)} with {AGGREGATE_FIX} to roll the rows up "
+            "to that step",
+        )
+    validator.note(f"rounded {time_column} down to the start of its {freq} step")
+    return freq, _normalise_periods(raw_periods, freq)
 
 
 def _panel_column(validator: _Validator, column: str, parsed: np.ndarray) -> pd.Series | np.ndarray:
@@ -1540,9 +1582,19 @@ def _panel_column(validator: _Validator, column: str, parsed: np.ndarray) -> pd.
 
 
 def _resolve_duplicates(
-    out: pd.DataFrame, ids: list[str], freq: str, aggregate: str | None, validator: _Validator
+    out: pd.DataFrame,
+    ids: list[str],
+    freq: str,
+    aggregate: str | None,
+    validator: _Validator,
+    raw_periods: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, KeyOrder | None]:
-    """The frame with duplicate keys refused or summed, and its key order when sorted."""
+    """The frame with duplicate keys refused or aggregated, and its key order when sorted.
+
+    ``raw_periods``: each row's stamp before it was snapped to its period, so
+    that ``aggregate="last"`` keeps the latest row (the last in the file among
+    rows with the same stamp).
+    """
     keys = [*ids, PERIOD]
     order = key_order(out, ids, validator.id_pairs)
     if order is not None and not order.same_key.any():
@@ -1570,12 +1622,22 @@ def _resolve_duplicates(
             DuplicateRowsError,
             f"{validator.name}: {len(positions)} rows share a series and period "
             f"in {n_groups} place(s), e.g. {'; '.join(examples)}; "
-            "pass --aggregate sum to add them up (aggregate='sum'), or remove the duplicates",
+            "pass --aggregate sum to add them up (aggregate='sum'), --aggregate mean to "
+            "average them or --aggregate last to keep the latest, or remove the duplicates",
         )
     measures = [column for column in out.columns if column not in keys]
-    summed = out.groupby(keys, sort=False, dropna=False)[measures].sum(min_count=1).reset_index()
+    n_repeated = int(repeated.sum())
+    if aggregate == "last":
+        latest = out if raw_periods is None else out.iloc[np.argsort(raw_periods, kind="stable")]
+        rolled = latest.drop_duplicates(keys, keep="last").reset_index(drop=True)
+        done = "kept the latest of"
+    else:
+        grouped = out.groupby(keys, sort=False, dropna=False)[measures]
+        rolled = grouped.mean() if aggregate == "mean" else grouped.sum(min_count=1)
+        rolled = rolled.reset_index()
+        done = "averaged" if aggregate == "mean" else "added up"
     validator.note(
-        f"added up {int(repeated.sum())} rows that shared a series and period "
-        f"into {len(summed) - (len(out) - int(repeated.sum()))} (--aggregate sum)"
+        f"{done} {n_repeated} rows that shared a series and period "
+        f"into {len(rolled) - (len(out) - n_repeated)} (--aggregate {aggregate})"
     )
-    return summed, None
+    return rolled, None
