@@ -70,6 +70,8 @@ def to_panel(
     freq: str | None = None,
     sheet: str | int | None = None,
     metrics: Sequence[str] | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel.
 
@@ -89,9 +91,19 @@ def to_panel(
             freq=freq,
             sheet=sheet,
             metrics=extra,
+            tz=tz,
+            date_format=date_format,
         )
     return from_frame(
-        data, id=id, time=time, value=value, aggregate=aggregate, freq=freq, metrics=extra
+        data,
+        id=id,
+        time=time,
+        value=value,
+        aggregate=aggregate,
+        freq=freq,
+        metrics=extra,
+        tz=tz,
+        date_format=date_format,
     )
 
 
@@ -106,6 +118,8 @@ def analyze(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> Detection:
     """Load ``data``, run ``method`` over every series and keep everything.
@@ -129,6 +143,8 @@ def analyze(
         aggregate=aggregate,
         freq=freq,
         sheet=sheet,
+        tz=tz,
+        date_format=date_format,
     )
     if preloading is not None:
         preloading.join()
@@ -150,6 +166,8 @@ def detect(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Find the series-periods that behave differently from their own normal.
@@ -170,8 +188,8 @@ def detect(
     details : bool, default False
         Add ``provisional``, ``confirmed_period``, ``method`` and ``basis``
         columns.
-    sql, aggregate, freq, sheet
-        Passed to the loader.
+    sql, aggregate, freq, sheet, tz, date_format
+        Passed to the loader (:func:`revwatch.load`).
     **params
         Parameters of the method (e.g. ``threshold=4.0``).
 
@@ -204,6 +222,8 @@ def detect(
         aggregate=aggregate,
         freq=freq,
         sheet=sheet,
+        tz=tz,
+        date_format=date_format,
         **params,
     )
     return result.results(all_rows=all_rows, details=details)

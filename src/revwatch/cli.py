@@ -243,6 +243,18 @@ def detect_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
     ] = None,
+    # time options of the loader (see README, "Loading data")
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="Time zone (e.g. Europe/Berlin) of naive stamps and of the reporting day.",
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option("--date-format", help="Spelling of the dates, e.g. %d/%m/%Y or ISO8601."),
+    ] = None,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
@@ -256,7 +268,7 @@ def detect_command(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
                 dimensions=dimensions or None, country=country, events=events,
-                **_parse_params(param),
+                tz=tz, date_format=date_format, **_parse_params(param),
             )  # fmt: skip
             emit_incidents(found, fmt=fmt, output=output, limit=limit, quiet=quiet)
             if chart is not None:
@@ -274,6 +286,8 @@ def detect_command(
             aggregate=aggregate,
             freq=freq,
             method=method,
+            tz=tz,
+            date_format=date_format,
             **_parse_params(param),
         )
         if not quiet:

@@ -1015,6 +1015,8 @@ def analyze_incidents(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> Incidents:
     """Load ``data`` with its metric columns, detect, and build incidents.
@@ -1025,7 +1027,7 @@ def analyze_incidents(
     """
     panel = to_panel(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
-        sheet=sheet, metrics=metrics,
+        sheet=sheet, metrics=metrics, tz=tz, date_format=date_format,
     )  # fmt: skip
     detection = analyze(panel, method=method, **params)
     return build_incidents(

@@ -168,6 +168,8 @@ def load(
     sheet: str | int | None = None,
     freq: str | None = None,
     metrics: Sequence[str] | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """Read a file, database query or database URL into a validated panel.
 
@@ -196,10 +198,19 @@ def load(
     sheet : str or int, optional
         Excel sheet name (or 0-based position); the first sheet by default.
     freq : str, optional
-        Force a frequency (a key of :data:`~revwatch.data.panel.FREQUENCIES`)
-        instead of inferring it.
+        Force a frequency (a key of :data:`~revwatch.data.panel.FREQUENCIES`,
+        e.g. ``"5min"``, ``"hourly"``, ``"fortnightly"``, ``"monthly"``)
+        instead of inferring it; rows finer than it then need ``aggregate``.
     metrics : list of str, optional
         Extra numeric columns to keep, parsed like the value column.
+    tz : str, optional
+        An IANA time zone (``"Europe/Berlin"``). Naive stamps are in this
+        zone; stamps with UTC offsets are converted to it; daily and coarser
+        periods (and roll-ups to them) are its dates. Steps shorter than a
+        day are UTC either way, so no hour is doubled or lost.
+    date_format : str, optional
+        The spelling of the dates (``"%d/%m/%Y"``, ``"ISO8601"``), for a
+        column whose day/month order cannot be told from its values.
 
     Returns
     -------
@@ -232,6 +243,7 @@ def load(
     'inferred --time month, --value revenue, --id account'
     """
     freq = _check_options(aggregate, freq)
+    zone = _check_zone(tz)
     table = _read_source(source, sql=sql, sheet=sheet)
     return _build_panel(
         table,
@@ -241,6 +253,8 @@ def load(
         metric_names=metrics,
         aggregate=aggregate,
         freq=freq,
+        tz=zone,
+        date_format=date_format,
     )
 
 
@@ -254,6 +268,8 @@ def from_frame(
     freq: str | None = None,
     source: str = "<frame>",
     metrics: Sequence[str] | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """Validate an in-memory pandas or polars DataFrame into a panel.
 
@@ -265,7 +281,7 @@ def from_frame(
     ----------
     frame : pandas.DataFrame or polars.DataFrame
         The long table.
-    id, time, value, aggregate, freq, metrics
+    id, time, value, aggregate, freq, metrics, tz, date_format
         As for :func:`load`.
     source : str
         How to name the frame in messages and in :attr:`Panel.source`.
@@ -285,6 +301,7 @@ def from_frame(
     [False, True, False]
     """
     freq = _check_options(aggregate, freq)
+    zone = _check_zone(tz)
     if isinstance(frame, pd.DataFrame):
         # Copy-on-write (pandas >= 3) makes a shallow copy independent of the caller's frame.
         table = _Table(
@@ -312,6 +329,8 @@ def from_frame(
         metric_names=metrics,
         aggregate=aggregate,
         freq=freq,
+        tz=zone,
+        date_format=date_format,
     )
 
 
@@ -379,6 +398,21 @@ def _check_options(aggregate: str | None, freq: str | None) -> str | None:
         return canonical_freq(freq)
     except ParameterError as error:
         raise _fail(ParameterError, str(error)) from None
+
+
+def _check_zone(tz: str | None) -> str | None:
+    """``tz`` checked as an IANA zone name (or UTC / a fixed offset such as +02:00)."""
+    if tz is None:
+        return None
+    try:
+        pd.Timestamp("2024-01-01").tz_localize(tz)
+    except Exception:  # zoneinfo, pytz and dateutil raise different types
+        raise _fail(
+            ParameterError,
+            f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin, "
+            "America/New_York or UTC (tz=, --tz)",
+        ) from None
+    return tz
 
 
 def _quoted(names: Sequence[object]) -> str:
@@ -784,10 +818,39 @@ class _Numbers:
 class _Dates:
     """A parsed date column."""
 
-    values: pd.Series  # datetime64, NaT for blank or bad cells
+    values: pd.Series  # datetime64, NaT for blank or bad cells; UTC where cells had offsets
     bad: np.ndarray  # bool: non-blank cells that are not dates
     blank: np.ndarray  # bool
     date_format: str = ""
+    #: the wall time of each stamp in its own zone, when the cells carried offsets or zones
+    wall: pd.Series | None = None
+    #: said when one of two readings (day/month or month/day) was chosen
+    note: str = ""
+    #: why no reading could be chosen (an error for the time column)
+    undecided: str = ""
+
+
+#: Day-first and month-first spellings of the same date: each format and its partner.
+DAY_MONTH_PARTNERS: dict[str, str] = {
+    "%m/%d/%Y": "%d/%m/%Y",
+    "%m/%d/%y": "%d/%m/%y",
+    "%m/%d/%Y %H:%M": "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S": "%d/%m/%Y %H:%M:%S",
+}
+DAY_MONTH_PARTNERS.update({day: month for month, day in list(DAY_MONTH_PARTNERS.items())})
+
+#: A UTC offset or ``Z`` at the end of an ISO 8601 stamp.
+OFFSET_PATTERN = r"\s*(?:[zZ]|(?:UTC|GMT)?[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _reading(date_format: str) -> str:
+    return "day/month/year" if date_format.startswith("%d") else "month/day/year"
+
+
+def _on_month_anchor(parsed: pd.DatetimeIndex) -> bool:
+    """Every date is the 1st or the last day of its month (one row a month, as exports write)."""
+    days = parsed[parsed.notna()]
+    return bool(len(days)) and bool(((days.day == 1) | days.is_month_end).all())
 
 
 def _text_dtype(n_cells: int) -> pd.StringDtype[Any]:
@@ -926,27 +989,45 @@ def _spell_quarters(text: pd.Series) -> pd.Series:
     return text
 
 
-def _to_datetime(text: pd.Series | pd.Index, date_format: str) -> pd.DatetimeIndex:
-    """Parse texts with one format; unparseable texts become NaT. Time zones are dropped."""
+def _to_datetime(
+    text: pd.Series | pd.Index, date_format: str, *, keep_zone: bool = False
+) -> pd.DatetimeIndex:
+    """Parse texts with one format; unparseable texts become NaT.
+
+    Stamps with offsets are converted to UTC; the zone is dropped unless
+    ``keep_zone`` (a single offset keeps its own wall time then).
+    """
     try:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
     except (ValueError, TypeError):  # mixed UTC offsets
         parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
     index = pd.DatetimeIndex(parsed)
-    if index.tz is not None:
-        index = index.tz_localize(None)
+    if index.tz is not None and not keep_zone:
+        index = index.tz_convert("UTC").tz_localize(None)
     return index
 
 
-def _parse_dates(column: pd.Series) -> _Dates:
-    """Parse a time column, trying each spelling of :data:`DATE_FORMATS` on the distinct texts."""
+def _parse_dates(column: pd.Series, date_format: str | None = None) -> _Dates:
+    """Parse a time column, trying each spelling of :data:`DATE_FORMATS` on the distinct texts.
+
+    One reading for the whole column: the spelling that reads most of the
+    distinct texts (``date_format`` when given). When the day-first and the
+    month-first reading both read every text and give different dates, the
+    one that puts every date on the 1st or the last day of a month is taken
+    (with a note); when neither or both do, the column is undecided. Stamps
+    with UTC offsets (or a zone) are UTC in ``values``, their own wall time
+    in ``wall``.
+    """
     count = len(column)
     if column.dtype.kind == "M":
-        values = pd.Series(pd.DatetimeIndex(column), index=column.index)
-        if values.dt.tz is not None:
-            values = values.dt.tz_localize(None)
+        index = pd.DatetimeIndex(column)
+        wall = None
+        if index.tz is not None:
+            wall = pd.Series(index.tz_localize(None), index=column.index)
+            index = index.tz_convert("UTC").tz_localize(None)
+        values = pd.Series(index, index=column.index)
         blank = values.isna().to_numpy()
-        return _Dates(values=values, bad=np.zeros(count, dtype=bool), blank=blank)
+        return _Dates(values=values, bad=np.zeros(count, dtype=bool), blank=blank, wall=wall)
     text = _as_text(column)
     blank = (text.isna() | text.eq("")).to_numpy(dtype=bool, na_value=True)
     codes, distinct = pd.factorize(text.where(~pd.Series(blank, index=column.index)))
@@ -956,24 +1037,68 @@ def _parse_dates(column: pd.Series) -> _Dates:
     # Every spelling of a date has a digit; skip the formats for text like "acme".
     if len(distinct_text) and distinct_text.str.contains(r"\d", regex=True).any():
         first = distinct_text.iloc[:1]
-        for date_format in DATE_FORMATS:
-            if _to_datetime(first, date_format).isna().all():
+        for candidate in (date_format,) if date_format else DATE_FORMATS:
+            if not date_format and _to_datetime(first, candidate).isna().all():
                 continue
-            parsed = _to_datetime(distinct_text, date_format)
+            parsed = _to_datetime(distinct_text, candidate, keep_zone=True)
             n_parsed = int(np.count_nonzero(parsed.notna()))
             if n_parsed > best_parsed:
-                best, best_format, best_parsed = parsed, date_format, n_parsed
+                best, best_format, best_parsed = parsed, candidate, n_parsed
             if n_parsed == len(distinct_text):
                 break
     if best is None:
         values = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
         return _Dates(values=values, bad=~blank, blank=blank)
-    picked = np.where(codes >= 0, codes, 0)
-    parsed_values = best.to_numpy()[picked]
-    parsed_values[codes < 0] = np.datetime64("NaT")
-    values = pd.Series(parsed_values, index=column.index)
+    note = undecided = ""
+    partner = DAY_MONTH_PARTNERS.get(best_format) if not date_format else None
+    if partner is not None and best_parsed == len(distinct_text):
+        other = _to_datetime(distinct_text, partner)
+        if other.notna().all() and not other.equals(best):
+            anchored, other_anchored = _on_month_anchor(best), _on_month_anchor(other)
+            if other_anchored and not anchored:
+                best, best_format, other = other, partner, best
+            if anchored != other_anchored:
+                note = (
+                    f"read it as {_reading(best_format)} ({best_format}): every date is then "
+                    "the 1st or the last day of a month, as "
+                    f"{_reading(DAY_MONTH_PARTNERS[best_format])} they would not be"
+                )
+            else:
+                sample = str(distinct.take([0])[0]) if len(distinct) else ""
+                undecided = (
+                    f"dates such as {sample!r} read both as day/month/year and as "
+                    "month/day/year, and neither reading is clearly right"
+                )
+    wall = None
+    if best.tz is not None:
+        # the wall time in each stamp's own zone: a single offset's own reading, or the
+        # text without its offset (several offsets, as a zone with daylight saving has)
+        if str(best.tz) != "UTC":
+            own = best.tz_localize(None)
+        else:
+            unzoned = distinct_text.str.replace(OFFSET_PATTERN, "", regex=True)
+            own = _to_datetime(unzoned, best_format)
+        wall = pd.Series(_by_codes(own, codes), index=column.index)
+        best = best.tz_convert("UTC").tz_localize(None)
+    values = pd.Series(_by_codes(best, codes), index=column.index)
     bad = ~blank & values.isna().to_numpy()
-    return _Dates(values=values, bad=bad, blank=blank, date_format=best_format)
+    return _Dates(
+        values=values,
+        bad=bad,
+        blank=blank,
+        date_format=best_format,
+        wall=wall,
+        note=note,
+        undecided=undecided,
+    )
+
+
+def _by_codes(parsed: pd.DatetimeIndex, codes: np.ndarray) -> np.ndarray:
+    """The parsed distinct texts mapped back to the rows (NaT for blank rows)."""
+    picked = np.where(codes >= 0, codes, 0)
+    values = parsed.to_numpy()[picked]
+    values[codes < 0] = np.datetime64("NaT")
+    return values
 
 
 # --------------------------------------------------------------------------
@@ -989,6 +1114,8 @@ class _Validator:
         self.name = table.name
         self.rows = table.rows
         self.notes: list[str] = list(table.notes)
+        #: the spelling of dates given by the caller (``date_format=``), if any
+        self.date_format: str | None = None
         self._numbers: dict[str, _Numbers] = {}
         self._dates: dict[str, _Dates] = {}
         self._is_numeric: dict[str, bool] = {}
@@ -1011,7 +1138,7 @@ class _Validator:
 
     def dates(self, column: str) -> _Dates:
         if column not in self._dates:
-            self._dates[column] = _parse_dates(self.frame[column])
+            self._dates[column] = _parse_dates(self.frame[column], self.date_format)
         return self._dates[column]
 
     # -- messages ------------------------------------------------------
@@ -1238,13 +1365,23 @@ class _Validator:
                 "fill it in or delete the row",
             )
         if parsed.bad.any():
-            raise self.cell_error(
-                InputError, parsed.bad, column, "cannot read {text} as a date", DATE_FIX
+            fix = (
+                f"fix the cell to match --date-format {self.date_format}"
+                if self.date_format
+                else DATE_FIX
             )
-        if parsed.date_format == "%m/%d/%Y":
-            other = _to_datetime(_as_text(self.frame[column]), "%d/%m/%Y")
-            if other.notna().all():
-                self.note(f"read {column} as month/day/year (it could also be day/month/year)")
+            raise self.cell_error(
+                InputError, parsed.bad, column, "cannot read {text} as a date", fix
+            )
+        if parsed.undecided:
+            raise _fail(
+                InputError,
+                f"{self.name}, column {column!r}: {parsed.undecided}; pass --date-format "
+                f"{DAY_MONTH_PARTNERS.get(parsed.date_format, '%d/%m/%Y')} or --date-format "
+                f"{parsed.date_format} (date_format=) to say which",
+            )
+        if parsed.note:
+            self.note(f"{column}: {parsed.note}")
         return parsed.values
 
     def parse_ids(self, ids: list[str]) -> dict[str, pd.Series]:
@@ -1402,6 +1539,8 @@ def _build_panel(
     metric_names: Sequence[str] | None,
     aggregate: str | None,
     freq: str | None,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """The one validation path shared by :func:`load` and :func:`from_frame`."""
     name = table.name
@@ -1422,6 +1561,7 @@ def _build_panel(
         raise _fail(InputError, f"{name}: {table.is_empty_message}")
     table.frame = frame.reset_index(drop=True)
     validator = _Validator(table)
+    validator.date_format = date_format
 
     ids, time_column, value_column, metrics = validator.roles(
         id_names, time_name, value_name, metric_names
@@ -1448,7 +1588,8 @@ def _build_panel(
             "the date {text} is out of range (years 1678-2261)",
             "fix the year",
         ) from None
-    freq, periods = _steps(validator, raw_periods, keys, freq, time_column)
+    absolute, wall = _zoned(validator, raw_periods, keys, time_column, tz)
+    freq, periods = _steps(validator, absolute, keys, freq, time_column, wall=wall, tz=tz)
     if freq in ("weekly", "fortnightly"):
         # 1970-01-01 was a Thursday (3); integer days avoid calendar fields per row
         days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
@@ -1517,18 +1658,64 @@ def _series_namer(keys: dict[str, pd.Series], order: SeriesOrder) -> Callable[[i
     return name
 
 
+def _zoned(
+    validator: _Validator,
+    raw_periods: pd.Series,
+    keys: dict[str, pd.Series],
+    time_column: str,
+    tz: str | None,
+) -> tuple[pd.Series, pd.Series | None]:
+    """Each row's absolute time (naive UTC) and, where it differs, its wall time.
+
+    Stamps with UTC offsets: absolute is UTC; the wall time is in ``tz`` when
+    given, else in each stamp's own zone (a Berlin export's offsets change
+    with daylight saving; its dates are still Berlin dates). Naive stamps
+    with ``tz``: they are its wall time; the absolute time places the hour
+    the clocks repeat in autumn by its order within its series (first the
+    summer one) and refuses a time the clocks skip in spring.
+    """
+    wall_cells = validator.dates(time_column).wall
+    if wall_cells is None and tz is None:
+        return raw_periods, None
+    if wall_cells is not None:
+        if tz is None:
+            wall = wall_cells.reset_index(drop=True).astype("datetime64[ns]")
+        else:
+            wall = raw_periods.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+        return raw_periods, wall.astype("datetime64[ns]")
+    assert tz is not None
+    first_time = ~pd.DataFrame({**keys, PERIOD: raw_periods}, copy=False).duplicated().to_numpy()
+    localised = raw_periods.dt.tz_localize(tz, ambiguous=first_time, nonexistent="NaT")
+    skipped = localised.isna().to_numpy()
+    if skipped.any():
+        raise validator.cell_error(
+            InputError,
+            skipped,
+            time_column,
+            f"{{text}} does not exist in {tz} (the clocks skip it for daylight saving)",
+            "fix the stamp, or pass the zone the stamps are really in with --tz (UTC if none)",
+        )
+    absolute = localised.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    return absolute, raw_periods
+
+
 def _steps(
     validator: _Validator,
     raw_periods: pd.Series,
     keys: dict[str, pd.Series],
     freq: str | None,
     time_column: str,
+    *,
+    wall: pd.Series | None = None,
+    tz: str | None = None,
 ) -> tuple[str, pd.Series]:
     """The frequency (inferred when None) and each row's period.
 
-    A step shorter than a day keeps the input's own stamps, moved onto the
-    series' phase when a few seconds off; daily and coarser periods are
-    snapped to the start of their day, month, quarter or year.
+    ``raw_periods`` is absolute time (naive UTC when the stamps had offsets
+    or ``tz`` was given), ``wall`` the wall time where it differs. A step
+    shorter than a day keeps the input's own (absolute) stamps, moved onto
+    the series' phase when a few seconds off; daily and coarser periods are
+    the start of their day, month, quarter or year in wall time.
     """
     stamps = raw_periods.to_numpy(dtype="datetime64[ns]")
     inferred = freq is None
@@ -1543,9 +1730,18 @@ def _steps(
             raise _fail(InputError, str(error)) from None
         validator.note(how)
     if freq not in SUB_DAILY:
+        if wall is not None:
+            zone = f"in {tz}" if tz else "in their own zone (from their UTC offsets)"
+            validator.note(f"{freq} periods of {time_column} are dates {zone}")
+            raw_periods, stamps = wall, wall.to_numpy(dtype="datetime64[ns]")
         # the distinct periods (a hash pass over every row) serve normalising
         distinct = pd.unique(stamps) if len(stamps) >= DISTINCT_FIRST else None
         return freq, _normalise_periods(raw_periods, freq, distinct)
+    if wall is not None:
+        validator.note(
+            f"{freq} periods of {time_column} are UTC (absolute time, so no hour is doubled "
+            "or lost when the clocks change)"
+        )
     assert order is not None
     aligned = align_sub_daily(order, freq)
     if aligned is not None:
