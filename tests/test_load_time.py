@@ -368,3 +368,213 @@ def test_detect_on_five_minute_rows_exits_zero_and_keeps_the_phase(tmp_path: Pat
     flagged = pd.read_csv(pd.io.common.StringIO(result.output))
     assert (pd.to_datetime(flagged["period"]).dt.second == 53).all()
     assert stamps[700].strftime("%Y-%m-%dT%H:%M:%S") in flagged["period"].tolist()
+
+
+# --------------------------------------------------------------------------
+# Case 1: time zones
+# --------------------------------------------------------------------------
+
+
+def _iso(stamps: pd.DatetimeIndex) -> list[str]:
+    """ISO 8601 texts with their UTC offset (+02:00, or Z for UTC)."""
+    return [stamp.isoformat().replace("+00:00", "Z") for stamp in stamps]
+
+
+BERLIN_MONTHS = pd.date_range("2024-07-01", periods=8, freq="MS", tz="Europe/Berlin")
+BERLIN_DAYS = pd.date_range("2024-10-20", periods=14, freq="D", tz="Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("stamps", "freq", "expected"),
+    [
+        pytest.param(
+            BERLIN_MONTHS,
+            "monthly",
+            pd.date_range("2024-07-01", periods=8, freq="MS"),
+            id="berlin-monthly-dst",
+        ),
+        pytest.param(
+            BERLIN_DAYS,
+            "daily",
+            pd.date_range("2024-10-20", periods=14, freq="D"),
+            id="berlin-daily",
+        ),
+        pytest.param(
+            pd.date_range("2024-07-01", periods=8, freq="MS").tz_localize("+02:00"),
+            "monthly",
+            pd.date_range("2024-07-01", periods=8, freq="MS"),
+            id="constant-offset-monthly",
+        ),
+        pytest.param(
+            pd.date_range("2024-03-01", periods=6, freq="MS", tz="Europe/London"),
+            "monthly",
+            pd.date_range("2024-03-01", periods=6, freq="MS"),
+            id="london-z-mixed-with-offsets",
+        ),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".parquet"])
+def test_offsets_of_daily_and_coarser_data_are_wall_dates(
+    tmp_path: Path,
+    stamps: pd.DatetimeIndex,
+    freq: str,
+    expected: pd.DatetimeIndex,
+    suffix: str,
+) -> None:
+    cells: object = _iso(stamps) if suffix != ".parquet" else stamps
+    frame = pd.DataFrame({"month": cells, "revenue": np.arange(len(stamps), dtype=float)})
+    panel = load(write_rows(tmp_path, "zoned" + suffix, frame))
+    assert panel.freq == freq
+    assert stamps_of(panel) == expected.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    assert panel.frame["value"].tolist() == frame["revenue"].tolist()
+    assert any("dates in their own zone" in note for note in panel.notes)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_sub_daily_offsets_are_utc_so_no_hour_is_doubled(tmp_path: Path, suffix: str) -> None:
+    utc = pd.date_range("2024-10-26 22:00", periods=8, freq="h", tz="UTC")  # DST ends at 01:00Z
+    berlin = utc.tz_convert("Europe/Berlin")
+    cells: object = _iso(berlin) if suffix == ".csv" else berlin
+    panel = load(write_rows(tmp_path, "hours" + suffix, pd.DataFrame({"t": cells, "v": 1.0})))
+    assert panel.freq == "hourly"
+    assert stamps_of(panel) == utc.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    assert panel.matrix().values.shape == (1, 8)
+    assert any("are UTC" in note for note in panel.notes)
+
+
+def test_constant_offset_and_dst_offsets_agree_on_sub_daily_data(tmp_path: Path) -> None:
+    utc = pd.date_range("2024-07-01 00:00", periods=6, freq="h", tz="UTC")
+    constant = load(
+        write_rows(tmp_path, "a.csv", pd.DataFrame({"t": _iso(utc.tz_convert("+02:00")), "v": 1.0}))
+    )
+    zone = load(
+        write_rows(
+            tmp_path, "b.csv", pd.DataFrame({"t": _iso(utc.tz_convert("Europe/Berlin")), "v": 1.0})
+        )
+    )
+    assert stamps_of(constant) == stamps_of(zone) == utc.strftime("%Y-%m-%d %H:%M:%S").tolist()
+
+
+def test_naive_local_stamps_with_tz_place_the_repeated_hour(tmp_path: Path) -> None:
+    utc = pd.date_range("2024-10-26 22:00", periods=8, freq="h", tz="UTC")
+    local = utc.tz_convert("Europe/Berlin").tz_localize(None)  # 02:00 appears twice
+    frame = pd.DataFrame(
+        {"series": "a", "t": local.strftime("%Y-%m-%d %H:%M:%S"), "v": np.arange(8.0)}
+    )
+    path = write_rows(tmp_path, "local.csv", frame)
+    with pytest.raises(DuplicateRowsError):
+        load(path)
+    panel = load(path, tz="Europe/Berlin")
+    assert panel.freq == "hourly"
+    assert stamps_of(panel) == utc.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    assert panel.frame["value"].tolist() == list(np.arange(8.0))
+
+
+def test_naive_stamp_the_clocks_skip_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "spring.csv"
+    path.write_text("t,v\n2024-03-31 01:00,1\n2024-03-31 02:30,2\n2024-03-31 03:00,3\n")
+    with pytest.raises(InputError) as caught:
+        load(path, tz="Europe/Berlin", freq="30min")
+    assert "line 3" in str(caught.value) and "does not exist in Europe/Berlin" in str(caught.value)
+
+
+def test_tz_says_where_the_reporting_day_starts(tmp_path: Path) -> None:
+    utc = pd.date_range("2024-07-01 20:00", periods=8, freq="h", tz="UTC")
+    path = write_rows(tmp_path, "h.csv", pd.DataFrame({"t": _iso(utc), "v": 1.0}))
+    own = load(path, freq="daily", aggregate="sum")  # Z: the day of UTC
+    assert stamps_of(own) == ["2024-07-01 00:00:00", "2024-07-02 00:00:00"]
+    assert own.frame["value"].tolist() == [4.0, 4.0]
+    berlin = load(path, freq="daily", aggregate="sum", tz="Europe/Berlin")  # 22:00Z is midnight
+    assert berlin.frame["value"].tolist() == [2.0, 6.0]
+    assert any("dates in Europe/Berlin" in note for note in berlin.notes)
+
+
+def test_unknown_zone_is_a_parameter_error(tmp_path: Path) -> None:
+    path = write_rows(tmp_path, "f.csv", _step_frame("2024-03-01", "D"))
+    with pytest.raises(ParameterError, match="Europe/Berlin"):
+        load(path, tz="Mars/Olympus")
+    result = runner.invoke(app, ["detect", str(path), "--tz", "Mars/Olympus"])
+    assert result.exit_code == 2
+
+
+# --------------------------------------------------------------------------
+# Case 2: one reading of day and month for the whole column
+# --------------------------------------------------------------------------
+
+
+def _uk_monthly(n_series: int = 2) -> pd.DataFrame:
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    return pd.DataFrame(
+        {
+            "account": np.repeat([f"acct{i}" for i in range(n_series)], 12),
+            "month": np.tile(months.strftime("%d/%m/%Y"), n_series),
+            "revenue": np.arange(12.0 * n_series),
+        }
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_uk_dates_on_the_first_are_read_day_first(tmp_path: Path, suffix: str) -> None:
+    frame = _uk_monthly()
+    panel = load(write_rows(tmp_path, "uk" + suffix, frame))
+    assert panel.freq == "monthly"
+    expected = pd.date_range("2024-01-01", periods=12, freq="MS").strftime("%Y-%m-%d %H:%M:%S")
+    assert stamps_of(panel) == [*expected] * 2
+    notes = [note for note in panel.notes if "day/month/year" in note]
+    assert notes and "%d/%m/%Y" in notes[0]
+
+
+def test_us_dates_on_the_first_are_read_month_first(tmp_path: Path) -> None:
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    frame = pd.DataFrame({"month": months.strftime("%m/%d/%Y"), "revenue": 1.0})
+    panel = load(write_rows(tmp_path, "us.csv", frame))
+    assert panel.freq == "monthly"
+    assert stamps_of(panel) == months.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    assert any("month/day/year" in note for note in panel.notes)
+
+
+def test_unambiguous_dates_need_no_note(tmp_path: Path) -> None:
+    path = tmp_path / "us.csv"
+    path.write_text("day,revenue\n07/15/2024,1\n07/16/2024,2\n07/17/2024,3\n")
+    panel = load(path)
+    assert stamps_of(panel)[0] == "2024-07-15 00:00:00"
+    assert not any("day/month" in note for note in panel.notes)
+
+
+AMBIGUOUS = "month,revenue\n" + "".join(f"03/{month:02d}/2024,{month}\n" for month in range(1, 13))
+
+
+def test_neither_reading_clearly_right_asks_for_date_format(tmp_path: Path) -> None:
+    path = tmp_path / "third.csv"
+    path.write_text(AMBIGUOUS)
+    with pytest.raises(InputError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert "\n" not in message and "third.csv" in message and "'month'" in message
+    assert "--date-format %d/%m/%Y" in message and "--date-format %m/%d/%Y" in message
+    result = runner.invoke(app, ["detect", str(path)])
+    assert result.exit_code == 2 and "--date-format" in result.output
+    day_first = load(path, date_format="%d/%m/%Y")
+    assert day_first.freq == "monthly"
+    assert stamps_of(day_first)[:2] == ["2024-01-01 00:00:00", "2024-02-01 00:00:00"]
+    month_first = load(path, date_format="%m/%d/%Y")
+    assert month_first.freq == "daily"
+    assert stamps_of(month_first)[:2] == ["2024-03-01 00:00:00", "2024-03-02 00:00:00"]
+
+
+def test_cell_not_matching_the_date_format_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("day,revenue\n01/02/2024,1\n2024-02-02,2\n")
+    with pytest.raises(InputError) as caught:
+        load(path, date_format="%d/%m/%Y")
+    assert "line 3" in str(caught.value) and "--date-format %d/%m/%Y" in str(caught.value)
+
+
+def test_api_detect_takes_the_time_options(tmp_path: Path) -> None:
+    import revwatch
+
+    path = tmp_path / "third.csv"
+    path.write_text(AMBIGUOUS)
+    flags = revwatch.detect(path, date_format="%d/%m/%Y", tz="Europe/Berlin", all_rows=True)
+    assert len(flags) == 12
+    assert pd.to_datetime(flags["period"]).min() == pd.Timestamp("2024-01-01")

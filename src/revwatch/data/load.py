@@ -10,10 +10,14 @@ validation path as :func:`from_frame`. That path
   ``"€1.234,56"``, ``"1 234,56"``), accounting negatives (``"(1,234.00)"``),
   decimal commas, blank cells (kept as NaN) and the usual date spellings
   (``2024-07-01``, ``2024-07``, ``Jul 2024``, ``07/2024``, ``2024Q3``);
-* infers the frequency from the median spacing of the distinct periods and
-  normalises each period to the start of its month, quarter, year, day or
-  hour (weekly periods keep their weekday);
-* refuses duplicate (series, period) rows unless ``aggregate="sum"``.
+* infers the step from the gaps within each series (any fixed step from a
+  minute to a year, :mod:`revwatch.data.steps`), refuses series of
+  different steps, keeps the phase of steps shorter than a day and
+  normalises other periods to the start of their day, month, quarter or year
+  (weekly periods keep their weekday);
+* reads day/month order and UTC offsets one way for the whole column
+  (``date_format=``, ``tz=``);
+* refuses duplicate (series, period) rows unless ``aggregate`` is given.
 
 A period the source does not contain stays missing: no row is ever added and
 nothing is filled with zero. Every problem with the input is raised as a
