@@ -188,11 +188,20 @@ def detect_command(
     ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name.")] = None,
     aggregate: Annotated[
-        str | None, typer.Option("--aggregate", help="'sum' adds up duplicate series-period rows.")
+        str | None,
+        typer.Option(
+            "--aggregate",
+            help="Rows sharing a series and period: sum adds them up, mean averages, last keeps "
+            "the latest.",
+        ),
     ] = None,
     freq: Annotated[
         str | None,
-        typer.Option("--freq", help="hourly, daily, weekly, monthly, quarterly or yearly."),
+        typer.Option(
+            "--freq",
+            help="1min, 5min, 10min, 15min, 30min, hourly, daily, weekly, fortnightly, monthly, "
+            "quarterly or yearly (default: inferred).",
+        ),
     ] = None,
     method: Annotated[
         str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")
@@ -247,6 +256,18 @@ def detect_command(
     raw_text: Annotated[
         bool, typer.Option("--raw-text", help="CSV: no ' before text cells like =, +, -, @.")
     ] = False,
+    # time options of the loader (see README, "Loading data")
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="Time zone (e.g. Europe/Berlin) of naive stamps and of the reporting day.",
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option("--date-format", help="Spelling of the dates, e.g. %d/%m/%Y or ISO8601."),
+    ] = None,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
@@ -262,7 +283,8 @@ def detect_command(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
                 dimensions=dimensions or None, country=country, events=events,
-                decimal=decimal, encoding=encoding, skip_rows=skip_rows, **_parse_params(param),
+                decimal=decimal, encoding=encoding, skip_rows=skip_rows,
+                tz=tz, date_format=date_format, **_parse_params(param),
             )  # fmt: skip
             emit_incidents(
                 found, fmt=fmt, output=output, limit=limit, quiet=quiet, safe_text=not raw_text
@@ -285,6 +307,8 @@ def detect_command(
             decimal=decimal,
             encoding=encoding,
             skip_rows=skip_rows,
+            tz=tz,
+            date_format=date_format,
             **_parse_params(param),
         )
         if not quiet:

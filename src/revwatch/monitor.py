@@ -92,9 +92,15 @@ __all__ = [
 
 #: Approximate length of one period of each grain, in days.
 GRAIN_DAYS: dict[str, float] = {
+    "1min": 1 / 1440,
+    "5min": 5 / 1440,
+    "10min": 10 / 1440,
+    "15min": 15 / 1440,
+    "30min": 30 / 1440,
     "hourly": 1 / 24,
     "daily": 1.0,
     "weekly": 7.0,
+    "fortnightly": 14.0,
     "monthly": 31.0,
     "quarterly": 92.0,
     "yearly": 366.0,
