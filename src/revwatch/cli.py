@@ -60,7 +60,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RevwatchError as exc:
-        typer.echo(f"revwatch: error: {redact(exc)}", err=True)
+        typer.echo(f"revwatch: error: {printable(redact(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise

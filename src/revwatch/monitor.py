@@ -182,22 +182,18 @@ def _read_events(source: SourceConfig) -> pd.DataFrame:
             else:
                 frames.append(pd.read_csv(path))
         return pd.concat(frames, ignore_index=True)
-    import sqlalchemy as sa
+    from revwatch.data.sql import read_sql_url
 
     url = source.database_url()
     if url is None or source.query is None:
         raise InputError(
             f"source {source.name!r}: events need a path, or a url (or url_env) and a query"
         )
-    try:
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            return pd.read_sql_query(sa.text(source.query), conn)
-    except Exception as exc:
-        raise InputError(
-            f"source {source.name!r}: query failed ({str(exc).splitlines()[0]}); "
-            "check the URL and query"
-        ) from None
+    try:  # the same read-only, one-statement rules as every SQL source
+        frame, _name = read_sql_url(url, source.query)
+    except RevwatchError as exc:
+        raise InputError(f"source {source.name!r}: {exc}") from None
+    return frame
 
 
 def load_metric(config: Config, metric: MetricConfig) -> Panel:

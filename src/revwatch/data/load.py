@@ -888,7 +888,11 @@ def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: in
 
 
 def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns whose every cell Excel stores as a number (or a date) as float64 (datetime64)."""
+    """Columns whose every cell Excel stores as a number (or a date) typed as such.
+
+    In a column that mixes numbers and text, the number cells become text that
+    reads back as exactly that number (:func:`_number_cell_text`).
+    """
     typed = frame.copy(deep=False)
     for column in frame.columns:
         kind = pd.api.types.infer_dtype(frame[column], skipna=True)
@@ -896,7 +900,23 @@ def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
             typed[column] = pd.to_numeric(frame[column])
         elif kind in ("datetime", "datetime64", "date"):
             typed[column] = pd.to_datetime(frame[column])
+        elif kind in ("mixed", "mixed-integer"):
+            typed[column] = frame[column].map(_number_cell_text, na_action="ignore")
     return typed
+
+
+def _number_cell_text(cell: Any) -> Any:
+    """A number cell of a mixed column as text that reads back as that number, and only so.
+
+    ``32.477`` stored as a number must not look like a thousands group to the
+    text parser: such a value is spelled in scientific notation.
+    """
+    if isinstance(cell, bool | np.bool_) or not isinstance(cell, int | float | np.number):
+        return cell
+    if float(cell).is_integer():
+        return str(int(cell))
+    text = repr(float(cell))
+    return f"{float(cell):.15e}" if re.match(AMBIGUOUS_GROUP, text) else text
 
 
 def _title_rows(frame: pd.DataFrame) -> int:
@@ -1053,6 +1073,15 @@ def _parse_numbers(
         return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
+    if kind == "O":
+        # Python numbers in an object column (frames, mixed spreadsheet columns) are numbers,
+        # not text to guess separators in
+        inferred = pd.api.types.infer_dtype(column, skipna=True)
+        if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+            values = pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+            return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
+        if inferred in ("mixed", "mixed-integer"):
+            column = column.map(_number_cell_text, na_action="ignore")
 
     codes, distinct_cells = pd.factorize(column.astype(_text_dtype(count)).str.strip())
     distinct = pd.Series(distinct_cells, dtype=_text_dtype(len(distinct_cells)))
@@ -1114,6 +1143,9 @@ def _parse_distinct_numbers(
         direct = pd.to_numeric(texts.where(~pd.Series(blank, index=texts.index)), errors="coerce")
         direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isfinite(direct_values[~blank]).all():
+            # one dot decimal anywhere settles the column: look at a few texts first
+            if flag(texts.iloc[:256].str.contains(PLAIN_DOT_DECIMAL, regex=True)).any():
+                return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool), evidence=".")
             dotted = flag(texts.str.contains(".", regex=False)) & ~blank
             if not dotted.any():
                 return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
@@ -1649,7 +1681,7 @@ class _Validator:
             before = original.filter(pa.array(changed)).to_pylist()
             after = cleaned.filter(pa.array(changed)).to_pylist()
             listing = ", ".join(
-                f"{old!r} -> {new!r}" for old, new in zip(before, after, strict=True)
+                f"{_shown_id(old)} -> {new!r}" for old, new in zip(before, after, strict=True)
             )
             self.note(
                 f"normalised {len(before)} id(s) in {column} (Unicode NFC, spaces trimmed), "
@@ -1828,6 +1860,13 @@ class _Validator:
         if parsed.dash_zeros:
             self.note(f"read {parsed.dash_zeros} dash cell(s) in {column} as 0 (accounting zero)")
         return parsed.values
+
+
+def _shown_id(text: str) -> str:
+    """``repr`` of an id, with combining marks spelled out when it is not NFC (visibly)."""
+    import unicodedata
+
+    return ascii(text) if unicodedata.normalize("NFC", text) != text else repr(text)
 
 
 def _normalise_periods(

@@ -386,7 +386,7 @@ def render_table(
 
     total = len(results)
     if total == 0:
-        prefix = f"{title}: " if title else ""
+        prefix = f"{printable(title)}: " if title else ""
         out.print(f"{prefix}No anomalies found.", style="bold green", markup=False)
         return
 
@@ -421,7 +421,7 @@ def render_table(
 
     # On a narrow terminal ids and types wrap or shorten first; periods and numbers never wrap.
     table = Table(
-        title=title,
+        title=None if title is None else Text(printable(title), style="bold"),
         header_style="bold",
         title_style="bold",
         box=box.SIMPLE_HEAVY,
