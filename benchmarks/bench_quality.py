@@ -28,7 +28,8 @@ Three parts, each a Markdown table (``--parts`` picks them):
     with its options off (today's tables) and, for daily-revenue and
     saas-mrr, with ``--realistic`` (holidays + billing bump; yearly cycles,
     heavy tails, late starts, 36 months): event recall, event precision,
-    event F1 and false alarms per 1000 series-periods.
+    event F1, false alarms per 1000 series-periods and types right (the share
+    of detected events whose first flag has the labelled type).
 
 Methods: ``--methods`` for the real series and the generators (default
 ``auto``, ``rolling-zscore``, ``rolling-iqr``, ``isolation-forest``, the causal
@@ -228,8 +229,8 @@ def generator_part(methods: list[str], seeds: int, jobs: int) -> str:
     ]
     lines = [
         "| data set | options | method | event recall | event precision | event F1 "
-        "| false alarms / 1000 series-periods | point F1 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| false alarms / 1000 series-periods | types right | point F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset, options in runs:
         started = time.monotonic()
@@ -244,10 +245,11 @@ def generator_part(methods: list[str], seeds: int, jobs: int) -> str:
                 f"{_pm(row.event_recall_mean, row.event_recall_std)} | "
                 f"{_pm(row.event_precision_mean, row.event_precision_std)} | "
                 f"{_pm(row.event_f1_mean, row.event_f1_std)} | {_pm(per_1000, spread, 1)} | "
+                f"{_pm(row.types_right_mean, row.types_right_std)} | "
                 f"{_pm(row.point_f1_mean, row.point_f1_std)} |"
             )
         for name, why in result.skipped.items():
-            lines.append(f"| {dataset} | {shown} | {name} | skipped: {why[:80]} |||||")
+            lines.append(f"| {dataset} | {shown} | {name} | skipped: {why[:80]} ||||||")
         _say(f"generators: {dataset} ({shown}) done in {time.monotonic() - started:.0f}s")
     return "\n".join(lines)
 
