@@ -7,6 +7,7 @@ webhook server so the pages have delivery history.
 
 from __future__ import annotations
 
+import html
 import http.server
 import json
 import re
@@ -30,6 +31,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient
 
 from revwatch.web.app import create_app
+from revwatch.web.views import money
 
 TOKEN = "test-token-8c1f-2e9a-77d0"
 BASE = "http://localhost"  # an allowed Host; forms post with this Origin
@@ -374,6 +376,26 @@ def test_form_posts_update_the_store_and_redirect_back(client: TestClient, store
     assert len(Store(store_url).labels()) == 1
 
 
+def test_ack_on_a_resolved_incident_is_refused_by_cli_api_and_page(
+    client: TestClient, store_url: str
+) -> None:
+    from revwatch.store import ack_refusal
+
+    resolved = next(r["incident_id"] for r in Store(store_url).incidents(status="resolved"))
+    message = ack_refusal(resolved)
+    cli = CliRunner().invoke(cli_app, ["incidents", "ack", resolved, "--store", store_url])
+    assert cli.exit_code == 2 and message in " ".join(cli.output.split())
+    api = client.post(f"/api/incidents/{resolved}/ack", headers=_auth())
+    assert api.status_code == 400 and api.json()["error"] == message
+    _login(client)
+    page = client.get(f"/incidents/{resolved}").text
+    ack_button = re.search(r"<button[^>]*>Acknowledge</button>", page)
+    assert ack_button and "disabled" in ack_button.group(0)
+    form = client.post(f"/incidents/{resolved}/ack", follow_redirects=False)
+    assert form.status_code == 400 and html.escape(message) in form.text
+    assert Store(store_url).incident(resolved)["status"] == "resolved"  # type: ignore[index]
+
+
 def test_login_next_is_local_only(client: TestClient) -> None:
     answer = client.post(
         "/login", data={"token": TOKEN, "next": "//evil.example/x"}, follow_redirects=False
@@ -392,9 +414,23 @@ def test_html_report_is_one_self_contained_file(store_url: str, tmp_path: Path) 
     text = out.read_text(encoding="utf-8")
     images = re.findall(r'<img src="([^"]*)"', text)
     store = Store(store_url)
-    run_id = max(r["last_seen_run"] or 0 for r in store.incidents())
-    expected = [r for r in store.incidents() if run_id in (r["first_seen_run"], r["last_seen_run"])]
+
+    def changed_in(row: dict[str, Any]) -> set[int]:
+        return {row[k] for k in ("first_seen_run", "escalated_run", "resolved_run") if row[k]}
+
+    run_id = max(max(changed_in(r)) for r in store.incidents())
+    expected = [r for r in store.incidents() if run_id in changed_in(r)]
+    only_seen = [
+        r for r in store.incidents() if r["last_seen_run"] == run_id and run_id not in changed_in(r)
+    ]
     assert len(images) == min(25, len(expected)) > 0
+    # the run's incidents only (opened, escalated or resolved in it), signed totals
+    assert f"{len(expected)} incidents" in text
+    assert only_seen  # the scenario has incidents the last run only saw again
+    for row in only_seen:
+        assert row["incident_id"] not in text
+    net = sum(r["impact"] for r in expected)
+    assert re.search(r'data-total="net">([^<]*)<', text).group(1) == money(net)  # type: ignore[union-attr]
     assert all(src.startswith("data:image/png;base64,") for src in images)
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
     assert all(not link.startswith(("http://", "https://", "//")) for link in links), links
