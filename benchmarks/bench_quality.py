@@ -46,10 +46,12 @@ generator seed).
 Run time on the shared 2-core machine with the defaults and 3 seeds: about
 20 minutes, most of it the generators (``--seeds 1`` is about a third).
 
-``--write FILE`` replaces the text between the markers
-``<!-- bench_quality:start -->`` and ``<!-- bench_quality:end -->`` in FILE
-(appending them at the end the first time), so re-running replaces the
-tables. The tables are always printed on stdout, progress on stderr.
+``--write FILE`` replaces, for each part run, the text between the markers
+``<!-- bench_quality:PART:start -->`` and ``<!-- bench_quality:PART:end -->``
+in FILE (appending them at the end the first time), so re-running a part
+replaces its table and leaves the others; each part says the command, commit
+and date it was measured with. The tables are always printed on stdout,
+progress on stderr.
 """
 
 from __future__ import annotations
@@ -75,8 +77,12 @@ DEFAULT_METHODS = "auto,rolling-zscore,rolling-iqr,isolation-forest"
 DEFAULT_LABELLED_METHODS = "auto,rolling-zscore,rolling-iqr"
 #: The set's README: macro F1 of its own causal peers (other implementations).
 README_PEERS = "rolling z-score 0.26, rolling IQR 0.25, Prophet 0.36, Isolation Forest on lags 0.63"
-START = "<!-- bench_quality:start -->"
-END = "<!-- bench_quality:end -->"
+
+
+def markers(part: str) -> tuple[str, str]:
+    """The start and end markers of one part's block."""
+    return f"<!-- bench_quality:{part}:start -->", f"<!-- bench_quality:{part}:end -->"
+
 
 logger = logging.getLogger("bench_quality")
 
@@ -278,13 +284,14 @@ def _commit() -> str:
     return head + (" (with uncommitted changes in src/)" if dirty else "")
 
 
-def write_between_markers(file: Path, text: str) -> None:
-    """Replace the text between the markers in ``file`` (append them the first time)."""
+def write_between_markers(file: Path, text: str, part: str) -> None:
+    """Replace the text between a part's markers in ``file`` (append them the first time)."""
+    start, end = markers(part)
     old = file.read_text() if file.is_file() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        _, tail = rest.split(END, 1)
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
         new = head + block + tail
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
@@ -314,39 +321,40 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown part(s) {sorted(unknown)}; choose labelled, real, generators")
     started = time.monotonic()
     sections: list[str] = []
-    runners: list[tuple[str, str, Callable[[], str] | None]] = [
-        ("labelled", f"Labelled real series ({args.labelled.name}, `revwatch evaluate`)",
+    runners: list[tuple[str, str, str, Callable[[], str] | None]] = [
+        ("labelled", f"Labelled real series ({args.labelled}, `revwatch evaluate`)",
+         f"--labelled-methods {','.join(labelled_methods)}",
          (lambda: labelled_part(args.labelled, labelled_methods))
          if (args.labelled / "truth.json").is_file() else None),
         ("real", "Real series (US retail sales, Melbourne pedestrians)",
+         f"--methods {','.join(methods)}",
          (lambda: real_part(args.real, methods))
          if (args.real / "us_retail_sales_monthly.csv").is_file() else None),
         ("generators", f"Generators ({args.seeds} seeds, mean ± std over seeds)",
+         f"--methods {','.join(methods)} --seeds {args.seeds}",
          lambda: generator_part(methods, args.seeds, args.jobs)),
     ]  # fmt: skip
-    for key, title, run in runners:
+    for key, title, options, run in runners:
         if key not in parts:
             continue
         if run is None:
-            sections.append(f"### {title}\n\n(skipped: the data is not there)")
+            text = f"### {title}\n\n(skipped: the data is not there)"
             _say(f"{key}: skipped, no data")
-            continue
-        part_started = time.monotonic()
-        body = run()
-        sections.append(f"### {title}\n\n{body}\n\n({time.monotonic() - part_started:.0f} s)")
-    total = time.monotonic() - started
-    header = (
-        f"Measured by `benchmarks/bench_quality.py --methods {','.join(methods)} "
-        f"--labelled-methods {','.join(labelled_methods)} --seeds {args.seeds} "
-        f"--parts {','.join(parts)}` at commit {_commit()} on "
-        f"{platform.machine()} ({os.cpu_count()} CPUs), {time.strftime('%Y-%m-%d')}, "
-        f"{total / 60:.1f} min in all."
-    )
-    text = header + "\n\n" + "\n\n".join(sections)
-    print(text)
-    if args.write is not None:
-        write_between_markers(args.write, text)
-        _say(f"wrote the tables into {args.write}")
+        else:
+            part_started = time.monotonic()
+            body = run()
+            minutes = (time.monotonic() - part_started) / 60
+            text = (
+                f"### {title}\n\n`benchmarks/bench_quality.py --parts {key} {options}` at "
+                f"commit {_commit()} on {platform.machine()} ({os.cpu_count()} CPUs), "
+                f"{time.strftime('%Y-%m-%d')}, {minutes:.1f} min.\n\n{body}"
+            )
+        sections.append(text)
+        if args.write is not None and run is not None:
+            write_between_markers(args.write, text, key)
+            _say(f"wrote the {key} table into {args.write}")
+    print("\n\n".join(sections))
+    _say(f"all parts: {(time.monotonic() - started) / 60:.1f} min")
     return 0
 
 

@@ -25,15 +25,17 @@ def test_write_between_markers_replaces(tmp_path: Path) -> None:
     bench = _bench()
     doc = tmp_path / "b.md"
     doc.write_text("# Title\n\ntext before\n")
-    bench.write_between_markers(doc, "first table")
-    bench.write_between_markers(doc, "second table")
+    start, end = bench.markers("real")
+    bench.write_between_markers(doc, "first table", "real")
+    bench.write_between_markers(doc, "other part", "labelled")
+    bench.write_between_markers(doc, "second table", "real")
     text = doc.read_text()
-    assert text.count(bench.START) == 1 and text.count(bench.END) == 1
-    assert "second table" in text and "first table" not in text
+    assert text.count(start) == 1 and text.count(end) == 1
+    assert "second table" in text and "first table" not in text and "other part" in text
     assert text.startswith("# Title\n\ntext before\n")
-    doc.write_text(text + "\nafter the block\n")
-    bench.write_between_markers(doc, "third")
-    assert doc.read_text().endswith("third\n" + bench.END + "\n\nafter the block\n")
+    doc.write_text(text.replace(end, end + "\nafter the block"))
+    bench.write_between_markers(doc, "third", "real")
+    assert ("third\n" + end + "\nafter the block") in doc.read_text()
 
 
 def test_labelled_part_on_a_tiny_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
