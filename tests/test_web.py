@@ -411,7 +411,8 @@ def test_html_report_is_one_self_contained_file(store_url: str, tmp_path: Path) 
     for row in only_seen:
         assert row["incident_id"] not in text
     net = sum(r["impact"] for r in expected)
-    assert re.search(r'data-total="net">([^<]*)<', text).group(1) == money(net)  # type: ignore[union-attr]
+    found = re.search(r'data-total="net" data-unit="money:USD">([^<]*)<', text)
+    assert found is not None and found.group(1) == money(net)
     assert all(src.startswith("data:image/png;base64,") for src in images)
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
     assert all(not link.startswith(("http://", "https://", "//")) for link in links), links

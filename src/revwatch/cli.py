@@ -234,6 +234,14 @@ def detect_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
     ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit",
+            help="Unit of the value: money:USD (any ISO code), count, ratio or percent "
+            "(default: inferred from the column).",
+        ),
+    ] = None,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
@@ -246,7 +254,7 @@ def detect_command(
             found = analyze_incidents(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
-                dimensions=dimensions or None, country=country, events=events,
+                dimensions=dimensions or None, country=country, events=events, unit=unit,
                 **_parse_params(param),
             )  # fmt: skip
             emit_incidents(found, fmt=fmt, output=output, limit=limit, quiet=quiet)

@@ -340,6 +340,7 @@ def metric_incidents(detection: Detection, metric: MetricConfig) -> list[Inciden
         settings=settings,
         name=metric.name,
         context_periods=CONTEXT_PERIODS,
+        unit=metric.unit,
     )
     return found.incidents()
 
