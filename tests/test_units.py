@@ -143,6 +143,10 @@ def test_detect_incidents_carry_the_unit(tmp_path: Path, option: list[str], unit
     assert found and {f["unit"] for f in found} == {unit}
     table = CliRunner().invoke(app, [*args, "--incidents", *option])
     assert table.exit_code == 0
+    # calendar notes have their own column, not "cause"; the id is shown
+    header = next(line for line in table.output.splitlines() if "tier" in line and "id" in line)
+    assert "root cause" in header and "calendar" in header
+    assert found[0]["incident_id"] in table.output
     assert ("$" in table.output) is False and (("€" in table.output) == (unit == "money:EUR"))
 
 

@@ -384,6 +384,35 @@ def _root(
     """Find what behaves differently from its own normal in revenue data."""
 
 
+def _plain_metavars(command: Any) -> None:
+    """No ``<bool>`` beside flags in ``--help``; ``<str>``, not ``<list[str]>``, for repeatables."""
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "option" and param.metavar is None:
+            if param.is_flag:
+                param.metavar = ""
+            elif param.multiple and hasattr(param, "bare_type"):
+                element = param.bare_type().removeprefix("list[").removesuffix("]")
+                param.metavar = f"<{element}>"
+    built = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = built(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def command() -> Any:
+    """The click command of :data:`app`, with plain metavars (what ``revwatch`` runs)."""
+    cmd = typer.main.get_command(app)
+    _plain_metavars(cmd)
+    return cmd
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -394,7 +423,7 @@ def main() -> None:
     exit is the normal one.
     """
     try:
-        app()
+        command()(prog_name="revwatch")
         code: int | str | None = 0
     except SystemExit as done:
         code = done.code
