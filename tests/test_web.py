@@ -33,7 +33,8 @@ from fastapi.testclient import TestClient
 from revwatch.web.app import create_app
 from revwatch.web.views import money
 
-TOKEN = "test-token-8c1f"
+TOKEN = "test-token-8c1f-2e9a-77d0"
+BASE = "http://localhost"  # an allowed Host; forms post with this Origin
 STAGES = ("2025-12-01", "2026-01-01", "2026-02-01")
 
 CONFIG = """
@@ -107,7 +108,9 @@ def store_url(built_store: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(store_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(store_url, token=TOKEN)) as test_client:
+    with TestClient(
+        create_app(store_url, token=TOKEN), base_url=BASE, headers={"Origin": BASE}
+    ) as test_client:
         yield test_client
 
 
@@ -145,7 +148,9 @@ def test_reads_and_writes_need_the_token(client: TestClient, store_url: str) -> 
 
 def test_open_reads_still_protect_writes(store_url: str) -> None:
     ident = _open_ids(store_url)[0]
-    with TestClient(create_app(store_url, token=TOKEN, open_reads=True)) as open_client:
+    with TestClient(
+        create_app(store_url, token=TOKEN, open_reads=True), base_url=BASE
+    ) as open_client:
         assert open_client.get("/api/incidents").status_code == 200
         assert open_client.get(f"/api/incidents/{ident}").status_code == 200
         assert open_client.post(f"/api/incidents/{ident}/ack").status_code == 401
@@ -156,7 +161,7 @@ def test_a_server_without_token_refuses_api_writes(
 ) -> None:
     monkeypatch.delenv("REVWATCH_API_TOKEN", raising=False)
     ident = _open_ids(store_url)[0]
-    with TestClient(create_app(store_url, open_reads=True)) as no_token:
+    with TestClient(create_app(store_url, open_reads=True), base_url=BASE) as no_token:
         refused = no_token.post(f"/api/incidents/{ident}/ack", headers=_auth("anything"))
         assert refused.status_code == 403
         assert "no API token" in refused.json()["error"]
@@ -165,9 +170,11 @@ def test_a_server_without_token_refuses_api_writes(
 def test_token_comes_from_the_named_environment_variable(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MY_REVWATCH_TOKEN", "from-env")
-    with TestClient(create_app(store_url, token_env="MY_REVWATCH_TOKEN")) as env_client:
-        assert env_client.get("/api/runs", headers=_auth("from-env")).status_code == 200
+    monkeypatch.setenv("MY_REVWATCH_TOKEN", "from-env-0123456789")
+    with TestClient(
+        create_app(store_url, token_env="MY_REVWATCH_TOKEN"), base_url=BASE
+    ) as env_client:
+        assert env_client.get("/api/runs", headers=_auth("from-env-0123456789")).status_code == 200
         assert env_client.get("/api/runs", headers=_auth(TOKEN)).status_code == 403
 
 
@@ -293,6 +300,13 @@ def _login(client: TestClient) -> None:
     assert answer.status_code == 303
 
 
+def csrf_of(client: TestClient, path: str) -> str:
+    """The CSRF token of the form on a page (as a browser would submit it)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
 def test_pages_need_a_login_and_render(client: TestClient, store_url: str) -> None:
     away = client.get("/incidents", follow_redirects=False)
     assert away.status_code == 303 and away.headers["location"].startswith("/login")
@@ -333,26 +347,31 @@ def test_form_posts_update_the_store_and_redirect_back(client: TestClient, store
     assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
     assert Store(store_url).incident(first)["status"] == "open"
     _login(client)
-    acked = client.post(f"/incidents/{first}/ack", follow_redirects=False)
+    csrf = csrf_of(client, f"/incidents/{first}")
+    acked = client.post(
+        f"/incidents/{first}/ack", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert acked.status_code == 303
     assert acked.headers["location"] == f"/incidents/{first}?done=acknowledged"
     assert Store(store_url).incident(first)["status"] == "acknowledged"
     assert "Incident acknowledged." in client.get(acked.headers["location"]).text
     labelled = client.post(
         f"/incidents/{second}/label",
-        data={"label": "benign", "cause": "annual prepayment"},
+        data={"label": "benign", "cause": "annual prepayment", "csrf_token": csrf},
         follow_redirects=False,
     )
     assert labelled.status_code == 303
     assert [(r["label"], r["cause"]) for r in Store(store_url).labels()] == [
         ("benign", "annual prepayment")
     ]
-    resolved = client.post(f"/incidents/{second}/resolve", follow_redirects=False)
+    resolved = client.post(
+        f"/incidents/{second}/resolve", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert resolved.status_code == 303
     assert Store(store_url).incident(second)["status"] == "resolved"
-    bad = client.post(f"/incidents/{second}/label", data={"label": "maybe"})
+    bad = client.post(f"/incidents/{second}/label", data={"label": "maybe", "csrf_token": csrf})
     assert bad.status_code == 400 and "benign or confirmed" in bad.text
-    missing = client.post(f"/incidents/{second}/label", data={})
+    missing = client.post(f"/incidents/{second}/label", data={"csrf_token": csrf})
     assert missing.status_code == 422
     assert len(Store(store_url).labels()) == 1
 

@@ -300,6 +300,8 @@ class AlertsConfig(_Model):
     backoff_seconds: float = Field(default=1.0, ge=0)
     max_backoff_seconds: float = Field(default=60.0, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Each channel's time for all its sends (retries included) in one run; the rest waits.
+    channel_budget_seconds: float = Field(default=120.0, gt=0)
     in_doubt: Literal["resend", "skip"] = "resend"
     #: a run alerts only incidents still open or that ended within this many days of its
     #: newest period; older ones (a catch-up over months) are recorded silently
@@ -322,6 +324,8 @@ class WebConfig(_Model):
 
     token_env: str = Field(default="REVWATCH_API_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     open_reads: bool = False
+    #: Host names the server answers to besides the bound host, localhost and 127.0.0.1.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
 
 class Config(_Model):

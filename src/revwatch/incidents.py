@@ -1331,6 +1331,9 @@ def analyze_incidents(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     **params: Any,
 ) -> Incidents:
     """Load ``data`` with its metric columns, detect, and build incidents.
@@ -1341,7 +1344,7 @@ def analyze_incidents(
     """
     panel = to_panel(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
-        sheet=sheet, metrics=metrics,
+        sheet=sheet, metrics=metrics, decimal=decimal, encoding=encoding, skip_rows=skip_rows,
     )  # fmt: skip
     detection = analyze(panel, method=method, **params)
     return build_incidents(
@@ -1376,8 +1379,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def format_incidents(frame: pd.DataFrame, fmt: str) -> str:
+def format_incidents(frame: pd.DataFrame, fmt: str, *, safe_text: bool = True) -> str:
     """Serialise incidents as ``json``, ``csv`` or ``markdown`` text.
+
+    CSV text cells that a spreadsheet would run as a formula get a ``'`` in
+    front unless ``safe_text`` is False (see :func:`revwatch.report.write_results`).
 
     Lists (flags, root cause, annotations, segments, metrics) become JSON
     arrays, ``"; "``-joined CSV fields and ``<br>``-joined Markdown cells.
@@ -1397,6 +1403,12 @@ def format_incidents(frame: pd.DataFrame, fmt: str) -> str:
         sep = "; " if fmt == "csv" else "<br>"
         flat[column] = flat[column].map(lambda v, s=sep: s.join(map(str, v)))
     if fmt == "csv":
+        if safe_text:
+            from revwatch.report.formats import neutralise_text
+
+            for column in flat.columns:
+                if not pd.api.types.is_numeric_dtype(flat[column].dtype):
+                    flat[column] = neutralise_text(flat[column])
         buffer = io.StringIO()
         flat.to_csv(buffer, index=False, date_format="%Y-%m-%d")
         return buffer.getvalue()
@@ -1445,6 +1457,7 @@ def emit_incidents(
     output: Path | None = None,
     limit: int = 20,
     quiet: bool = False,
+    safe_text: bool = True,
 ) -> None:
     """Write incidents as the command line asked (the table goes to stderr)."""
     frame = result.reported().drop(columns=list(_EXTRA_COLUMNS), errors="ignore")
@@ -1454,8 +1467,11 @@ def emit_incidents(
             raise ParameterError("--output needs --format csv, json or markdown")
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"revwatch incidents: {result.detection.panel.source}")
+        from revwatch.report.terminal import printable
+
+        table = Table(title=Text(printable(f"revwatch incidents: {result.detection.panel.source}")))
         columns = ("tier", "id", "series", "type", "start", "end", "impact", "interval")
         for column in (*columns, "root cause", "calendar"):
             table.add_column(column)
@@ -1464,15 +1480,15 @@ def emit_incidents(
             table.add_row(
                 str(rec["tier"]),
                 str(rec["incident_id"]),
-                f"{rec['series']} / {rec['metric']}",
+                Text(printable(f"{rec['series']} / {rec['metric']}")),
                 f"{rec['type']} {rec['direction']}",
                 pd.Timestamp(rec["start"]).strftime("%Y-%m-%d"),
                 "open" if pd.isna(rec["end"]) else pd.Timestamp(rec["end"]).strftime("%Y-%m-%d"),
                 format_amount(rec["impact"], unit, signed=True),
                 f"[{format_amount(rec['impact_low'], unit)}, "
                 f"{format_amount(rec['impact_high'], unit)}]",
-                "\n".join(rec["root_cause"][:2]),
-                "\n".join(rec["annotations"]),
+                Text("\n".join(map(printable, rec["root_cause"][:2]))),
+                Text("\n".join(map(printable, rec["annotations"]))),
             )
         console = Console(stderr=True)
         if not console.is_terminal:  # pipes and CI logs: wide enough for every column
@@ -1481,7 +1497,7 @@ def emit_incidents(
         if not quiet:
             console.print(f"expected false alarms per week with these settings: {rate:.2f}")
         return
-    text = format_incidents(frame, fmt)
+    text = format_incidents(frame, fmt, safe_text=safe_text)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -46,12 +46,14 @@ the run (non-zero exit), losing nothing already stored.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import glob
 import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
@@ -60,7 +62,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from revwatch.alerts import Alert, build_channels
+from revwatch.alerts import Alert, HttpPolicy, build_channels
 from revwatch.api import Detection, analyze
 from revwatch.config import Config, MetricConfig, SourceConfig
 from revwatch.data.load import from_frame, load
@@ -69,6 +71,7 @@ from revwatch.detect.registry import get_detector
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
 from revwatch.events import aggregate_events
 from revwatch.incidents import TIERS, Incident, IncidentSettings, build_incidents
+from revwatch.redact import redact
 from revwatch.store import Store, series_key_text, utcnow
 
 logger = logging.getLogger(__name__)
@@ -580,6 +583,13 @@ def _write_features(
 # --------------------------------------------------------------------------
 
 
+@dataclass
+class _ChannelOutcome:
+    sent: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
 def deliver_pending(
     config: Config,
     store: Store,
@@ -588,7 +598,15 @@ def deliver_pending(
     channels: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Send every pending ledger row (see the module notes for the semantics)."""
+    """Send every pending ledger row (see the module notes for the semantics).
+
+    Each channel delivers in its own worker thread with its own time budget
+    (``alerts.channel_budget_seconds``), so a dead or hanging endpoint never
+    delays another channel. A permanent error (4xx other than 408/429, a
+    malformed URL) marks the row ``failed``; a transient one (timeout, 408,
+    429, 5xx) is retried with backoff inside the budget, after which that
+    channel's remaining rows stay ``pending`` for the next run.
+    """
     rows = store.deliveries(status=["pending", "sending"])
     if not rows:
         return
@@ -597,45 +615,76 @@ def deliver_pending(
         if doubt:
             store.mark_delivery(doubt, "skipped", "in doubt after a crash; skipped (in_doubt=skip)")
             rows = [r for r in rows if r["status"] != "sending"]
+    broken: dict[str, str] = {}
     if channels is None:
-        channels = build_channels(config.alerts, sleep=sleep)
+        channels = build_channels(config.alerts, sleep=sleep, errors=broken)
     by_channel: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_channel.setdefault(row["channel"], []).append(row)
+    deadline = time.monotonic() + float(getattr(config.alerts, "channel_budget_seconds", 120.0))
+    jobs: list[tuple[str, Any, list[dict[str, Any]]]] = []
     for name, items in by_channel.items():
+        ids = [r["id"] for r in items]
+        if name in broken:  # its config is broken: keep the rows queued, say why
+            store.mark_delivery(ids, "pending", broken[name])
+            report.errors.append(broken[name])
+            continue
         channel = channels.get(name)
         if channel is None:
-            store.mark_delivery([r["id"] for r in items], "failed", f"no [alerts.{name}] table")
+            store.mark_delivery(ids, "failed", f"no [alerts.{name}] table")
             report.deliveries_failed += len(items)
             report.errors.append(f"{name}: no [alerts.{name}] table in the config")
             continue
-        alerts = []
-        for row in items:
-            incident = store.incident(row["incident_id"])
-            alerts.append(
-                (
-                    row,
-                    Alert(
-                        incident=incident or {"incident_id": row["incident_id"]}, state=row["state"]
-                    ),
-                )
-            )
-        digest = config.alerts.digest and channel.digest_capable
-        batches = [alerts] if digest else [[a] for a in alerts]
-        for batch in batches:
-            ids = [row["id"] for row, _ in batch]
-            store.mark_delivery(ids, "sending")
-            try:
-                channel.send([alert for _, alert in batch])
-            except DeliveryError as exc:
-                permanent = bool(getattr(exc, "permanent", False))
-                store.mark_delivery(ids, "failed" if permanent else "pending", str(exc))
-                report.deliveries_failed += len(ids)
-                report.errors.append(str(exc))
+        policy = getattr(channel, "policy", None)
+        if isinstance(policy, HttpPolicy):
+            channel.policy = dataclasses.replace(policy, deadline=deadline)
+        jobs.append((name, channel, items))
+    if not jobs:
+        return
+    if len(jobs) == 1 or store.in_memory:  # an in-memory SQLite store is per thread
+        outcomes = [_deliver_channel(config, store, *job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="revwatch-send") as pool:
+            outcomes = list(pool.map(lambda job: _deliver_channel(config, store, *job), jobs))
+    for outcome in outcomes:
+        report.deliveries_sent += outcome.sent
+        report.deliveries_failed += outcome.failed
+        report.errors.extend(outcome.errors)
+
+
+def _deliver_channel(
+    config: Config, store: Store, name: str, channel: Any, items: list[dict[str, Any]]
+) -> _ChannelOutcome:
+    """One channel's rows, in order; stops at the first transient failure."""
+    outcome = _ChannelOutcome()
+    alerts = []
+    for row in items:
+        incident = store.incident(row["incident_id"])
+        known = incident or {"incident_id": row["incident_id"]}
+        alerts.append((row, Alert(incident=known, state=row["state"])))
+    digest = config.alerts.digest and channel.digest_capable
+    batches = [alerts] if digest else [[a] for a in alerts]
+    for done, batch in enumerate(batches):
+        ids = [row["id"] for row, _ in batch]
+        store.mark_delivery(ids, "sending")
+        try:
+            channel.send([alert for _, alert in batch])
+        except DeliveryError as exc:
+            message = redact(exc)
+            if getattr(exc, "permanent", False):
+                store.mark_delivery(ids, "failed", message)
+                outcome.failed += len(ids)
+                outcome.errors.append(message)
                 continue
-            _crash("after_send")
-            store.mark_delivery(ids, "sent")
-            report.deliveries_sent += len(ids)
+            store.mark_delivery(ids, "pending", message)
+            left = sum(len(b) for b in batches[done + 1 :])
+            queued = f"; {left} more {name} alerts left queued for the next run" if left else ""
+            outcome.errors.append(message + queued)
+            break
+        _crash("after_send")
+        store.mark_delivery(ids, "sent")
+        outcome.sent += len(ids)
+    return outcome
 
 
 # --------------------------------------------------------------------------
@@ -689,7 +738,7 @@ def run(
             report.errors.append(str(exc))
     except Exception as exc:
         store.finish_run(
-            report.run_id, "failed", error=f"{type(exc).__name__}: {exc}", **report.counts()
+            report.run_id, "failed", error=redact(f"{type(exc).__name__}: {exc}"), **report.counts()
         )
         raise
     if report.errors:
@@ -864,6 +913,7 @@ def health(
                 f"{len(runs)} recent runs" if runs else "no runs yet",
             )
         )
+    checks.extend(_delivery_checks(store))
     for model in store.models():
         schedule = RETRAIN_DAYS.get(str(model["method"]))
         age_days = (
@@ -905,6 +955,36 @@ def health(
             )
         )
     return HealthReport(checks=checks, weekly=weekly)
+
+
+def _delivery_checks(store: Store) -> list[HealthCheck]:
+    """Per channel: alerts refused for good (fix the config) and alerts still waiting."""
+    checks = []
+    ledger = store.deliveries(status=["failed", "pending"])
+    for channel in sorted({d["channel"] for d in ledger}):
+        mine = [d for d in ledger if d["channel"] == channel]
+        failed = [d for d in mine if d["status"] == "failed"]
+        waiting = [d for d in mine if d["status"] == "pending" and d["last_error"]]
+        if failed:
+            checks.append(
+                HealthCheck(
+                    f"delivery:{channel}",
+                    "critical",
+                    f"{len(failed)} alerts refused for good, not retried (latest: "
+                    f"{redact(failed[-1]['last_error'] or 'unknown error')}); fix the channel's "
+                    "config, then re-queue or resolve them",
+                )
+            )
+        if waiting:
+            checks.append(
+                HealthCheck(
+                    f"delivery:{channel}",
+                    "warning",
+                    f"{len(waiting)} alerts waiting for the next run after errors (latest: "
+                    f"{redact(waiting[-1]['last_error'])})",
+                )
+            )
+    return checks
 
 
 def _infer_grain(summaries: pd.DataFrame, metric: str) -> str:

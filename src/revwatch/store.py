@@ -55,6 +55,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from revwatch.errors import ParameterError, StoreError
+from revwatch.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +265,9 @@ LATEST_VERSION = max(MIGRATIONS)
 
 def _record(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
+    for text in ("error", "last_error"):  # stored redacted; rows from older versions too
+        if isinstance(out.get(text), str):
+            out[text] = redact(out[text])
     if "series_key" in out and isinstance(out["series_key"], str):
         out["series_key"] = json.loads(out["series_key"])
     for name in _JSON_COLUMNS:
@@ -335,6 +339,12 @@ class Store:
             self.migrate(target_version)
 
     # ------------------------------------------------------------- schema
+    @property
+    def in_memory(self) -> bool:
+        """Whether this is an in-memory SQLite store (one per thread: no worker threads)."""
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
     @property
     def version(self) -> int:
         """The applied schema version (0: empty store)."""
@@ -420,7 +430,12 @@ class Store:
             conn.execute(
                 sa.update(runs_t)
                 .where(runs_t.c.id == run_id)
-                .values(status=status, finished_at=utcnow(), error=error, **counts)
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    error=None if error is None else redact(error),
+                    **counts,
+                )
             )
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -652,7 +667,7 @@ class Store:
         if status == "sent":
             values.update(sent_at=utcnow(), last_error=None)
         if error is not None:
-            values["last_error"] = error[:2000]
+            values["last_error"] = redact(error)[:2000]
         with self.begin() as conn:
             conn.execute(
                 sa.update(deliveries_t).where(deliveries_t.c.id.in_(list(ids))).values(values)
