@@ -391,7 +391,11 @@ def test_ack_on_a_resolved_incident_is_refused_by_cli_api_and_page(
     page = client.get(f"/incidents/{resolved}").text
     ack_button = re.search(r"<button[^>]*>Acknowledge</button>", page)
     assert ack_button and "disabled" in ack_button.group(0)
-    form = client.post(f"/incidents/{resolved}/ack", follow_redirects=False)
+    form = client.post(
+        f"/incidents/{resolved}/ack",
+        data={"csrf_token": csrf_of(client, f"/incidents/{resolved}")},
+        follow_redirects=False,
+    )
     assert form.status_code == 400 and html.escape(message) in form.text
     assert Store(store_url).incident(resolved)["status"] == "resolved"  # type: ignore[index]
 
