@@ -249,6 +249,14 @@ def detect_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
     ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit",
+            help="Unit of the value: money:USD (any ISO code), count, ratio or percent "
+            "(default: inferred from the column).",
+        ),
+    ] = None,
     # reading inputs and writing safe outputs (issue 14)
     decimal: Annotated[str | None, typer.Option("--decimal", help="Decimal mark: . or ,")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="CSV encoding.")] = None,
@@ -282,7 +290,7 @@ def detect_command(
             found = analyze_incidents(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
-                dimensions=dimensions or None, country=country, events=events,
+                dimensions=dimensions or None, country=country, events=events, unit=unit,
                 decimal=decimal, encoding=encoding, skip_rows=skip_rows,
                 tz=tz, date_format=date_format, **_parse_params(param),
             )  # fmt: skip
@@ -446,6 +454,35 @@ def _root(
     """Find what behaves differently from its own normal in revenue data."""
 
 
+def _plain_metavars(command: Any) -> None:
+    """No ``<bool>`` beside flags in ``--help``; ``<str>``, not ``<list[str]>``, for repeatables."""
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "option" and param.metavar is None:
+            if param.is_flag:
+                param.metavar = ""
+            elif param.multiple and hasattr(param, "bare_type"):
+                element = param.bare_type().removeprefix("list[").removesuffix("]")
+                param.metavar = f"<{element}>"
+    built = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = built(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def command() -> Any:
+    """The click command of :data:`app`, with plain metavars (what ``revwatch`` runs)."""
+    cmd = typer.main.get_command(app)
+    _plain_metavars(cmd)
+    return cmd
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -456,7 +493,7 @@ def main() -> None:
     exit is the normal one.
     """
     try:
-        app()
+        command()(prog_name="revwatch")
         code: int | str | None = 0
     except SystemExit as done:
         code = done.code

@@ -345,6 +345,7 @@ def metric_incidents(detection: Detection, metric: MetricConfig) -> list[Inciden
         settings=settings,
         name=metric.name,
         context_periods=CONTEXT_PERIODS,
+        unit=metric.unit,
     )
     return found.incidents()
 
@@ -877,7 +878,11 @@ def health(
                 f"freshness:{metric}",
                 "critical" if stale else "ok",
                 f"last period {pd.Timestamp(mark['last_period'])} ({grain or 'unknown grain'}); "
-                f"{age_days:.1f} days since it closed"
+                + (
+                    f"{age_days:.1f} days since it closed"
+                    if age_days >= 0
+                    else f"it closes {-age_days:.1f} days after the reference time"
+                )
                 + (
                     f", more than {stale_factor:g} x the grain: the source stopped updating"
                     if stale
@@ -918,6 +923,16 @@ def health(
             if model["trained_at"]
             else float("inf")
         )
+        if age_days < 0:  # --now before the fit: judge it as just fitted, and say so
+            checks.append(
+                HealthCheck(
+                    f"model:{model['metric']}",
+                    "ok",
+                    f"{model['method']} was fitted on {model['trained_at']:%Y-%m-%d %H:%M}, "
+                    f"{-age_days:.1f} days after the reference time {now:%Y-%m-%d %H:%M}",
+                )
+            )
+            continue
         if schedule is None:
             checks.append(
                 HealthCheck(
