@@ -72,6 +72,7 @@ from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchErro
 from revwatch.events import aggregate_events
 from revwatch.incidents import TIERS, Incident, IncidentSettings, build_incidents
 from revwatch.redact import redact
+from revwatch.runlock import RunLock
 from revwatch.store import Store, series_key_text, utcnow
 
 logger = logging.getLogger(__name__)
@@ -724,8 +725,20 @@ def run(
     RunFailedError
         After the run is recorded, when a metric or delivery failed; what
         succeeded stays stored and pending deliveries are retried next run.
+    RunLockedError
+        Another run over the same store is in progress (nothing was done).
     """
     store = store or open_store(config)
+    with RunLock(store):  # a second overlapping run stops here (exit 2), sending nothing
+        return _locked_run(config, store, channels, sleep)
+
+
+def _locked_run(
+    config: Config,
+    store: Store,
+    channels: dict[str, Any] | None,
+    sleep: Callable[[float], None],
+) -> RunReport:
     report = RunReport(run_id=store.start_run(config.path))
     try:
         for metric in config.metrics:
