@@ -1027,6 +1027,8 @@ def analyze_incidents(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
         sheet=sheet, metrics=metrics,
     )  # fmt: skip
+    if country and method == "auto" and "country" not in params:
+        params = {**params, "country": country}  # holidays are calendar terms of the model too
     detection = analyze(panel, method=method, **params)
     return build_incidents(
         detection, dimensions=dimensions, country=country, events=events, settings=settings
