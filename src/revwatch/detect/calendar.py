@@ -315,7 +315,11 @@ def calendar_effects(
                 est = np.where(n_own >= 1, own, prior)
                 unknown[:, pos] = np.isnan(est)
             else:
-                est = np.where(n_own >= 2, own, np.nan)
+                # only an effect clearly wider than the noise of its own estimate (the median
+                # of n ratios has about 1.25 sd / sqrt(n)): noise is not a calendar
+                spread, _ = nanmedian_rows(np.abs(ratios[:, past] - own[:, None]))
+                noise = 2.0 * 1.25 * 1.4826 * spread / np.sqrt(np.maximum(n_own, 1))
+                est = np.where((n_own >= 2) & (np.abs(own) >= noise), own, np.nan)
                 learned.setdefault(key[1], []).append((pos, own))  # type: ignore[index]
                 if np.isnan(est).any():
                     unseen.append((pos, key[1]))  # type: ignore[index]
