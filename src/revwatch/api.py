@@ -70,10 +70,15 @@ def to_panel(
     freq: str | None = None,
     sheet: str | int | None = None,
     metrics: Sequence[str] | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
 ) -> Panel:
     """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel.
 
-    ``metrics`` names extra numeric columns to keep beside ``value``.
+    ``metrics`` names extra numeric columns to keep beside ``value``; ``decimal``,
+    ``encoding`` and ``skip_rows`` are those of :func:`revwatch.load` (``decimal`` also
+    applies to frames).
     """
     if isinstance(data, Panel):
         return data
@@ -89,9 +94,19 @@ def to_panel(
             freq=freq,
             sheet=sheet,
             metrics=extra,
+            decimal=decimal,
+            encoding=encoding,
+            skip_rows=skip_rows,
         )
     return from_frame(
-        data, id=id, time=time, value=value, aggregate=aggregate, freq=freq, metrics=extra
+        data,
+        id=id,
+        time=time,
+        value=value,
+        aggregate=aggregate,
+        freq=freq,
+        metrics=extra,
+        decimal=decimal,
     )
 
 
@@ -106,6 +121,9 @@ def analyze(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     **params: Any,
 ) -> Detection:
     """Load ``data``, run ``method`` over every series and keep everything.
@@ -129,6 +147,9 @@ def analyze(
         aggregate=aggregate,
         freq=freq,
         sheet=sheet,
+        decimal=decimal,
+        encoding=encoding,
+        skip_rows=skip_rows,
     )
     if preloading is not None:
         preloading.join()
@@ -150,6 +171,9 @@ def detect(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     **params: Any,
 ) -> pd.DataFrame:
     """Find the series-periods that behave differently from their own normal.
@@ -170,7 +194,7 @@ def detect(
     details : bool, default False
         Add ``provisional``, ``confirmed_period``, ``method`` and ``basis``
         columns.
-    sql, aggregate, freq, sheet
+    sql, aggregate, freq, sheet, decimal, encoding, skip_rows
         Passed to the loader.
     **params
         Parameters of the method (e.g. ``threshold=4.0``).
@@ -204,6 +228,9 @@ def detect(
         aggregate=aggregate,
         freq=freq,
         sheet=sheet,
+        decimal=decimal,
+        encoding=encoding,
+        skip_rows=skip_rows,
         **params,
     )
     return result.results(all_rows=all_rows, details=details)
