@@ -201,7 +201,8 @@ def _log_ratios(logy: np.ndarray, columns: np.ndarray) -> np.ndarray:
         stack = np.where(
             ok[:, None, :], logy[:, np.clip(around, 0, n_days - 1)].transpose(1, 0, 2), np.nan
         )
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             ref = np.nanmedian(stack, axis=0)
         out[:, start : start + cols.size] = logy[:, cols] - ref
     return out
