@@ -173,6 +173,13 @@ def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
         _stderr().print(f"wrote chart to {chart}")
 
 
+def _with_country(params: dict[str, Any], method: str, country: str | None) -> dict[str, Any]:
+    """``auto``'s parameters with ``--country`` (its public holidays are calendar terms)."""
+    if country and method == "auto" and "country" not in params:
+        return {**params, "country": country}
+    return params
+
+
 @app.command("detect")
 def detect_command(
     source: Annotated[
@@ -244,7 +251,10 @@ def detect_command(
         typer.Option("--dimensions", help="Id column a total breaks down by (repeatable)."),
     ] = None,
     country: Annotated[
-        str | None, typer.Option("--country", help="Country code for holiday annotations.")
+        str | None,
+        typer.Option(
+            "--country", help="Country code: public holidays are learned (auto) and annotated."
+        ),
     ] = None,
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
@@ -317,7 +327,7 @@ def detect_command(
             skip_rows=skip_rows,
             tz=tz,
             date_format=date_format,
-            **_parse_params(param),
+            **_with_country(_parse_params(param), method, country),
         )
         if not quiet:
             for note in detection.panel.notes:

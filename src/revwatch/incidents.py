@@ -1349,6 +1349,8 @@ def analyze_incidents(
         sheet=sheet, metrics=metrics, decimal=decimal, encoding=encoding, skip_rows=skip_rows,
         tz=tz, date_format=date_format,
     )  # fmt: skip
+    if country and method == "auto" and "country" not in params:
+        params = {**params, "country": country}  # holidays are calendar terms of the model too
     detection = analyze(panel, method=method, **params)
     return build_incidents(
         detection,
