@@ -174,6 +174,8 @@ def format_period(
     fmt = (_ISO_FORMATS if iso else _DISPLAY_FORMATS)[chosen]
     if stamps.empty:
         return pd.Series([], index=stamps.index, dtype=object)
+    if chosen == "time" and not iso and bool((stamps.dt.second.fillna(0) != 0).any()):
+        fmt += ":%S"  # steps with a phase in seconds (every 5 minutes at :02:53) keep it
     text = stamps.dt.strftime(fmt)
     return text.astype(object).where(stamps.notna(), "")
 
