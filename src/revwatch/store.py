@@ -163,6 +163,7 @@ incidents_t.append_column(sa.Column("impact_high", sa.Float))
 #: v4: the columns of revwatch.incidents.Incident the v3 monitor did not keep
 V4_INCIDENT_COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("level", "VARCHAR(16)", sa.String(16)),
+    ("unit", "VARCHAR(32)", sa.String(32)),
     ("confidence", "FLOAT", sa.Float),
     ("pct_of_portfolio", "FLOAT", sa.Float),
     ("root_cause", "TEXT", sa.Text),
