@@ -28,7 +28,7 @@ def test_example_validates() -> None:
     ("old", "new", "key", "needle"),
     [
         ('grain = "monthly"', 'grain = "semimonthly"', "metrics[0].grain", "semimonthly"),
-        ("critical_severity = 8.0", 'critical_severity = "x"', "critical_severity", '"x"'),
+        ("critical_confidence = 0.9", 'critical_confidence = "x"', "critical_confidence", '"x"'),
         ("retries = 4", "retries = 99", "alerts.retries", "retries = 99"),
         ('kind = "file" ', 'kynd = "file" ', "sources[0].kynd", "kynd"),
     ],
@@ -110,3 +110,54 @@ def test_web_section_names_the_token_variable(tmp_path: Path) -> None:
     target.write_text(EXAMPLE_CONFIG.replace(default, 'token_env = "not a name"'))
     with pytest.raises(ConfigError, match=r"web\.token_env"):
         load_config(target)
+
+
+def _with_tiers(table: str) -> str:
+    """The example config with its [metrics.tiers] table replaced."""
+    start = EXAMPLE_CONFIG.index("[metrics.tiers]")
+    end = EXAMPLE_CONFIG.index("# --- who hears")
+    return EXAMPLE_CONFIG[:start] + "[metrics.tiers]\n" + table + "\n\n" + EXAMPLE_CONFIG[end:]
+
+
+def test_deprecated_tier_keys_map_onto_the_tier_rule(caplog: pytest.LogCaptureFixture) -> None:
+    from revwatch.monitor import incident_settings
+
+    old_keys = "critical_severity = 6.0\nwarning_severity = 4.5\ncritical_impact = 500.0"
+    text = _with_tiers(old_keys)
+    with caplog.at_level("WARNING", logger="revwatch.config"):
+        cfg = parse_config(text, path="old.toml")
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "old.toml:" in message and "deprecated" in message
+    for key in ("critical_confidence", "warning_confidence", "critical_amount"):
+        assert key in message
+    settings = incident_settings(cfg.metrics[0], threshold=3.5)
+    # the same cut on the same peak z: Phi(severity - threshold)
+    assert settings.critical_confidence == pytest.approx(0.99379, abs=1e-4)
+    assert settings.warning_confidence == pytest.approx(0.84134, abs=1e-4)
+    assert settings.critical_amount == 500.0
+    # the new keys load without a warning
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="revwatch.config"):
+        fresh = parse_config(EXAMPLE_CONFIG, path="new.toml")
+    assert not caplog.records
+    assert incident_settings(fresh.metrics[0], threshold=3.5).critical_amount == 20000.0
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("critical_confidence = 0.6\nwarning_confidence = 0.8", "info <= warning <= critical"),
+        ("critical_amount = 5.0\ncritical_impact = 5.0", "critical_amount only"),
+        ("critical_share = 1.5\nwarning_share = 2.0", "warning_share <= critical_share"),
+    ],
+)
+def test_bad_tier_tables_are_refused(table: str, problem: str) -> None:
+    text = _with_tiers(table)
+    with pytest.raises(ConfigError, match=problem):
+        parse_config(text, path="bad.toml")
+
+
+def test_dimensions_must_be_keys() -> None:
+    text = EXAMPLE_CONFIG.replace('keys = ["account"]', 'keys = ["account"]\ndimensions = ["x"]')
+    with pytest.raises(ConfigError, match="dimensions"):
+        parse_config(text, path="bad.toml")

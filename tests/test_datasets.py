@@ -13,11 +13,13 @@ from revwatch.datasets import (
     DATASETS,
     Dataset,
     daily_revenue,
+    dataset_options,
     generate,
     saas_mrr,
     smartphone_sales,
     write_dataset,
 )
+from revwatch.datasets.daily_revenue import holiday_multipliers
 from revwatch.datasets.saas_mrr import ANOMALY_ACCOUNTS, CLEAN_ACCOUNTS
 from revwatch.errors import ParameterError
 
@@ -477,7 +479,9 @@ def test_write_dataset_round_trip(tmp_path: Path, suffix: str, name: str) -> Non
         back = pd.read_csv(data_path, parse_dates=time_cols, keep_default_na=False)
     else:
         back = pd.read_parquet(data_path)
-    pd.testing.assert_frame_equal(back, ds.frame, check_dtype=False)
+    # the data file is the frame without its label columns (those are in the labels file)
+    data_columns = [c for c in ds.frame.columns if c not in {"is_anomaly", "anomaly_type"}]
+    pd.testing.assert_frame_equal(back, ds.frame[data_columns], check_dtype=False)
 
     label_back = pd.read_csv(labels_path, parse_dates=[*time_cols, "event_start"])
     pd.testing.assert_frame_equal(label_back, ds.labels, check_dtype=False)
@@ -486,3 +490,230 @@ def test_write_dataset_round_trip(tmp_path: Path, suffix: str, name: str) -> Non
 def test_write_dataset_bad_suffix(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match=r"\.csv or \.parquet"):
         write_dataset(saas_mrr(), tmp_path / "data.xlsx")
+
+
+# ------------------------------------------------------------- calendar and portfolio options
+
+
+def test_options_off_are_the_default_data() -> None:
+    pd.testing.assert_frame_equal(
+        daily_revenue(seed=4, holidays=False, billing_bump=False).frame, daily_revenue(4).frame
+    )
+    plain = saas_mrr(4)
+    off = saas_mrr(4, months=24, yearly_cycle=False, heavy_tails=False, late_starts=False)
+    pd.testing.assert_frame_equal(off.frame, plain.frame)
+    pd.testing.assert_frame_equal(off.labels, plain.labels)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        # New Year: the eve, the day, the day after
+        ("2024-12-30", "2025-01-03", [1.0, 0.80, 0.55, 0.90, 1.0]),
+        # Independence Day and its neighbours
+        ("2025-07-02", "2025-07-06", [1.0, 0.92, 0.60, 0.88, 1.0]),
+        # Thanksgiving 2025-11-27: Wednesday, the day, Black Friday, Saturday, Sunday, Cyber Monday
+        ("2025-11-26", "2025-12-01", [0.92, 0.50, 1.65, 1.20, 1.0, 1.45]),
+        # Christmas: Dec 23 shopping, Christmas Eve, the day, Dec 26
+        ("2025-12-22", "2025-12-27", [1.0, 1.10, 0.70, 0.40, 1.15, 1.0]),
+        # 2026-07-04 is a Saturday: Friday is the observed holiday (0.85) and the eve (0.92)
+        ("2026-07-03", "2026-07-05", [0.85 * 0.92, 0.60, 0.88]),
+        # lifts: Presidents' Day and Veterans Day sales; Labor Day with its Friday
+        ("2025-02-17", "2025-02-17", [1.10]),
+        ("2025-11-11", "2025-11-11", [1.06]),
+        ("2025-08-29", "2025-09-01", [1.05, 1.0, 1.0, 0.78]),
+        ("2025-03-10", "2025-03-14", [1.0] * 5),
+    ],
+)
+def test_holiday_multipliers_us(first: str, last: str, expected: list[float]) -> None:
+    days = pd.date_range(first, last)
+    np.testing.assert_allclose(holiday_multipliers(days, "US"), expected)
+
+
+def test_holiday_multipliers_other_country_and_errors() -> None:
+    days = pd.date_range("2025-12-24", "2025-12-27")
+    # DE: Christmas Day and the Second Day of Christmas, each 0.65 with 0.92 either side
+    np.testing.assert_allclose(
+        holiday_multipliers(days, "DE"), [0.92, 0.65 * 0.92, 0.92 * 0.65, 0.92]
+    )
+    with pytest.raises(ParameterError, match="unknown country 'XX'"):
+        holiday_multipliers(days, "XX")
+    with pytest.raises(ParameterError, match="country code"):
+        daily_revenue(holidays=" ")
+    # a seed varies each holiday's effect a little from year to year, never its direction
+    varied = holiday_multipliers(pd.date_range("2024-01-01", "2026-12-31"), "US", seed=3)
+    plain = holiday_multipliers(pd.date_range("2024-01-01", "2026-12-31"), "US")
+    moved = plain != 1.0
+    assert (np.sign(np.log(varied[moved])) == np.sign(np.log(plain[moved]))).all()
+    assert not np.allclose(varied[moved], plain[moved])
+    assert (varied[~moved] == 1.0).all()
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_daily_holidays_move_revenue_and_are_not_labelled(seed: int) -> None:
+    plain = daily_revenue(seed=seed)
+    busy = daily_revenue(seed=seed, holidays=True)
+    pd.testing.assert_frame_equal(busy.labels, plain.labels)
+    ratio = busy.frame.set_index("date")["revenue"] / plain.frame.set_index("date")["revenue"]
+    for day, low, high in [
+        ("2024-12-25", 0.3, 0.5),
+        ("2025-12-25", 0.3, 0.5),
+        ("2025-07-04", 0.5, 0.7),
+        ("2025-11-28", 1.45, 1.85),  # Black Friday
+        ("2025-01-01", 0.45, 0.65),
+    ]:
+        assert low < ratio[day] < high, day
+    touched = holiday_multipliers(pd.DatetimeIndex(ratio.index), "US") != 1.0
+    # ordinary days keep their level (other noise draws of the same law)
+    assert 0.98 < ratio[~touched].median() < 1.02
+    assert "US public holidays" in busy.description
+
+
+def test_daily_billing_bump_on_some_lines_only() -> None:
+    plain = daily_revenue(seed=2, segments=True).frame
+    bumped = daily_revenue(seed=2, segments=True, billing_bump=True)
+    pd.testing.assert_frame_equal(bumped.labels, daily_revenue(seed=2, segments=True).labels)
+    keys = ["payment_method", "country", "date"]
+    ratio = (
+        bumped.frame.set_index(keys)["transaction_count"]
+        / plain.set_index(keys)["transaction_count"]
+    )
+    ratio = ratio.unstack(["payment_method", "country"])
+    first = ratio.index.day == 1
+    assert ratio.loc[first, ("card", "US")].median() > 1.35
+    assert ratio.loc[first, ("paypal", "UK")].median() > 1.2
+    for line in [("card", "DE"), ("bank_transfer", "US"), ("paypal", "FR")]:
+        assert 0.95 < ratio.loc[first, line].median() < 1.05, line
+    assert 0.97 < ratio.loc[~first].median().median() < 1.03
+    total = daily_revenue(seed=2, billing_bump=True).frame.set_index("date")["revenue"]
+    base = daily_revenue(seed=2).frame.set_index("date")["revenue"]
+    on_first = (total / base)[total.index.day == 1]
+    assert 1.12 < on_first.median() < 1.35
+
+
+def test_saas_more_history_keeps_the_schedule() -> None:
+    long = saas_mrr(5, months=36)
+    assert long.frame.shape == (30 * 36, 3)
+    assert long.frame["month"].min() == pd.Timestamp("2023-07-01")
+    assert long.frame["month"].max() == pd.Timestamp("2026-06-01")
+    pd.testing.assert_frame_equal(long.labels, saas_mrr(5).labels)
+    # the fixed accounts keep their 2024-07 level
+    wide = _wide(long)
+    assert 0.85 < wide.loc["2024-07-01", "Apex Holdings"] / 32_000 < 1.15
+    for bad in (23, 24.5, True):
+        with pytest.raises(ParameterError, match="months"):
+            saas_mrr(months=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [1, 9])
+def test_saas_yearly_cycle(seed: int) -> None:
+    plain = _wide(saas_mrr(seed, months=36))
+    cyclic = saas_mrr(seed, months=36, yearly_cycle=True)
+    pd.testing.assert_frame_equal(cyclic.labels, saas_mrr(seed).labels)
+    ratio = _wide(cyclic) / plain  # same noise draws, so this is the cycle
+    moving = ratio.columns[(ratio.max() - ratio.min()) > 1e-6]
+    assert len(moving) == 12
+    cycle = ratio[moving].to_numpy()
+    np.testing.assert_allclose(cycle[12:], cycle[:-12], rtol=1e-4)  # repeats every year
+    half_swing = (cycle.max(axis=0) - cycle.min(axis=0)) / 2
+    assert (half_swing > 0.03).all() and (half_swing < 0.35).all()
+    np.testing.assert_allclose(cycle.mean(axis=0), 1.0, atol=0.01)
+
+
+def test_saas_heavy_tails() -> None:
+    plain = _wide(saas_mrr(3))
+    heavy = _wide(saas_mrr(3, heavy_tails=True))
+    assert (heavy != plain).any().sum() == 15
+    assert (heavy > 0).all().all()
+    # the noise itself: unit variance, far fatter tails than a normal
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((30, 20_000))
+    from revwatch.datasets.saas_mrr import _heavy_noise
+
+    noise = _heavy_noise(rng, z)
+    changed = (noise != z).any(axis=1)
+    assert changed.sum() == 15
+    t = noise[changed].ravel()
+    assert 0.8 < t.var() < 1.25
+    assert np.mean(np.abs(t) > 4) > 20 * np.mean(np.abs(z[~changed]) > 4)
+
+
+def test_saas_late_starts() -> None:
+    ds = saas_mrr(6, months=36, late_starts=True)
+    pd.testing.assert_frame_equal(ds.labels, saas_mrr(6).labels)
+    starts = ds.frame.groupby("account")["month"].min()
+    late = starts[starts > pd.Timestamp("2023-07-01")]
+    assert len(late) == 6
+    assert set(late.index) <= set(CLEAN_ACCOUNTS)
+    assert late.min() >= pd.Timestamp("2023-10-01")  # the 4th month or later
+    assert late.max() <= pd.Timestamp("2025-09-01")  # at least 9 months of data
+    plain = _wide(saas_mrr(6, months=36))
+    wide = _wide(ds)
+    for account, first in late.items():
+        share = wide.loc[first, account] / plain.loc[first, account]
+        assert 0.2 <= share <= 1.0  # a prorated first month
+        rest = wide.loc[wide.index > first, account]
+        np.testing.assert_allclose(rest, plain.loc[rest.index, account])
+        assert wide.loc[wide.index < first, account].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "realistic", "expected"),
+    [
+        ("daily-revenue", {}, True, {"holidays": "US", "billing_bump": True}),
+        ("daily-revenue", {"holidays": "DE"}, True, {"holidays": "DE", "billing_bump": True}),
+        ("saas-mrr", {"months": 48}, True,
+         {"months": 48, "yearly_cycle": True, "heavy_tails": True, "late_starts": True}),
+        ("smartphone-sales", {}, True, {}),
+        ("saas-mrr", {"yearly_cycle": None}, False, {}),
+    ],
+)  # fmt: skip
+def test_dataset_options(
+    name: str, options: dict[str, object], realistic: bool, expected: dict[str, object]
+) -> None:
+    assert dataset_options(name, options, realistic=realistic) == expected
+
+
+def test_dataset_options_errors() -> None:
+    with pytest.raises(ParameterError, match=r"no option heavy_tails \(--heavy-tails\)"):
+        dataset_options("daily-revenue", {"heavy_tails": True})
+    with pytest.raises(ParameterError, match="unknown data set"):
+        dataset_options("nope")
+
+
+def test_cli_generate_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from revwatch.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "daily.csv"
+    result = runner.invoke(
+        app, ["generate", "daily-revenue", "-o", str(out), "--seed", "3", "--realistic",
+              "--segments"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected = daily_revenue(seed=3, segments=True, holidays="US", billing_bump=True)
+    written = pd.read_csv(out, parse_dates=["date"])
+    np.testing.assert_allclose(written["revenue"], expected.frame["revenue"])
+    # the data file has no label columns; the labels file has the planted events only
+    assert set(written.columns) == set(expected.frame.columns)
+    labels = pd.read_csv(tmp_path / "daily_labels.csv", parse_dates=["date", "event_start"])
+    assert len(labels) == len(daily_revenue(seed=3, segments=True).labels)
+
+    result = runner.invoke(app, ["generate", "saas-mrr", "-o", str(tmp_path / "m.csv"),
+                                 "--months", "30", "--yearly-cycle", "--late-starts"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "m.csv")["month"].min() == "2024-01-01"
+    for args, message in [
+        (["generate", "saas-mrr", "-o", str(tmp_path / "x.csv"), "--holidays"],
+         "no option holidays (--holidays)"),
+        (["generate", "daily-revenue", "-o", str(tmp_path / "x.csv"), "--country", "ZZ"],
+         "unknown country 'ZZ'"),
+        (["generate", "saas-mrr", "-o", str(tmp_path / "x.csv"), "--months", "3"],
+         "months must be an integer >= 24"),
+    ]:  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, args
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable
@@ -584,3 +585,19 @@ def test_flag_sign_of_the_wrong_shape_is_a_parameter_error() -> None:
         flag_metrics(
             _flags(1, 14, [(0, 3)]), grid, panel.matrix().periods, "daily", flag_sign=np.ones(14)
         )
+
+
+def test_cli_compare_takes_generator_options() -> None:
+    runner = CliRunner()
+    args = ["compare", "daily-revenue", "--seeds", "1", "--methods", "rolling-zscore",
+            "--jobs", "1", "-f", "csv"]  # fmt: skip
+    plain = runner.invoke(app, args)
+    busy = runner.invoke(app, [*args, "--holidays", "--billing-bump"])
+    assert plain.exit_code == 0 and busy.exit_code == 0, busy.output
+    # the calendar is not labelled: the same events, but the holidays cost false alarms
+    read = [pd.read_csv(io.StringIO(r.stdout)) for r in (plain, busy)]
+    assert read[0]["n_events_mean"].iloc[0] == read[1]["n_events_mean"].iloc[0]
+    assert read[1]["false_alarms_mean"].iloc[0] > read[0]["false_alarms_mean"].iloc[0]
+    wrong = runner.invoke(app, ["compare", "smartphone-sales", "--seeds", "1", "--yearly-cycle"])
+    assert wrong.exit_code == 2
+    assert "no option yearly_cycle (--yearly-cycle)" in wrong.stderr

@@ -220,9 +220,13 @@ def test_concentrated_segment_outage_is_one_incident_on_the_total(
     assert row["impact"] < 0
     assert -20.0 < row["pct_of_series"] < -5.0
     assert row["pct_of_portfolio"] == pytest.approx(row["pct_of_series"])
-    # id: the earliest episode's (the segment's revenue on 2025-09-03), as before promotion
-    text = f"{card_de}|revenue|2025-09-03T00:00:00"
-    assert row["incident_id"] == "inc-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+    # id: the store's scheme on the earliest episode (the segment's revenue on
+    # 2025-09-03), as before promotion: sha256 of [metric, key JSON, start]
+    key = json.dumps({"country": "DE", "payment_method": "card"})
+    text = json.dumps(["revenue", key, "2025-09-03T00:00:00"])
+    assert row["incident_id"] == hashlib.sha256(text.encode()).hexdigest()[:16]
+    # the primary series is the total (no key columns left)
+    assert row["series_key"] == {} and row["level"] == "total"
 
 
 def _tiny_segment_drop() -> pd.DataFrame:

@@ -71,7 +71,7 @@ PARSE_CASES = [
         id="tab-credits-are-negative",
     ),
     pytest.param(
-        "month|revenue\n2024-01|USD 1,000\n2024-02|£2,000.50\n2024-03|3000.25-\n",
+        "month|revenue\n2024-01|USD 1,000\n2024-02|2,000.50 USD\n2024-03|3000.25-\n",
         [1000.0, 2000.5, -3000.25],
         id="pipe-currency-codes-trailing-minus",
     ),

@@ -189,10 +189,11 @@ def test_a_metric_can_route_its_alerts_itself(
     frame = generate("saas-mrr", seed=42).frame
     Path("revwatch.toml").write_text(ROUTED_CONFIG.format(store=tmp_path / "rw.db"))
     config = load_config("revwatch.toml")
-    # history first (recorded without alerting), then the months with the churn and the outage
+    # history first (recorded without alerting), then the months up to the churn: a run that
+    # catches up further would record incidents that ended before its recent window silently
     frame[frame["month"] < "2025-12-01"].to_csv("mrr.csv", index=False)
     run(config)
-    frame.to_csv("mrr.csv", index=False)
+    frame[frame["month"] < "2026-03-01"].to_csv("mrr.csv", index=False)
     report = run(config)
     assert report.deliveries_sent >= 1
     paths = [request.path for request, _ in httpserver.log]

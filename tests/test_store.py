@@ -49,7 +49,7 @@ def test_upgrade_from_v1_keeps_rows(tmp_path: Path) -> None:
         )
     old.dispose()
     new = Store(url)
-    assert new.version == LATEST_VERSION == 3
+    assert new.version == LATEST_VERSION == 4
     row = new.incident("x1")
     assert row is not None and row["status"] == "open" and row["last_seen_run"] is None
     assert row["impact_low"] is None and row["impact_high"] is None  # added by v3

@@ -7,6 +7,7 @@ webhook server so the pages have delivery history.
 
 from __future__ import annotations
 
+import html
 import http.server
 import json
 import re
@@ -30,8 +31,10 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient
 
 from revwatch.web.app import create_app
+from revwatch.web.views import money
 
-TOKEN = "test-token-8c1f"
+TOKEN = "test-token-8c1f-2e9a-77d0"
+BASE = "http://localhost"  # an allowed Host; forms post with this Origin
 STAGES = ("2025-12-01", "2026-01-01", "2026-02-01")
 
 CONFIG = """
@@ -105,7 +108,9 @@ def store_url(built_store: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(store_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(store_url, token=TOKEN)) as test_client:
+    with TestClient(
+        create_app(store_url, token=TOKEN), base_url=BASE, headers={"Origin": BASE}
+    ) as test_client:
         yield test_client
 
 
@@ -143,7 +148,9 @@ def test_reads_and_writes_need_the_token(client: TestClient, store_url: str) -> 
 
 def test_open_reads_still_protect_writes(store_url: str) -> None:
     ident = _open_ids(store_url)[0]
-    with TestClient(create_app(store_url, token=TOKEN, open_reads=True)) as open_client:
+    with TestClient(
+        create_app(store_url, token=TOKEN, open_reads=True), base_url=BASE
+    ) as open_client:
         assert open_client.get("/api/incidents").status_code == 200
         assert open_client.get(f"/api/incidents/{ident}").status_code == 200
         assert open_client.post(f"/api/incidents/{ident}/ack").status_code == 401
@@ -154,7 +161,7 @@ def test_a_server_without_token_refuses_api_writes(
 ) -> None:
     monkeypatch.delenv("REVWATCH_API_TOKEN", raising=False)
     ident = _open_ids(store_url)[0]
-    with TestClient(create_app(store_url, open_reads=True)) as no_token:
+    with TestClient(create_app(store_url, open_reads=True), base_url=BASE) as no_token:
         refused = no_token.post(f"/api/incidents/{ident}/ack", headers=_auth("anything"))
         assert refused.status_code == 403
         assert "no API token" in refused.json()["error"]
@@ -163,9 +170,11 @@ def test_a_server_without_token_refuses_api_writes(
 def test_token_comes_from_the_named_environment_variable(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MY_REVWATCH_TOKEN", "from-env")
-    with TestClient(create_app(store_url, token_env="MY_REVWATCH_TOKEN")) as env_client:
-        assert env_client.get("/api/runs", headers=_auth("from-env")).status_code == 200
+    monkeypatch.setenv("MY_REVWATCH_TOKEN", "from-env-0123456789")
+    with TestClient(
+        create_app(store_url, token_env="MY_REVWATCH_TOKEN"), base_url=BASE
+    ) as env_client:
+        assert env_client.get("/api/runs", headers=_auth("from-env-0123456789")).status_code == 200
         assert env_client.get("/api/runs", headers=_auth(TOKEN)).status_code == 403
 
 
@@ -291,6 +300,13 @@ def _login(client: TestClient) -> None:
     assert answer.status_code == 303
 
 
+def csrf_of(client: TestClient, path: str) -> str:
+    """The CSRF token of the form on a page (as a browser would submit it)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
 def test_pages_need_a_login_and_render(client: TestClient, store_url: str) -> None:
     away = client.get("/incidents", follow_redirects=False)
     assert away.status_code == 303 and away.headers["location"].startswith("/login")
@@ -331,28 +347,56 @@ def test_form_posts_update_the_store_and_redirect_back(client: TestClient, store
     assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
     assert Store(store_url).incident(first)["status"] == "open"
     _login(client)
-    acked = client.post(f"/incidents/{first}/ack", follow_redirects=False)
+    csrf = csrf_of(client, f"/incidents/{first}")
+    acked = client.post(
+        f"/incidents/{first}/ack", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert acked.status_code == 303
     assert acked.headers["location"] == f"/incidents/{first}?done=acknowledged"
     assert Store(store_url).incident(first)["status"] == "acknowledged"
     assert "Incident acknowledged." in client.get(acked.headers["location"]).text
     labelled = client.post(
         f"/incidents/{second}/label",
-        data={"label": "benign", "cause": "annual prepayment"},
+        data={"label": "benign", "cause": "annual prepayment", "csrf_token": csrf},
         follow_redirects=False,
     )
     assert labelled.status_code == 303
     assert [(r["label"], r["cause"]) for r in Store(store_url).labels()] == [
         ("benign", "annual prepayment")
     ]
-    resolved = client.post(f"/incidents/{second}/resolve", follow_redirects=False)
+    resolved = client.post(
+        f"/incidents/{second}/resolve", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert resolved.status_code == 303
     assert Store(store_url).incident(second)["status"] == "resolved"
-    bad = client.post(f"/incidents/{second}/label", data={"label": "maybe"})
+    bad = client.post(f"/incidents/{second}/label", data={"label": "maybe", "csrf_token": csrf})
     assert bad.status_code == 400 and "benign or confirmed" in bad.text
-    missing = client.post(f"/incidents/{second}/label", data={})
+    missing = client.post(f"/incidents/{second}/label", data={"csrf_token": csrf})
     assert missing.status_code == 422
     assert len(Store(store_url).labels()) == 1
+
+
+def test_ack_on_a_resolved_incident_is_refused_by_cli_api_and_page(
+    client: TestClient, store_url: str
+) -> None:
+    from revwatch.store import ack_refusal
+
+    resolved = next(r["incident_id"] for r in Store(store_url).incidents(status="resolved"))
+    message = ack_refusal(resolved)
+    cli = CliRunner().invoke(cli_app, ["incidents", "ack", resolved, "--store", store_url])
+    assert cli.exit_code == 2 and message in " ".join(cli.output.split())
+    api = client.post(f"/api/incidents/{resolved}/ack", headers=_auth())
+    assert api.status_code == 400 and api.json()["error"] == message
+    _login(client)
+    page = client.get(f"/incidents/{resolved}").text
+    ack_button = re.search(r"<button[^>]*>Acknowledge</button>", page)
+    assert ack_button and "disabled" in ack_button.group(0)
+    csrf = csrf_of(client, f"/incidents/{resolved}")
+    form = client.post(
+        f"/incidents/{resolved}/ack", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert form.status_code == 400 and html.escape(message) in form.text
+    assert Store(store_url).incident(resolved)["status"] == "resolved"  # type: ignore[index]
 
 
 def test_login_next_is_local_only(client: TestClient) -> None:
@@ -373,9 +417,23 @@ def test_html_report_is_one_self_contained_file(store_url: str, tmp_path: Path) 
     text = out.read_text(encoding="utf-8")
     images = re.findall(r'<img src="([^"]*)"', text)
     store = Store(store_url)
-    run_id = max(r["last_seen_run"] or 0 for r in store.incidents())
-    expected = [r for r in store.incidents() if run_id in (r["first_seen_run"], r["last_seen_run"])]
+
+    def changed_in(row: dict[str, Any]) -> set[int]:
+        return {row[k] for k in ("first_seen_run", "escalated_run", "resolved_run") if row[k]}
+
+    run_id = max(max(changed_in(r)) for r in store.incidents())
+    expected = [r for r in store.incidents() if run_id in changed_in(r)]
+    only_seen = [
+        r for r in store.incidents() if r["last_seen_run"] == run_id and run_id not in changed_in(r)
+    ]
     assert len(images) == min(25, len(expected)) > 0
+    # the run's incidents only (opened, escalated or resolved in it), signed totals
+    assert f"{len(expected)} incidents" in text
+    assert only_seen  # the scenario has incidents the last run only saw again
+    for row in only_seen:
+        assert row["incident_id"] not in text
+    net = sum(r["impact"] for r in expected)
+    assert re.search(r'data-total="net">([^<]*)<', text).group(1) == money(net)  # type: ignore[union-attr]
     assert all(src.startswith("data:image/png;base64,") for src in images)
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
     assert all(not link.startswith(("http://", "https://", "//")) for link in links), links

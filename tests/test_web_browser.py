@@ -10,12 +10,14 @@ when ``REVWATCH_WRITE_SCREENSHOT=1``, else into the test's tmp folder.
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +52,25 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _start(app: Any) -> tuple[str, Callable[[], None]]:
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+
+    def stop() -> None:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+    return f"http://127.0.0.1:{port}", stop
 
 
 @pytest.fixture
@@ -144,3 +165,101 @@ def test_review_in_the_browser(server: str, store_url: str, tmp_path: Path) -> N
             assert target.stat().st_size > 20_000
         finally:
             browser.close()
+
+
+def _attacker(html: str, host: str = "127.0.0.1") -> tuple[str, Callable[[], None]]:
+    """A hostile page on another port (same site as 127.0.0.1, or another site via localhost)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return f"http://{host}:{server.server_port}/", stop
+
+
+def _forged_form(target: str, action: str, csrf: str) -> str:
+    field = f'<input type="hidden" name="csrf_token" value="{csrf}">' if csrf else ""
+    return (
+        f'<html><body><form id="f" method="post" action="{target}/{action}">'
+        '<input type="hidden" name="label" value="benign">'
+        '<input type="hidden" name="cause" value="forged">'
+        f"{field}</form><script>document.getElementById('f').submit()</script></body></html>"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_token", [True, False], ids=["api-token", "no-api-token"])
+def test_forged_posts_from_other_origins_are_refused_in_the_browser(
+    store_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    with_token: bool,
+) -> None:
+    """A logged-in browser visits hostile pages on another port of 127.0.0.1 (same site:
+    SameSite cookies are sent) and on localhost (another site); each page auto-submits a
+    label/ack form to the review app, with no CSRF token and with the victim's real one
+    (as if it had leaked). Nothing is stored; the app's own form still works."""
+    monkeypatch.delenv("REVWATCH_API_TOKEN", raising=False)
+    store = Store(store_url)
+    ident = store.incidents(status="open")[0]["incident_id"]
+    app_url, stop_app = _start(create_app(store_url, token=TOKEN if with_token else None))
+    stoppers = [stop_app]
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            try:
+                page = browser.new_page()
+                if with_token:
+                    page.goto(f"{app_url}/login")
+                    page.fill("input[name=token]", TOKEN)
+                    page.click("button[type=submit]")
+                    expect(page).to_have_url(f"{app_url}/incidents")
+                page.goto(f"{app_url}/incidents/{ident}")
+                real_csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+                assert real_csrf
+                # the page may not be framed
+                headers = page.goto(f"{app_url}/incidents/{ident}").headers  # type: ignore[union-attr]
+                assert headers["x-frame-options"] == "DENY"
+                assert "frame-ancestors 'none'" in headers["content-security-policy"]
+                for host in ("127.0.0.1", "localhost"):
+                    for action in ("label", "ack"):
+                        for csrf in ("", real_csrf):
+                            html = _forged_form(f"{app_url}/incidents/{ident}", action, csrf)
+                            evil, stop = _attacker(html, host)
+                            stoppers.append(stop)
+                            with page.expect_response(
+                                lambda r, a=action: r.url.endswith(f"/{a}")
+                            ) as answer:
+                                page.goto(evil)
+                            status = answer.value.status
+                            refused = status == 403 or (
+                                status == 303  # not logged in on another site: sent to /login
+                                and "/login" in (answer.value.headers.get("location") or "")
+                            )
+                            assert refused, (host, action, bool(csrf), status)
+                            assert store.labels() == [], (host, action, bool(csrf))
+                            assert store.incident(ident)["status"] == "open"
+                # the app's own page still acts
+                page.goto(f"{app_url}/incidents/{ident}")
+                page.get_by_role("button", name="Acknowledge").click()
+                expect(page.get_by_role("status")).to_have_text("Incident acknowledged.")
+                assert store.incident(ident)["status"] == "acknowledged"
+            finally:
+                browser.close()
+    finally:
+        for stop in stoppers:
+            stop()

@@ -6,7 +6,14 @@ Each channel turns one or more :class:`Alert` (an incident in a state:
 failing. HTTP channels retry on 429 and 5xx with exponential backoff (a
 ``Retry-After`` header is honoured, capped) and never on other 4xx. Secrets
 (webhook URLs, routing keys, SMTP passwords) come from environment variables
-named in the config and never appear in messages or logs.
+named in the config, are registered with :func:`revwatch.redact.register_secret`
+and never appear in messages or logs: every error text passes
+:func:`~revwatch.redact.redact`.
+
+Errors are classified (``DeliveryError.permanent``): 4xx other than 408/429,
+SMTP 5xx and malformed URLs are permanent (fix the config; never retried);
+timeouts, 408, 429, 5xx and unreachable endpoints are transient, retried with
+backoff while the channel's time budget (``HttpPolicy.deadline``) lasts.
 
 Which alert goes where, and exactly once, is decided by
 :mod:`revwatch.monitor` and the delivery ledger of :mod:`revwatch.store`.
@@ -29,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import html
+import http.client
 import io
 import json
 import logging
@@ -36,6 +44,7 @@ import os
 import smtplib
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +52,7 @@ from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
 from revwatch.errors import ConfigError, DeliveryError
+from revwatch.redact import redact, register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +65,7 @@ __all__ = [
     "SlackChannel",
     "WebhookChannel",
     "build_channels",
+    "check_url",
     "post_json",
     "render_chart",
 ]
@@ -71,8 +82,10 @@ class Alert:
     ----------
     incident : dict
         The incident row from the store.
-    state : {"open", "resolved"}
-        The state change being announced.
+    state : {"open", "esc:warning", "esc:critical", "resolved"}
+        The state change being announced (``esc:<tier>``: an announced
+        incident reached a higher tier; PagerDuty gets a trigger with the same
+        dedup key, so it pages once if the incident was not paged before).
     """
 
     incident: dict[str, Any]
@@ -92,7 +105,12 @@ class Alert:
         """One line for notifications and PagerDuty's summary (<= 1024 characters)."""
         inc = self.incident
         start = str(inc.get("start_period", ""))[:10]
-        prefix = "RESOLVED" if self.state == "resolved" else str(inc.get("tier", "info")).upper()
+        if self.state == "resolved":
+            prefix = "RESOLVED"
+        elif self.state.startswith("esc:"):
+            prefix = f"ESCALATED TO {self.state.removeprefix('esc:').upper()}"
+        else:
+            prefix = str(inc.get("tier", "info")).upper()
         impact = inc.get("impact")
         severity = inc.get("severity")
         parts = [
@@ -122,6 +140,9 @@ class HttpPolicy:
         Seconds per request.
     sleep : callable
         How to wait (tests pass a fast one).
+    deadline : float, optional
+        ``time.monotonic()`` value after which no new attempt starts and no
+        wait is begun (the channel's budget for this run); None: no limit.
     """
 
     retries: int = 4
@@ -129,6 +150,44 @@ class HttpPolicy:
     max_backoff: float = 60.0
     timeout: float = 10.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    deadline: float | None = field(default=None, compare=False)
+
+    def remaining(self) -> float:
+        """Seconds left in the budget (infinite without a deadline)."""
+        if self.deadline is None:
+            return float("inf")
+        return self.deadline - time.monotonic()
+
+
+def check_url(url: str, what: str) -> None:
+    """Raise a one-line :class:`ConfigError` (without the URL) for a URL no request can use.
+
+    Examples
+    --------
+    >>> check_url("https://hooks.example/x", "SLACK_WEBHOOK_URL")
+    >>> check_url("https://hooks.example/x\\n", "SLACK_WEBHOOK_URL")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    revwatch.errors.ConfigError: SLACK_WEBHOOK_URL: the URL contains a space or control ...
+    """
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ConfigError(
+            f"{what}: the URL contains a space or control character (a stray newline from "
+            "an env file?); fix the value"
+        )
+
+
+def _malformed(url: str) -> str | None:
+    """Why a URL cannot be requested (scheme, host), or None."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in {"http", "https"}:
+        return f"scheme {parts.scheme or '(none)'!r} is not http or https"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -174,45 +233,61 @@ def post_json(
     Raises
     ------
     DeliveryError
-        4xx other than 429 at once (``permanent = True``); 429/5xx/network
-        errors once the retries are spent.
+        4xx other than 408/429 and malformed URLs at once (``permanent =
+        True``); 408/429/5xx/timeouts/network errors once the retries or the
+        policy's time budget are spent (``permanent = False``).
     """
+    bad = _malformed(url)
+    if bad is not None:
+        _raise(f"{name}: malformed endpoint URL ({bad}); fix the config (not retried)", True)
     data = json.dumps(payload, default=str).encode("utf-8")
     attempt = 0
     while True:
+        left = policy.remaining()
+        if left <= 0:
+            _raise(f"{name}: time budget of this run spent; left queued for the next run", False)
         request = urllib.request.Request(
             url, data=data, method="POST", headers={"Content-Type": "application/json"}
         )
         wait: float | None = None
         try:
-            with urllib.request.urlopen(request, timeout=policy.timeout) as response:
+            with urllib.request.urlopen(request, timeout=min(policy.timeout, left)) as response:
                 status = int(response.status)
-                body = response.read().decode("utf-8", "replace")
+                body = response.read(4096).decode("utf-8", "replace")
             if status in accept and (body_ok is None or body.strip() == body_ok):
                 return status, body
-            problem = f"{name}: unexpected answer HTTP {status} {body[:200]!r}"
+            problem = f"{name}: unexpected answer HTTP {status} {redact(body[:200])!r}"
             _raise(problem, permanent=True)
         except urllib.error.HTTPError as exc:
             status = exc.code
-            body = exc.read().decode("utf-8", "replace")[:200]
-            problem = f"{name}: HTTP {status} {body!r}"
-            if status != 429 and status < 500:
+            body = exc.read(4096).decode("utf-8", "replace")[:200]
+            problem = f"{name}: HTTP {status} {redact(body)!r}"
+            if status not in (408, 429) and status < 500:
                 _raise(problem + " (not retried: fix the request or its credentials)", True)
             wait = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        except (http.client.InvalidURL, ValueError) as exc:
+            _raise(f"{name}: malformed endpoint URL ({redact(exc)}); fix the config", True)
+        except TimeoutError:
+            problem = f"{name}: endpoint timed out"
+        except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            problem = f"{name}: endpoint unreachable ({reason})"
+            if isinstance(reason, TimeoutError):
+                problem = f"{name}: endpoint timed out"
+            else:
+                problem = f"{name}: endpoint unreachable ({redact(reason)})"
         if attempt >= policy.retries:
             _raise(f"{problem} after {attempt + 1} attempts", False)
         delay = policy.backoff * (2**attempt) if wait is None else wait
         delay = min(delay, policy.max_backoff)
+        if delay >= policy.remaining():
+            _raise(f"{problem}; time budget of this run spent after {attempt + 1} attempts", False)
         logger.warning("%s; retrying in %.2fs", problem, delay)
         policy.sleep(delay)
         attempt += 1
 
 
 def _raise(message: str, permanent: bool) -> None:
-    error = DeliveryError(message)
+    error = DeliveryError(redact(message))
     error.permanent = permanent  # type: ignore[attr-defined]
     raise error
 
@@ -227,11 +302,40 @@ class AlertChannel(Protocol):
         """Send one message about ``alerts`` (one alert unless digesting)."""
 
 
+def slack_escape(text: str) -> str:
+    """Escape Slack's control characters ``&``, ``<`` and ``>`` in message text.
+
+    Examples
+    --------
+    >>> slack_escape("A&B <Ltd> > 1")
+    'A&amp;B &lt;Ltd&gt; &gt; 1'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def incident_url(dashboard_url: str | None, incident_id: str) -> str | None:
+    """The incident's page on the review app, when its address is configured.
+
+    Examples
+    --------
+    >>> incident_url("https://rw.example/", "ab12")
+    'https://rw.example/incidents/ab12'
+    """
+    if not dashboard_url:
+        return None
+    return f"{dashboard_url.rstrip('/')}/incidents/{urllib.parse.quote(incident_id, safe='')}"
+
+
 def _digest_title(alerts: Sequence[Alert]) -> str:
     if len(alerts) == 1:
         return alerts[0].summary()
     opened = sum(a.state == "open" for a in alerts)
-    return f"revwatch: {opened} new, {len(alerts) - opened} resolved incidents"
+    escalated = sum(a.state.startswith("esc:") for a in alerts)
+    resolved = len(alerts) - opened - escalated
+    text = f"revwatch: {opened} new, "
+    if escalated:
+        text += f"{escalated} escalated, "
+    return text + f"{resolved} resolved incidents"
 
 
 @dataclass
@@ -252,13 +356,20 @@ class SlackChannel:
         room = SLACK_MAX_BLOCKS - 2
         for alert in alerts[:room]:
             inc = alert.incident
+            ident = slack_escape(alert.incident_id)
+            link = incident_url(self.dashboard_url, alert.incident_id)
             blocks.append(
                 {
                     "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"*{alert.summary()}*"},
+                    "text": {"type": "mrkdwn", "text": f"*{slack_escape(alert.summary())}*"},
                     "fields": [
-                        {"type": "mrkdwn", "text": f"*Incident*\n`{alert.incident_id}`"},
-                        {"type": "mrkdwn", "text": f"*Tier*\n{inc.get('tier')}"},
+                        {
+                            "type": "mrkdwn",
+                            "text": f"*Incident*\n<{link}|{ident}>"
+                            if link
+                            else f"*Incident*\n`{ident}`",
+                        },
+                        {"type": "mrkdwn", "text": f"*Tier*\n{slack_escape(str(inc.get('tier')))}"},
                     ],
                 }
             )
@@ -267,7 +378,7 @@ class SlackChannel:
         if self.dashboard_url:
             footer += f" | <{self.dashboard_url}|open the dashboard>"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-        text = "\n".join(a.summary() for a in alerts[:20])
+        text = "\n".join(slack_escape(a.summary()) for a in alerts[:20])
         return {"text": text, "blocks": blocks[:SLACK_MAX_BLOCKS]}
 
     def send(self, alerts: Sequence[Alert]) -> None:
@@ -328,13 +439,29 @@ class WebhookChannel:
     name: str = "webhook"
     digest_capable: ClassVar[bool] = True
 
+    def payload(self, alerts: Sequence[Alert]) -> dict[str, Any]:
+        """The body: each alert says the change it announces (``event``, ``status``).
+
+        ``status`` is the state announced (an ``open`` alert sent after the
+        incident resolved still says ``open``); ``current_status`` is the
+        incident's status when the message was sent.
+        """
+        items = []
+        for a in alerts:
+            item = {k: v for k, v in a.incident.items() if k != "context"}
+            item.update(
+                event="opened" if a.state == "open" else a.state,
+                state=a.state,
+                status=a.state,
+                current_status=a.incident.get("status"),
+                summary=a.summary(),
+            )
+            items.append(item)
+        return {"source": "revwatch", "alerts": items}
+
     def send(self, alerts: Sequence[Alert]) -> None:
         """POST the alerts; any 2xx is success."""
-        body = {
-            "source": "revwatch",
-            "alerts": [{"state": a.state, "summary": a.summary(), **a.incident} for a in alerts],
-        }
-        post_json(self.url, body, name="webhook", policy=self.policy)
+        post_json(self.url, self.payload(alerts), name="webhook", policy=self.policy)
 
 
 def render_chart(alert: Alert) -> bytes:
@@ -390,22 +517,32 @@ class EmailChannel:
     password: str | None = None
     starttls: bool = False
     policy: HttpPolicy = field(default_factory=HttpPolicy)
+    dashboard_url: str | None = None
     name: str = "email"
     digest_capable: ClassVar[bool] = True
 
     def message(self, alerts: Sequence[Alert]) -> EmailMessage:
-        """The email, charts attached inline (``cid:``)."""
+        """The email (with ``Date``, ``Message-ID``, links to the incidents), charts inline."""
         msg = EmailMessage()
         msg["Subject"] = _digest_title(alerts)[:200]
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
-        msg.set_content("\n".join(a.summary() for a in alerts))
+        msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+        domain = self.sender.rsplit("@", 1)[-1] if "@" in self.sender else "revwatch.local"
+        msg["Message-ID"] = email.utils.make_msgid("revwatch", domain=domain)
+        lines = []
+        for alert in alerts:
+            link = incident_url(self.dashboard_url, alert.incident_id)
+            lines.append(alert.summary() + (f"\n  {link}" if link else ""))
+        msg.set_content("\n".join(lines))
         parts = []
         for i, alert in enumerate(alerts):
-            parts.append(
-                f"<h3>{html.escape(alert.summary())}</h3>"
-                f"<p>Incident <code>{html.escape(alert.incident_id)}</code></p>"
+            link = incident_url(self.dashboard_url, alert.incident_id)
+            ident = html.escape(alert.incident_id)
+            shown = (
+                f'<a href="{html.escape(link)}">{ident}</a>' if link else f"<code>{ident}</code>"
             )
+            parts.append(f"<h3>{html.escape(alert.summary())}</h3><p>Incident {shown}</p>")
             if alert.state == "open":
                 parts.append(f'<img src="cid:chart{i}" alt="chart of the series">')
         msg.add_alternative(f"<html><body>{''.join(parts)}</body></html>", subtype="html")
@@ -423,8 +560,13 @@ class EmailChannel:
         msg = self.message(alerts)
         attempt = 0
         while True:
+            left = self.policy.remaining()
+            if left <= 0:
+                _raise("email: time budget of this run spent; left queued for the next run", False)
             try:
-                with smtplib.SMTP(self.host, self.port, timeout=self.policy.timeout) as smtp:
+                with smtplib.SMTP(
+                    self.host, self.port, timeout=min(self.policy.timeout, left)
+                ) as smtp:
                     if self.starttls:
                         smtp.starttls()
                     if self.username and self.password:
@@ -432,37 +574,64 @@ class EmailChannel:
                     smtp.send_message(msg)
                 return
             except smtplib.SMTPResponseException as exc:
-                problem = f"email: SMTP {exc.smtp_code} {exc.smtp_error!r}"
+                reply = exc.smtp_error
+                text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+                problem = f"email: SMTP {exc.smtp_code} {redact(text[:200])!r}"
                 if exc.smtp_code >= 500:
                     _raise(problem + " (not retried)", True)
+            except smtplib.SMTPRecipientsRefused as exc:
+                _raise(f"email: every recipient refused ({redact(exc)}) (not retried)", True)
             except (smtplib.SMTPException, OSError) as exc:
-                problem = f"email: SMTP server {self.host}:{self.port} unreachable ({exc})"
+                problem = f"email: SMTP server {self.host}:{self.port} unreachable ({redact(exc)})"
             if attempt >= self.policy.retries:
                 _raise(f"{problem} after {attempt + 1} attempts", False)
-            self.policy.sleep(min(self.policy.backoff * 2**attempt, self.policy.max_backoff))
+            delay = min(self.policy.backoff * 2**attempt, self.policy.max_backoff)
+            if delay >= self.policy.remaining():
+                _raise(f"{problem}; time budget of this run spent", False)
+            self.policy.sleep(delay)
             attempt += 1
 
 
-def _secret(variable: str, what: str) -> str:
+def _secret(variable: str, what: str, *, url: bool = False) -> str:
     value = os.environ.get(variable)
     if not value:
         raise ConfigError(
             f"{what}: environment variable {variable} is not set; export it "
             "(secrets are read from the environment, never from the config file)"
         )
+    register_secret(value)
+    if url:
+        check_url(value, f"{what} ({variable})")
     return value
 
 
-def build_channels(alerts: Any, *, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def build_channels(
+    alerts: Any,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Build the configured channels from an :class:`~revwatch.config.AlertsConfig`.
 
-    Secrets are read from the environment variables the config names.
+    Secrets are read from the environment variables the config names and
+    registered for redaction; secret URLs are checked (a space or control
+    character is a config error, without the URL in the message).
+
+    Parameters
+    ----------
+    alerts : AlertsConfig
+    sleep : callable
+        How retries wait.
+    errors : dict, optional
+        When given, a channel whose config is broken is left out and its
+        one-line error stored here by channel name (the other channels are
+        still built); else the first such error is raised.
 
     Raises
     ------
     ConfigError
-        A named environment variable is not set (the message names the
-        variable, never its value).
+        A named environment variable is not set or holds an unusable URL (the
+        message names the variable, never its value).
     """
     policy = HttpPolicy(
         retries=alerts.retries,
@@ -471,28 +640,31 @@ def build_channels(alerts: Any, *, sleep: Callable[[float], None] = time.sleep) 
         timeout=alerts.timeout_seconds,
         sleep=sleep,
     )
-    out: dict[str, Any] = {}
-    if alerts.slack is not None:
-        out["slack"] = SlackChannel(
-            _secret(alerts.slack.webhook_url_env, "alerts.slack.webhook_url_env"),
-            policy=policy,
-            dashboard_url=alerts.dashboard_url,
-        )
-    if alerts.pagerduty is not None:
+    dashboard = getattr(alerts, "dashboard_url", None)
+
+    def slack() -> Any:
+        url = _secret(alerts.slack.webhook_url_env, "alerts.slack.webhook_url_env", url=True)
+        return SlackChannel(url, policy=policy, dashboard_url=dashboard)
+
+    def pagerduty() -> Any:
         pd_cfg = alerts.pagerduty
-        out["pagerduty"] = PagerDutyChannel(
-            pd_cfg.url,
-            _secret(pd_cfg.routing_key_env, "alerts.pagerduty.routing_key_env"),
-            source=pd_cfg.source,
-            policy=policy,
-        )
-    if alerts.webhook is not None:
+        check_url(pd_cfg.url, "alerts.pagerduty.url")
+        key = _secret(pd_cfg.routing_key_env, "alerts.pagerduty.routing_key_env")
+        return PagerDutyChannel(pd_cfg.url, key, source=pd_cfg.source, policy=policy)
+
+    def webhook() -> Any:
         hook = alerts.webhook
-        url = hook.url or _secret(hook.url_env, "alerts.webhook.url_env")
-        out["webhook"] = WebhookChannel(url, policy=policy)
-    if alerts.email is not None:
+        if hook.url:
+            register_secret(hook.url)
+            check_url(hook.url, "alerts.webhook.url")
+            return WebhookChannel(hook.url, policy=policy)
+        return WebhookChannel(
+            _secret(hook.url_env, "alerts.webhook.url_env", url=True), policy=policy
+        )
+
+    def email_channel() -> Any:
         mail = alerts.email
-        out["email"] = EmailChannel(
+        return EmailChannel(
             host=mail.host,
             port=mail.port,
             sender=mail.sender,
@@ -505,5 +677,23 @@ def build_channels(alerts: Any, *, sleep: Callable[[float], None] = time.sleep) 
             else None,
             starttls=mail.starttls,
             policy=policy,
+            dashboard_url=dashboard,
         )
+
+    builders: dict[str, Callable[[], Any]] = {
+        "slack": slack,
+        "pagerduty": pagerduty,
+        "webhook": webhook,
+        "email": email_channel,
+    }
+    out: dict[str, Any] = {}
+    for name, build in builders.items():
+        if getattr(alerts, name, None) is None:
+            continue
+        try:
+            out[name] = build()
+        except ConfigError as exc:
+            if errors is None:
+                raise
+            errors[name] = redact(exc)
     return out

@@ -70,12 +70,17 @@ def to_panel(
     freq: str | None = None,
     sheet: str | int | None = None,
     metrics: Sequence[str] | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     tz: str | None = None,
     date_format: str | None = None,
 ) -> Panel:
     """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel.
 
-    ``metrics`` names extra numeric columns to keep beside ``value``.
+    ``metrics`` names extra numeric columns to keep beside ``value``; ``decimal``,
+    ``encoding`` and ``skip_rows`` are those of :func:`revwatch.load` (``decimal`` also
+    applies to frames).
     """
     if isinstance(data, Panel):
         return data
@@ -91,6 +96,9 @@ def to_panel(
             freq=freq,
             sheet=sheet,
             metrics=extra,
+            decimal=decimal,
+            encoding=encoding,
+            skip_rows=skip_rows,
             tz=tz,
             date_format=date_format,
         )
@@ -102,6 +110,7 @@ def to_panel(
         aggregate=aggregate,
         freq=freq,
         metrics=extra,
+        decimal=decimal,
         tz=tz,
         date_format=date_format,
     )
@@ -118,6 +127,9 @@ def analyze(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     tz: str | None = None,
     date_format: str | None = None,
     **params: Any,
@@ -143,6 +155,9 @@ def analyze(
         aggregate=aggregate,
         freq=freq,
         sheet=sheet,
+        decimal=decimal,
+        encoding=encoding,
+        skip_rows=skip_rows,
         tz=tz,
         date_format=date_format,
     )
@@ -166,6 +181,9 @@ def detect(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     tz: str | None = None,
     date_format: str | None = None,
     **params: Any,
@@ -188,7 +206,7 @@ def detect(
     details : bool, default False
         Add ``provisional``, ``confirmed_period``, ``method`` and ``basis``
         columns.
-    sql, aggregate, freq, sheet, tz, date_format
+    sql, aggregate, freq, sheet, decimal, encoding, skip_rows, tz, date_format
         Passed to the loader (:func:`revwatch.load`).
     **params
         Parameters of the method (e.g. ``threshold=4.0``).
@@ -222,6 +240,9 @@ def detect(
         aggregate=aggregate,
         freq=freq,
         sheet=sheet,
+        decimal=decimal,
+        encoding=encoding,
+        skip_rows=skip_rows,
         tz=tz,
         date_format=date_format,
         **params,

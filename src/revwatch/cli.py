@@ -22,12 +22,15 @@ import typer
 from rich.console import Console
 
 import revwatch
-from revwatch import report
+from revwatch import cli_datasets, report
 from revwatch.api import Detection, analyze
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detect.registry import get_detector, method_names
 from revwatch.errors import ParameterError, RevwatchError
+from revwatch.redact import RedactingFilter, redact
 from revwatch.report import render_table, write_results
+from revwatch.report.formats import check_output_path
+from revwatch.report.terminal import printable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RevwatchError as exc:
-        typer.echo(f"revwatch: error: {exc}", err=True)
+        typer.echo(f"revwatch: error: {redact(exc)}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -68,7 +71,7 @@ def _user_errors() -> Iterator[None]:
         if os.environ.get("REVWATCH_DEBUG"):
             raise
         typer.echo(
-            f"revwatch: internal error: {type(exc).__name__}: {exc} "
+            f"revwatch: internal error: {type(exc).__name__}: {redact(exc)} "
             "(set REVWATCH_DEBUG=1 for the traceback and please report it)",
             err=True,
         )
@@ -106,6 +109,8 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
+    for handler in logging.getLogger().handlers:  # no secret in any log line
+        handler.addFilter(RedactingFilter())
 
 
 def _emit(
@@ -118,6 +123,7 @@ def _emit(
     limit: int,
     chart: Path | None,
     quiet: bool,
+    safe_text: bool = True,
 ) -> None:
     """Write the results of one detection as the user asked."""
     ids = list(detection.panel.id_columns)
@@ -134,7 +140,7 @@ def _emit(
             value_label=detection.panel.value_name,
         )
     else:
-        text = write_results(results, fmt, id_columns=ids, output=output)
+        text = write_results(results, fmt, id_columns=ids, output=output, safe_text=safe_text)
         if text is not None:
             sys.stdout.write(text)
             if not text.endswith("\n"):
@@ -243,6 +249,13 @@ def detect_command(
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
     ] = None,
+    # reading inputs and writing safe outputs (issue 14)
+    decimal: Annotated[str | None, typer.Option("--decimal", help="Decimal mark: . or ,")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="CSV encoding.")] = None,
+    skip_rows: Annotated[int, typer.Option("--skip-rows", help="Lines above the header.")] = 0,
+    raw_text: Annotated[
+        bool, typer.Option("--raw-text", help="CSV: no ' before text cells like =, +, -, @.")
+    ] = False,
     # time options of the loader (see README, "Loading data")
     tz: Annotated[
         str | None,
@@ -261,6 +274,8 @@ def detect_command(
     with _user_errors():
         if fmt not in _FORMATS:
             raise ParameterError(f"--format {fmt!r} is not one of {', '.join(_FORMATS)}")
+        check_output_path(output, [source, events])
+        check_output_path(chart, [source, events, output], option="--chart")
         if incidents:
             from revwatch.incidents import analyze_incidents, emit_incidents
 
@@ -268,9 +283,12 @@ def detect_command(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
                 dimensions=dimensions or None, country=country, events=events,
+                decimal=decimal, encoding=encoding, skip_rows=skip_rows,
                 tz=tz, date_format=date_format, **_parse_params(param),
             )  # fmt: skip
-            emit_incidents(found, fmt=fmt, output=output, limit=limit, quiet=quiet)
+            emit_incidents(
+                found, fmt=fmt, output=output, limit=limit, quiet=quiet, safe_text=not raw_text
+            )
             if chart is not None:
                 _chart_incidents(found, chart, quiet=quiet)
             return
@@ -286,13 +304,16 @@ def detect_command(
             aggregate=aggregate,
             freq=freq,
             method=method,
+            decimal=decimal,
+            encoding=encoding,
+            skip_rows=skip_rows,
             tz=tz,
             date_format=date_format,
             **_parse_params(param),
         )
         if not quiet:
             for note in detection.panel.notes:
-                _stderr().print(f"note: {note}", highlight=False)
+                _stderr().print(f"note: {printable(note)}", highlight=False, markup=False)
         _emit(
             detection,
             fmt=fmt,
@@ -302,6 +323,7 @@ def detect_command(
             limit=limit,
             chart=chart,
             quiet=quiet,
+            safe_text=not raw_text,
         )
 
 
@@ -310,10 +332,35 @@ def generate_command(
     name: Annotated[str, typer.Argument(help=f"Data set: {', '.join(sorted(DATASETS))}.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet file to write.")],
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    segments: cli_datasets.SegmentsOption = False,
+    holidays: cli_datasets.HolidaysOption = False,
+    country: cli_datasets.CountryOption = None,
+    billing_bump: cli_datasets.BillingBumpOption = False,
+    months: cli_datasets.MonthsOption = None,
+    yearly_cycle: cli_datasets.YearlyCycleOption = False,
+    heavy_tails: cli_datasets.HeavyTailsOption = False,
+    late_starts: cli_datasets.LateStartsOption = False,
+    realistic: cli_datasets.RealisticOption = False,
 ) -> None:
-    """Write a generated data set, with its labels file beside it."""
+    """Write a generated data set, with its labels file beside it.
+
+    The calendar and portfolio options are off by default; they add normal
+    behaviour (never labels) that real revenue has.
+    """
     with _user_errors():
-        dataset = generate(name, seed=seed)
+        options = cli_datasets.generator_options(
+            name,
+            segments=segments,
+            holidays=holidays,
+            country=country,
+            billing_bump=billing_bump,
+            months=months,
+            yearly_cycle=yearly_cycle,
+            heavy_tails=heavy_tails,
+            late_starts=late_starts,
+            realistic=realistic,
+        )
+        dataset = generate(name, seed=seed, **options)
         data_path, labels_path = write_dataset(dataset, output)
         _stderr().print(
             f"wrote {len(dataset.frame)} rows to {data_path} and labels to {labels_path}",

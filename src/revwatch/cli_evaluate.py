@@ -17,6 +17,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from revwatch import cli_datasets
 from revwatch.cli import _setup_logging, _stderr, _user_errors, app
 from revwatch.datasets import DATASETS
 from revwatch.errors import ParameterError
@@ -90,16 +91,30 @@ def _write(frame: pd.DataFrame, fmt: str, output: Path | None) -> None:
 
 @app.command("evaluate")
 def evaluate_command(
-    source: Annotated[str, typer.Argument(help="The data: CSV, Parquet or Excel file.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The data: CSV, Parquet or Excel file, or a labelled set's directory "
+            "(truth.json + one CSV per series)."
+        ),
+    ],
     labels: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--labels", "-l", help="Labels file: id columns, period, [type, event_start]."
         ),
-    ],
+    ] = None,
     methods: Annotated[
         str, typer.Option("--methods", "-m", help="Comma-separated methods, e.g. auto,iqr.")
     ] = "auto",
+    flags: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--flags",
+            help="Labelled set: score these flag CSVs (series, period) instead of a method "
+            "(repeatable).",
+        ),
+    ] = None,
     id_columns: IdOption = None,
     time: Annotated[str | None, typer.Option("--time", help="Period column.")] = None,
     value: Annotated[str | None, typer.Option("--value", help="Value column.")] = None,
@@ -109,12 +124,33 @@ def evaluate_command(
     output: OutputOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
 ) -> None:
-    """Score methods against labels: point-wise and event-wise precision/recall/F1, more."""
+    """Score methods against labels: point-wise and event-wise precision/recall/F1, more.
+
+    On a labelled set's directory: window recall, flag precision, F1, false
+    flags per 1000 scored rows and median delay per group, overall and macro.
+    """
     _setup_logging(verbose)
     with _user_errors():
         from revwatch.evaluate import evaluate, parse_methods
+        from revwatch.evaluate_labelled import is_labelled_set
 
         _check_format(fmt, output)
+        if is_labelled_set(source):
+            if labels is not None or tolerance or match_direction:
+                raise ParameterError(
+                    f"{source} is a labelled set (truth.json holds its labels): leave out "
+                    "--labels, --tolerance and --match-direction"
+                )
+            _evaluate_labelled_set(source, methods, flags, fmt, output, verbose)
+            return
+        if flags:
+            raise ParameterError(
+                "--flags needs a labelled set's directory (truth.json + series CSVs) as SOURCE"
+            )
+        if labels is None:
+            raise ParameterError(
+                f"{source}: pass --labels FILE (or give a labelled set's directory)"
+            )
         table = evaluate(
             source,
             labels,
@@ -137,6 +173,43 @@ def evaluate_command(
                 "they cannot run as a live monitor",
                 highlight=False,
             )
+
+
+def _evaluate_labelled_set(
+    source: str, methods: str, flags: list[Path] | None, fmt: str, output: Path | None,
+    verbose: bool,
+) -> None:  # fmt: skip
+    from revwatch.evaluate import parse_methods
+    from revwatch.evaluate_labelled import evaluate_labelled, markdown_table
+
+    err = _stderr()
+    result = evaluate_labelled(
+        source,
+        parse_methods(methods),
+        flags=flags,
+        progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
+    )
+    table = result.table
+    if fmt == "table":
+        _print_table(table.drop(columns=["points"]), f"revwatch evaluate: {source}")
+    elif fmt == "markdown":
+        text = markdown_table(table) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text)
+            err.print(f"wrote {len(table)} rows to {output}", highlight=False)
+    else:
+        _write(table, fmt, output)
+    for name, why in result.failed.items():
+        err.print(f"note: {name}: not loaded, counted as no flags ({why})", highlight=False)
+    unmatched = int(result.per_series["unmatched"].sum())
+    if unmatched or result.unknown_series:
+        err.print(
+            f"warning: {unmatched} flags match no row of their series; unknown series: "
+            f"{result.unknown_series[:5]}",
+            highlight=False,
+        )
 
 
 @app.command("compare")
@@ -163,8 +236,21 @@ def compare_command(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    segments: cli_datasets.SegmentsOption = False,
+    holidays: cli_datasets.HolidaysOption = False,
+    country: cli_datasets.CountryOption = None,
+    billing_bump: cli_datasets.BillingBumpOption = False,
+    months: cli_datasets.MonthsOption = None,
+    yearly_cycle: cli_datasets.YearlyCycleOption = False,
+    heavy_tails: cli_datasets.HeavyTailsOption = False,
+    late_starts: cli_datasets.LateStartsOption = False,
+    realistic: cli_datasets.RealisticOption = False,
 ) -> None:
-    """Regenerate a seed's data set over N seeds and compare methods (mean ± std)."""
+    """Regenerate a seed's data set over N seeds and compare methods (mean ± std).
+
+    The generator options (``--holidays``, ``--realistic``, ...) are those of
+    ``revwatch generate``.
+    """
     _setup_logging(verbose)
     with _user_errors():
         from revwatch.evaluate import compare, parse_methods
@@ -178,6 +264,18 @@ def compare_command(
             raise ParameterError(
                 f"unknown data set {dataset!r}; choose one of: {', '.join(sorted(DATASETS))}"
             )
+        options = cli_datasets.generator_options(
+            dataset,
+            segments=segments,
+            holidays=holidays,
+            country=country,
+            billing_bump=billing_bump,
+            months=months,
+            yearly_cycle=yearly_cycle,
+            heavy_tails=heavy_tails,
+            late_starts=late_starts,
+            realistic=realistic,
+        )
         names = parse_methods(methods) if methods else None
         err = _stderr()
         result = compare(
@@ -185,16 +283,25 @@ def compare_command(
             names,
             seeds,
             tolerance=tolerance,
+            dataset_kwargs=options,
             progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
             n_jobs=jobs,
             match_direction=match_direction,
         )
-        _emit_comparison(result, fmt, output, raw)
+        _emit_comparison(result, fmt, output, raw, options)
 
 
-def _emit_comparison(result: Comparison, fmt: str, output: Path | None, raw: bool) -> None:
+def _emit_comparison(
+    result: Comparison,
+    fmt: str,
+    output: Path | None,
+    raw: bool,
+    options: dict[str, object] | None = None,
+) -> None:
+    shown = ", ".join(f"{k}={v}" for k, v in (options or {}).items())
     title = (
-        f"revwatch compare {result.dataset} over {len(result.seeds)} seeds "
+        f"revwatch compare {result.dataset}{f' ({shown})' if shown else ''} over "
+        f"{len(result.seeds)} seeds "
         "(mean ± std; precision/recall/F1 point-wise unless marked event)"
     )
     if fmt == "table":

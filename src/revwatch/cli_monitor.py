@@ -65,10 +65,19 @@ def run_command(
     _setup_logging(verbose)
     with _user_errors():
         report = run(load_config(config))
+        escalated = (
+            f"{report.incidents_escalated} escalated, " if report.incidents_escalated else ""
+        )
+        recorded = (
+            f", {report.incidents_recorded} past incidents recorded without alerts"
+            if report.incidents_recorded
+            else ""
+        )
         _stderr().print(
             f"run {report.run_id} {report.status}: {report.new_periods} new periods, "
-            f"{report.incidents_opened} incidents opened, {report.incidents_resolved} resolved, "
-            f"{report.deliveries_sent} alerts sent",
+            f"{report.incidents_opened} incidents opened, {escalated}"
+            f"{report.incidents_resolved} resolved, {report.deliveries_sent} alerts sent"
+            + recorded,
             highlight=False,
         )
 

@@ -58,6 +58,14 @@ def serve_command(
     open_reads: Annotated[
         bool, typer.Option("--open-reads", help="Pages and API reads without the token.")
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A Host name the server answers to (repeat; for a reverse proxy's public name). "
+            "Default: the --host, localhost, 127.0.0.1.",
+        ),
+    ] = None,
     currency: CurrencyOpt = "$",
     country: CountryOpt = None,
 ) -> None:
@@ -68,11 +76,14 @@ def serve_command(
 
         require_web()
         st, cfg = _open(config, store)
-        _stderr().print(
-            f"revwatch: review app on http://{host}:{port}/incidents "
-            f"(API schema at /api/openapi.json)",
-            highlight=False,
-        )
+
+        def announce() -> None:
+            _stderr().print(
+                f"revwatch: review app on http://{host}:{port}/incidents "
+                f"(API schema at /api/openapi.json)",
+                highlight=False,
+            )
+
         serve(
             st,
             host=host,
@@ -82,6 +93,8 @@ def serve_command(
             config=cfg,
             currency=currency,
             country=country,
+            allowed_hosts=allowed_host or None,
+            announce=announce,
         )
 
 

@@ -19,8 +19,9 @@ Sections
     ``dimensions``).
 ``[[metrics]]``
     What to watch: ``source``, ``value`` (column), ``keys`` (series key
-    columns), ``grain``, ``method`` and its ``params``, ``[metrics.tiers]``
-    (severity / money thresholds), ``active_periods``.
+    columns), ``grain``, ``method`` and its ``params``, ``dimensions`` (keys
+    a total breaks down by), ``min_duration``, ``fdr``, ``[metrics.tiers]``
+    (the tier rule: confidence, share, amount), ``active_periods``.
 ``[routing]``
     Channels per tier (seed 001: critical pages, warning goes to Slack, info
     stays on the record).
@@ -144,12 +145,48 @@ class SourceConfig(_Model):
 
 
 class TierConfig(_Model):
-    """Severity (normal-equivalent z) and money thresholds of the tiers; below both: info."""
+    """The tier rule of :func:`revwatch.incidents.tiers` (seed 001 defaults).
 
-    critical_severity: float = 8.0
-    warning_severity: float = 4.0
+    ``critical_confidence`` / ``warning_confidence`` / ``info_confidence``
+    (calibrated confidence), ``critical_share`` / ``warning_share`` (impact as
+    a share of the portfolio in the window), ``critical_amount`` /
+    ``warning_amount`` (``|impact|``, optional). The deprecated keys of
+    revwatch <= 0.x map onto it: ``critical_severity`` / ``warning_severity``
+    (a normal-equivalent z) become the confidence ``Phi(z - threshold)`` of
+    the metric's detector, ``critical_impact`` / ``warning_impact`` become
+    ``critical_amount`` / ``warning_amount``; loading them logs a warning
+    naming the new keys.
+    """
+
+    critical_confidence: float = Field(default=0.9, ge=0, le=1)
+    warning_confidence: float = Field(default=0.7, ge=0, le=1)
+    info_confidence: float = Field(default=0.5, ge=0, le=1)
+    critical_share: float = Field(default=0.10, ge=0)
+    warning_share: float = Field(default=0.03, ge=0)
+    critical_amount: float | None = Field(default=None, gt=0)
+    warning_amount: float | None = Field(default=None, gt=0)
+    # deprecated
+    critical_severity: float | None = None
+    warning_severity: float | None = None
     critical_impact: float | None = None
     warning_impact: float | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> TierConfig:
+        if not self.info_confidence <= self.warning_confidence <= self.critical_confidence:
+            raise ValueError("confidences must satisfy info <= warning <= critical")
+        if not self.warning_share <= self.critical_share:
+            raise ValueError("shares must satisfy warning_share <= critical_share")
+        if self.critical_impact is not None and self.critical_amount is not None:
+            raise ValueError("give critical_amount only (critical_impact is its deprecated name)")
+        if self.warning_impact is not None and self.warning_amount is not None:
+            raise ValueError("give warning_amount only (warning_impact is its deprecated name)")
+        return self
+
+    def deprecated_keys(self) -> list[str]:
+        """The deprecated keys this table sets."""
+        names = ("critical_severity", "warning_severity", "critical_impact", "warning_impact")
+        return [n for n in names if getattr(self, n) is not None]
 
 
 class MetricConfig(_Model):
@@ -180,11 +217,34 @@ class MetricConfig(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
     tiers: TierConfig = Field(default_factory=TierConfig)
     active_periods: int = Field(default=1, ge=1)
+    #: id columns a total breaks down by (the total is scored too; its incidents get root cause)
+    dimensions: list[str] = Field(default_factory=list)
+    #: periods an incident must last to be warning or above (the persistence filter)
+    min_duration: int = Field(default=1, ge=1)
+    #: Benjamini-Hochberg level per period; 0 switches the control off
+    fdr: float = Field(default=0.05, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _dimensions(self) -> MetricConfig:
+        extra = [d for d in self.dimensions if d not in self.keys]
+        if extra:
+            raise ValueError(f"dimensions {extra} must be among keys {self.keys}")
+        return self
+
     #: this metric's own routing (``[metrics.routing]``); None means the global ``[routing]``
     routing: RoutingConfig | None = None
+    #: which directions alert; incidents of the others are stored and routed as info
+    directions: list[Literal["up", "down"]] = Field(
+        default_factory=lambda: cast_directions("up", "down"), min_length=1
+    )
 
 
 def _channels(*names: Channel) -> list[Channel]:
+    return list(names)
+
+
+def cast_directions(*names: Literal["up", "down"]) -> list[Literal["up", "down"]]:
+    """A typed list of directions (the default of ``directions``)."""
     return list(names)
 
 
@@ -247,7 +307,12 @@ class AlertsConfig(_Model):
     backoff_seconds: float = Field(default=1.0, ge=0)
     max_backoff_seconds: float = Field(default=60.0, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Each channel's time for all its sends (retries included) in one run; the rest waits.
+    channel_budget_seconds: float = Field(default=120.0, gt=0)
     in_doubt: Literal["resend", "skip"] = "resend"
+    #: a run alerts only incidents still open or that ended within this many days of its
+    #: newest period; older ones (a catch-up over months) are recorded silently
+    recent_days: float = Field(default=7.0, ge=0)
     dashboard_url: str | None = None
     slack: SlackConfig | None = None
     pagerduty: PagerDutyConfig | None = None
@@ -266,6 +331,8 @@ class WebConfig(_Model):
 
     token_env: str = Field(default="REVWATCH_API_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     open_reads: bool = False
+    #: Host names the server answers to besides the bound host, localhost and 127.0.0.1.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
 
 class Config(_Model):
@@ -458,6 +525,24 @@ def _check_links(config: Config, text: str) -> None:
                 f"{config.path}:{number}: metrics[{i}].value: {metric.value!r} is not an events "
                 f"metric (use one of {', '.join(EVENT_METRICS)})"
             )
+        old = metric.tiers.deprecated_keys()
+        if old:
+            number, _ = _locate(("metrics", i, "tiers", old[0]), lines)
+            new = {
+                "critical_severity": "critical_confidence",
+                "warning_severity": "warning_confidence",
+                "critical_impact": "critical_amount",
+                "warning_impact": "warning_amount",
+            }
+            logger.warning(
+                "%s:%s: metrics[%d].tiers: %s deprecated; use %s (severities are mapped to "
+                "the confidence Phi(severity - threshold) of the metric's detector)",
+                config.path,
+                number,
+                i,
+                ", ".join(old) + (" is" if len(old) == 1 else " are"),
+                ", ".join(new[k] for k in old),
+            )
     routes: list[tuple[tuple[str | int, ...], str, RoutingConfig]] = [
         (("routing",), "routing", config.routing)
     ]
@@ -561,11 +646,17 @@ active_periods = 1            # an incident is back to normal after this many cl
 # [metrics.routing]           # this metric's own routing; default: [routing] below
 # critical = ["pagerduty"]
 
-[metrics.tiers]
-critical_severity = 8.0       # normal-equivalent z
-warning_severity = 4.0
-critical_impact = 20000.0     # |value - baseline| in money; either threshold promotes
-# warning_impact = 5000.0
+# dimensions = ["region"]     # keys a total breaks down by: the total gets root cause lines
+# min_duration = 1            # periods an incident must last to be warning or above
+# fdr = 0.05                  # false discovery rate per period (0: off)
+
+[metrics.tiers]               # the highest of the three rules wins
+critical_confidence = 0.9     # calibrated confidence of the peak deviation
+warning_confidence = 0.7
+critical_share = 0.10         # |impact| as a share of the portfolio in the window
+warning_share = 0.03
+critical_amount = 20000.0     # |impact| in the metric's unit (optional)
+# warning_amount = 5000.0
 
 # --- who hears about it (seed 001: critical pages, warning -> Slack) -----
 [routing]

@@ -1,7 +1,8 @@
 """``revwatch report --html FILE``: one self-contained HTML file of a run's incidents.
 
-The file holds the ranked incidents of a run (open first, then by money
-impact, as on the review pages) and, for each of the first ``charts``, its
+The file holds the incidents a run opened, escalated or resolved, ranked
+(open first, then by money impact, as on the review pages), their signed net
+impact and the part still open or acknowledged, and, for each of the first ``charts``, its
 series against the baseline band with the incident span shaded, as an
 embedded base64 PNG. The stylesheet is inlined and no URL points outside the
 file, so it opens offline and can be attached to an email.
@@ -35,10 +36,22 @@ __all__ = ["render_html_report", "run_incidents", "write_html_report"]
 _WEB = Path(__file__).parent / "web"
 
 
+def _runs_of(row: dict[str, Any]) -> set[int]:
+    """The runs that changed an incident's state: opened (or recorded), escalated, resolved."""
+    return {
+        int(r)
+        for r in (row.get("first_seen_run"), row.get("escalated_run"), row.get("resolved_run"))
+        if r is not None
+    }
+
+
 def run_incidents(
     store: Store, run_id: int | None = None
 ) -> tuple[int | None, list[dict[str, Any]]]:
-    """The incidents a run opened or saw again, ranked; the latest run with incidents by default.
+    """The incidents a run opened, escalated or resolved, ranked.
+
+    By default the latest run that did any of that. Incidents a run only saw
+    again (still open, unchanged) are not part of its report.
 
     Returns
     -------
@@ -52,16 +65,31 @@ def run_incidents(
     """
     rows = store.incidents()
     if run_id is None:
-        seen = [int(r["last_seen_run"] or r["first_seen_run"] or 0) for r in rows]
-        run_id = max(seen) if seen and max(seen) > 0 else None
+        changed = [max(_runs_of(r), default=0) for r in rows]
+        run_id = max(changed) if changed and max(changed) > 0 else None
         if run_id is None:
             return None, []
     elif run_id not in {int(r["id"]) for r in store.runs(limit=100_000)}:
         raise ParameterError(
             f"no run {run_id} in the store; the /runs page of `revwatch serve` lists them"
         )
-    picked = [r for r in rows if run_id in (r.get("first_seen_run"), r.get("last_seen_run"))]
+    picked = [r for r in rows if run_id in _runs_of(r)]
     return run_id, views.rank_incidents(picked)
+
+
+def signed_totals(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Net impact (signed sum) of all the rows and of those still open or acknowledged.
+
+    Examples
+    --------
+    >>> signed_totals([{"impact": 296.0, "status": "open"},
+    ...                {"impact": -100.0, "status": "acknowledged"},
+    ...                {"impact": -50.0, "status": "resolved"}])
+    {'net': 146.0, 'at_stake': 196.0}
+    """
+    net = sum(float(r.get("impact") or 0.0) for r in rows)
+    live = [r for r in rows if r.get("status") in ("open", "acknowledged")]
+    return {"net": net, "at_stake": sum(float(r.get("impact") or 0.0) for r in live)}
 
 
 def render_html_report(
@@ -131,13 +159,14 @@ def render_html_report(
         if info
         else f"{len(out)} incidents"
     )
-    open_impact = sum(abs(float(r["impact"] or 0.0)) for r in out if r["status"] == "open")
+    totals = signed_totals(out)
     return env.get_template("report.html").render(
         title=title,
         subtitle=subtitle,
         rows=out,
         charted=min(charts, len(out)),
-        open_impact=-open_impact,
+        net_impact=totals["net"],
+        at_stake=totals["at_stake"],
         css=(_WEB / "static" / "style.css").read_text(encoding="utf-8"),
         version=revwatch.__version__,
         generated=utcnow().strftime("%Y-%m-%d %H:%M"),

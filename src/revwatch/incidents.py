@@ -40,9 +40,24 @@ An *incident* is one problem as a person acts on it:
    metric is present, the most similar earlier incident of the same series
    and signature, and calendar annotations (:mod:`revwatch.events_calendar`).
 
-The incident id is a short hash of the series key, metric and start period
-of the incident's earliest episode, so re-running on the same data, or on
-the data extended by new periods, gives the same id to the same event.
+Every front end (``revwatch detect --incidents``, the nightly ``revwatch
+run``, the store, the alerts, the review app and the HTML report) gets its
+incidents from :func:`build_incidents`, as :class:`Incident` records
+(:meth:`Incidents.incidents`), so they agree on spans, tiers, impact, root
+cause and ids.
+
+**Ids** (:func:`incident_id`): the first 16 hex digits of the SHA-256 of
+``[metric, series key JSON, start]``, where *metric* is the watched metric's
+name (the value column unless a name is given), and *series key* and
+*start* are those of the incident's **earliest episode** (for a merged
+incident: the segment or extra-metric episode that flagged first, so the id
+stays the same when the incident is later promoted to its total or joined by
+other metrics). Re-running on the same data, or on the data extended by new
+periods, gives the same id to the same event. When later data moves an
+incident's start (an earlier episode joins it), the monitor keeps the id it
+stored first: a new incident overlapping an open stored incident of the
+same metric and series takes over the stored id (see
+:func:`revwatch.monitor.run`).
 """
 
 from __future__ import annotations
@@ -81,6 +96,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "INCIDENT_COLUMNS",
     "TIERS",
+    "Incident",
     "IncidentSettings",
     "Incidents",
     "analyze_incidents",
@@ -90,6 +106,7 @@ __all__ = [
     "emit_incidents",
     "expected_false_alarms_per_week",
     "format_incidents",
+    "incident_id",
     "tiers",
 ]
 
@@ -124,6 +141,9 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
     "annotations",
 )
 
+#: Columns of the incidents frame used by :class:`Incident` and the monitor, not printed.
+_EXTRA_COLUMNS: tuple[str, ...] = ("series_key", "level", "last_period")
+
 _ADDITIVE_HINTS = ("count", "revenue", "amount", "orders", "units", "quantity", "sales", "refunds")
 _COUNT_HINTS = ("transaction_count", "transactions", "orders", "order_count", "count")
 _TOTAL = "total"
@@ -144,6 +164,10 @@ class IncidentSettings:
         Confidence cut-offs (0.9, 0.7, 0.5).
     critical_share, warning_share : float
         Impact as a share of the portfolio's revenue in the window (0.10, 0.03).
+    critical_amount, warning_amount : float, optional
+        ``|impact|`` (in the metric's unit) from which an incident is at least
+        critical / warning, whatever its share; None (default) switches the
+        rule off.
     fdr : float or None, default 0.05
         Benjamini-Hochberg level per period; None switches the control off.
     impact : ImpactSettings
@@ -172,6 +196,8 @@ class IncidentSettings:
     info_confidence: float = 0.5
     critical_share: float = 0.10
     warning_share: float = 0.03
+    critical_amount: float | None = None
+    warning_amount: float | None = None
     fdr: float | None = 0.05
     impact: ImpactSettings = field(default_factory=ImpactSettings)
     stable: float = 0.03
@@ -190,10 +216,130 @@ class IncidentSettings:
             raise ParameterError("confidence cut-offs must satisfy info <= warning <= critical")
         if not self.warning_share <= self.critical_share:
             raise ParameterError("share cut-offs must satisfy warning <= critical")
+        for name in ("critical_amount", "warning_amount"):
+            amount = getattr(self, name)
+            if amount is not None and not float(amount) > 0.0:
+                raise ParameterError(f"{name} must be > 0 (or None), got {amount}")
+        if (
+            self.critical_amount is not None
+            and self.warning_amount is not None
+            and not self.warning_amount <= self.critical_amount
+        ):
+            raise ParameterError("amount cut-offs must satisfy warning <= critical")
         if self.rollup_min_share is not None and not float(self.rollup_min_share) >= 0.0:
             raise ParameterError(
                 f"rollup_min_share must be >= 0 (or None), got {self.rollup_min_share}"
             )
+
+
+def _floats(value: Any) -> float:
+    return float(value) if value is not None and pd.notna(value) else float("nan")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One incident, as every front end shows it (built by :func:`build_incidents`).
+
+    Attributes
+    ----------
+    incident_id : str
+        See :func:`incident_id`.
+    metric : str
+        The watched metric (the value column unless named).
+    series_key : dict
+        Key columns of the incident's series (the total's: the columns not
+        broken down; ``{}`` for the whole metric).
+    series : str
+        The same as text (``account=Apex``, ``total``).
+    level : {"series", "total"}
+        A series of the panel or a roll-up total over ``dimensions``.
+    start : Timestamp
+    end : Timestamp or None
+        The last period of the incident; None while it is open (it reaches
+        the newest period).
+    last_period : Timestamp
+        The last period of its span (``end``, or the newest period while open).
+    type, direction : str
+        Of the primary episode (``drop``/``down`` ...).
+    severity : float
+        Peak normal-equivalent severity.
+    confidence : float
+        :func:`confidence` of the peak.
+    impact, impact_low, impact_high : float
+        Actual minus baseline over the span, with its interval.
+    pct_of_series, pct_of_portfolio : float
+        The impact as % of the series' and of the portfolio's expected value.
+    tier : str
+        One of :data:`TIERS` (:func:`tiers`).
+    periods : int
+        Duration in periods.
+    flags, root_cause, annotations, segments, metrics : tuple of str
+        Flag lines, drill-down lines, calendar notes, the segments of a total
+        and the metric columns involved.
+    signature : str
+        Seed 001's metric signature.
+    status : {"open", "closed"}
+    context : tuple
+        The series' last periods up to ``last_period``:
+        ``[period, value, baseline, lower, upper]`` rows (for charts).
+    """
+
+    incident_id: str
+    metric: str
+    series_key: dict[str, Any]
+    series: str
+    level: str
+    start: pd.Timestamp
+    end: pd.Timestamp | None
+    last_period: pd.Timestamp
+    type: str
+    direction: str
+    severity: float
+    confidence: float
+    impact: float
+    impact_low: float
+    impact_high: float
+    pct_of_series: float
+    pct_of_portfolio: float
+    tier: str
+    periods: int
+    flags: tuple[str, ...] = ()
+    root_cause: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    signature: str = ""
+    status: str = "open"
+    context: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+
+    def store_row(self) -> dict[str, Any]:
+        """The columns the store keeps for this incident (lifecycle fields excluded)."""
+
+        def finite(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
+        return {
+            "incident_id": self.incident_id,
+            "metric": self.metric,
+            "series_key": dict(self.series_key),
+            "level": self.level,
+            "start_period": self.start.to_pydatetime(),
+            "end_period": self.last_period.to_pydatetime(),
+            "type": self.type,
+            "direction": self.direction,
+            "severity": finite(self.severity) or 0.0,
+            "confidence": finite(self.confidence),
+            "impact": finite(self.impact) or 0.0,
+            "impact_low": finite(self.impact_low),
+            "impact_high": finite(self.impact_high),
+            "pct_of_portfolio": finite(self.pct_of_portfolio),
+            "tier": self.tier,
+            "root_cause": list(self.root_cause),
+            "annotations": list(self.annotations),
+            "flags": list(self.flags),
+            "segments": list(self.segments),
+            "context": list(self.context),
+        }
 
 
 @dataclass(frozen=True)
@@ -209,17 +355,61 @@ class Incidents:
         The detection on the series' values.
     settings : IncidentSettings
         The settings used.
+    name : str
+        The watched metric's name (in the ids).
+    context : dict
+        Per incident id, its chart context (see :class:`Incident`).
     """
 
     frame: pd.DataFrame
     detection: Detection
     settings: IncidentSettings
+    name: str = ""
+    context: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     def reported(self, *, include_suppressed: bool = False) -> pd.DataFrame:
         """The incidents to show: not suppressed by FDR control unless asked."""
         if include_suppressed:
             return self.frame
         return self.frame[self.frame["tier"] != "suppressed"].reset_index(drop=True)
+
+    def incidents(self, *, include_suppressed: bool = False) -> list[Incident]:
+        """The reported incidents as :class:`Incident` records, largest ``|impact|`` first."""
+        out = []
+        for rec in self.reported(include_suppressed=include_suppressed).to_dict("records"):
+            end = rec["end"]
+            out.append(
+                Incident(
+                    incident_id=str(rec["incident_id"]),
+                    metric=self.name or str(rec["metric"]),
+                    series_key=dict(rec["series_key"]),
+                    series=str(rec["series"]),
+                    level=str(rec["level"]),
+                    start=pd.Timestamp(rec["start"]),
+                    end=None if pd.isna(end) else pd.Timestamp(end),
+                    last_period=pd.Timestamp(rec["last_period"]),
+                    type=str(rec["type"]),
+                    direction=str(rec["direction"]),
+                    severity=_floats(rec["peak_severity"]),
+                    confidence=_floats(rec["confidence"]),
+                    impact=_floats(rec["impact"]),
+                    impact_low=_floats(rec["impact_low"]),
+                    impact_high=_floats(rec["impact_high"]),
+                    pct_of_series=_floats(rec["pct_of_series"]),
+                    pct_of_portfolio=_floats(rec["pct_of_portfolio"]),
+                    tier=str(rec["tier"]),
+                    periods=int(rec["periods"]),
+                    flags=tuple(map(str, rec["flags"])),
+                    root_cause=tuple(map(str, rec["root_cause"])),
+                    annotations=tuple(map(str, rec["annotations"])),
+                    segments=tuple(map(str, rec["segments"])),
+                    metrics=tuple(map(str, rec["metrics"])),
+                    signature=str(rec["signature"]),
+                    status=str(rec["status"]),
+                    context=tuple(self.context.get(str(rec["incident_id"]), ())),
+                )
+            )
+        return out
 
     def expected_false_alarms_per_week(self) -> float:
         """:func:`expected_false_alarms_per_week` of these settings and data."""
@@ -254,8 +444,14 @@ def tiers(
     periods: np.ndarray,
     settings: IncidentSettings | None = None,
     fdr_pass: np.ndarray | None = None,
+    impact: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Tier of each incident from confidence, impact share, duration and FDR.
+    """Tier of each incident from confidence, impact share and amount, duration and FDR.
+
+    The one tier rule of revwatch: the highest of the confidence tier, the
+    share tier and (when ``critical_amount`` / ``warning_amount`` are set) the
+    amount tier; an incident shorter than ``min_duration`` is at most
+    ``info``; one that fails the FDR control is ``suppressed``.
 
     Parameters
     ----------
@@ -269,6 +465,8 @@ def tiers(
         Cut-offs.
     fdr_pass : ndarray of bool, optional
         False marks an incident ``suppressed``.
+    impact : ndarray, optional
+        The impact amounts, for ``critical_amount`` / ``warning_amount``.
 
     Returns
     -------
@@ -279,6 +477,9 @@ def tiers(
     >>> tiers(np.array([0.95, 0.8, 0.6, 0.4, 0.6]), np.array([0, 0, 0, 0, 0.2]),
     ...       np.array([3, 3, 3, 3, 3])).tolist()
     ['critical', 'warning', 'info', 'none', 'critical']
+    >>> tiers(np.array([0.6, 0.6]), np.array([0.0, 0.0]), np.array([3, 3]),
+    ...       IncidentSettings(warning_amount=100.0), impact=np.array([-150.0, 50.0])).tolist()
+    ['warning', 'info']
     """
     cfg = settings or IncidentSettings()
     c = np.nan_to_num(np.asarray(conf, dtype=float), nan=0.0)
@@ -290,6 +491,14 @@ def tiers(
     )
     share_rank = np.select([s > cfg.critical_share, s >= cfg.warning_share], [4, 3], default=0)
     rank = np.maximum(rank, share_rank)
+    if impact is not None:
+        amount = np.nan_to_num(np.abs(np.asarray(impact, dtype=float)), nan=0.0)
+        amount_rank = np.zeros(len(amount), dtype=np.int64)
+        if cfg.warning_amount is not None:
+            amount_rank = np.where(amount >= cfg.warning_amount, 3, amount_rank)
+        if cfg.critical_amount is not None:
+            amount_rank = np.where(amount >= cfg.critical_amount, 4, amount_rank)
+        rank = np.maximum(rank, amount_rank)
     short = np.asarray(periods) < int(cfg.min_duration)
     rank = np.where(short, np.minimum(rank, 2), rank)
     if fdr_pass is not None:
@@ -719,8 +928,12 @@ def build_incidents(
     country: str | None = None,
     events: pd.DataFrame | str | Path | None = None,
     settings: IncidentSettings | None = None,
+    name: str | None = None,
+    context_periods: int = 36,
 ) -> Incidents:
     """Group a detection's flags into incidents with impact, tier and context.
+
+    The one incident-building function of revwatch (see the module notes).
 
     Parameters
     ----------
@@ -740,6 +953,10 @@ def build_incidents(
         User events (:func:`revwatch.events_calendar.load_events`).
     settings : IncidentSettings, optional
         Everything else.
+    name : str, optional
+        The watched metric's name used in the ids (default: the value column).
+    context_periods : int, default 36
+        Periods of each incident's series, up to its end, kept for charts.
 
     Returns
     -------
@@ -781,7 +998,7 @@ def build_incidents(
     parts = [_episodes(v, int(cfg.gap), cfg.fdr) for v in views]
     parts = [p.assign(view=i) for i, p in enumerate(parts) if not p.empty]
     if not parts:
-        return Incidents(_empty_frame(), detection, cfg)
+        return Incidents(_empty_frame(), detection, cfg, name=name or panel.value_name)
     eps = pd.concat(parts, ignore_index=True)
     periods = panel.matrix().periods
     n_periods = len(periods)
@@ -885,11 +1102,22 @@ def build_incidents(
 
     conf = confidence(agg["severity"].to_numpy(), float(detection.scores.threshold))
     duration = t1 - t0 + 1
-    tier = tiers(conf, pct_port / 100.0, duration, cfg, agg["fdr_pass"].to_numpy())
+    tier = tiers(
+        conf,
+        pct_port / 100.0,
+        duration,
+        cfg,
+        agg["fdr_pass"].to_numpy(),
+        impact=money["impact"].to_numpy(),
+    )
     open_ = t1 >= n_periods - 1
     start = periods[t0]
     end = pd.Series(np.where(open_, np.datetime64("NaT"), periods[t1].to_numpy()))
-    ids = _incident_ids(first["series"], first["metric"], periods[first["t0"].to_numpy()])
+    watched = name or value_metric
+    first_keys = _key_records(views, first["view"].to_numpy(), first["row"].to_numpy())
+    first_start = periods[first["t0"].to_numpy()]
+    ids = [incident_id(watched, k, t) for k, t in zip(first_keys, first_start, strict=True)]
+    primary_keys = _key_records(views, primary["view"].to_numpy(), rows)
 
     by_inc = real.groupby("incident")
     leaf_eps = eps[eps["level"] != _TOTAL]
@@ -906,6 +1134,9 @@ def build_incidents(
             "incident_id": ids,
             "series": primary["series"].to_numpy(),
             "metric": primary["metric"].to_numpy(),
+            "series_key": primary_keys,
+            "level": level,
+            "last_period": periods[t1],
             "start": start,
             "end": end.to_numpy(),
             "status": np.where(open_, "open", "closed"),
@@ -934,11 +1165,13 @@ def build_incidents(
     frame["annotations"] = annotate_windows(
         frame["start"], frame["end"], freq=panel.freq, country=country, events=event_table
     )
+    contexts = _contexts(views, primary, value_view, total_base, t1, context_periods)
+    context = dict(zip(frame["incident_id"], contexts, strict=True))
     order = np.argsort(-np.abs(np.nan_to_num(frame["impact"].to_numpy())), kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
-    frame = frame[[*INCIDENT_COLUMNS, "count_change", "aov_change"]]
+    frame = frame[[*INCIDENT_COLUMNS, "count_change", "aov_change", *_EXTRA_COLUMNS]]
     logger.info("%d incidents from %d episodes", len(frame), len(eps))
-    return Incidents(frame, detection, cfg)
+    return Incidents(frame, detection, cfg, name=watched, context=context)
 
 
 def _events(events: pd.DataFrame | str | Path | None) -> pd.DataFrame | None:
@@ -947,15 +1180,77 @@ def _events(events: pd.DataFrame | str | Path | None) -> pd.DataFrame | None:
     return load_events(events)
 
 
-def _incident_ids(series: pd.Series, metric: pd.Series, start: pd.DatetimeIndex) -> list[str]:
-    text = (
-        series.astype(str).to_numpy()
-        + "|"
-        + metric.astype(str).to_numpy()
-        + "|"
-        + np.asarray(start.strftime("%Y-%m-%dT%H:%M:%S"), dtype=object)
-    )
-    return ["inc-" + hashlib.sha1(t.encode()).hexdigest()[:10] for t in text]
+def incident_id(metric: str, series_key: dict[str, Any], start: Any) -> str:
+    """The incident id: 16 hex digits of the SHA-256 of metric, series key and start.
+
+    The scheme the store has used since v1 (``revwatch run``); see the module
+    notes for which series key and start a merged incident uses.
+
+    Examples
+    --------
+    >>> incident_id("mrr", {"account": "A"}, pd.Timestamp("2025-01-01"))
+    'b9973c105bec7f3e'
+    """
+    key = json.dumps(series_key, sort_keys=True, default=str)
+    text = json.dumps([metric, key, pd.Timestamp(start).isoformat()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _key_records(views: list[_View], view: np.ndarray, rows: np.ndarray) -> list[dict[str, Any]]:
+    """The series key (column -> value, plain Python values) of each (view, row)."""
+    out: list[dict[str, Any]] = [{} for _ in range(len(rows))]
+    for v in np.unique(view):
+        pick = np.flatnonzero(view == v)
+        keys = views[int(v)].panel.matrix().keys
+        if keys.shape[1] == 0:
+            continue
+        records = keys.iloc[rows[pick]].astype(object).to_dict("records")
+        for i, rec in zip(pick, records, strict=True):
+            out[i] = {
+                str(k): (val.item() if hasattr(val, "item") else val) for k, val in rec.items()
+            }
+    return out
+
+
+def _contexts(
+    views: list[_View],
+    primary: pd.DataFrame,
+    value_view: dict[str, int],
+    total_base: np.ndarray | None,
+    t1: np.ndarray,
+    n: int,
+) -> list[list[list[Any]]]:
+    """Per incident: its series' last ``n`` periods up to its end with the band (for charts).
+
+    Rows are ``[period ISO, value, baseline, lower, upper]`` (None where missing).
+    """
+    out: list[list[list[Any]]] = []
+    level = primary["level"].to_numpy()
+    rows = primary["row"].to_numpy()
+    for i in range(len(rows)):
+        view = views[value_view[level[i]]]
+        base = view.scores.baseline
+        if level[i] == _TOTAL and total_base is not None:
+            base = total_base
+        lo = max(0, int(t1[i]) + 1 - n)
+        cols = slice(lo, int(t1[i]) + 1)
+        r = int(rows[i])
+        stack = np.vstack(
+            [
+                view.panel.matrix().values[r, cols],
+                base[r, cols],
+                view.scores.lower[r, cols],
+                view.scores.upper[r, cols],
+            ]
+        ).T
+        when = view.panel.matrix().periods[cols]
+        out.append(
+            [
+                [p.isoformat(), *(float(x) if np.isfinite(x) else None for x in vals)]
+                for p, vals in zip(when, stack, strict=True)
+            ]
+        )
+    return out
 
 
 def _root_causes(
@@ -993,7 +1288,8 @@ def _root_causes(
 
 
 def _empty_frame() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in INCIDENT_COLUMNS})
+    columns = [*INCIDENT_COLUMNS, "count_change", "aov_change", *_EXTRA_COLUMNS]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
 # --------------------------------------------------------------------- run + out
@@ -1015,6 +1311,9 @@ def analyze_incidents(
     aggregate: str | None = None,
     freq: str | None = None,
     sheet: str | int | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     tz: str | None = None,
     date_format: str | None = None,
     **params: Any,
@@ -1027,7 +1326,8 @@ def analyze_incidents(
     """
     panel = to_panel(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
-        sheet=sheet, metrics=metrics, tz=tz, date_format=date_format,
+        sheet=sheet, metrics=metrics, decimal=decimal, encoding=encoding, skip_rows=skip_rows,
+        tz=tz, date_format=date_format,
     )  # fmt: skip
     detection = analyze(panel, method=method, **params)
     return build_incidents(
@@ -1057,8 +1357,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def format_incidents(frame: pd.DataFrame, fmt: str) -> str:
+def format_incidents(frame: pd.DataFrame, fmt: str, *, safe_text: bool = True) -> str:
     """Serialise incidents as ``json``, ``csv`` or ``markdown`` text.
+
+    CSV text cells that a spreadsheet would run as a formula get a ``'`` in
+    front unless ``safe_text`` is False (see :func:`revwatch.report.write_results`).
 
     Lists (flags, root cause, annotations, segments, metrics) become JSON
     arrays, ``"; "``-joined CSV fields and ``<br>``-joined Markdown cells.
@@ -1078,6 +1381,12 @@ def format_incidents(frame: pd.DataFrame, fmt: str) -> str:
         sep = "; " if fmt == "csv" else "<br>"
         flat[column] = flat[column].map(lambda v, s=sep: s.join(map(str, v)))
     if fmt == "csv":
+        if safe_text:
+            from revwatch.report.formats import neutralise_text
+
+            for column in flat.columns:
+                if not pd.api.types.is_numeric_dtype(flat[column].dtype):
+                    flat[column] = neutralise_text(flat[column])
         buffer = io.StringIO()
         flat.to_csv(buffer, index=False, date_format="%Y-%m-%d")
         return buffer.getvalue()
@@ -1125,29 +1434,33 @@ def emit_incidents(
     output: Path | None = None,
     limit: int = 20,
     quiet: bool = False,
+    safe_text: bool = True,
 ) -> None:
     """Write incidents as the command line asked (the table goes to stderr)."""
-    frame = result.reported()
+    frame = result.reported().drop(columns=list(_EXTRA_COLUMNS), errors="ignore")
     rate = result.expected_false_alarms_per_week()
     if fmt == "table":
         if output is not None:
             raise ParameterError("--output needs --format csv, json or markdown")
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"revwatch incidents: {result.detection.panel.source}")
+        from revwatch.report.terminal import printable
+
+        table = Table(title=Text(printable(f"revwatch incidents: {result.detection.panel.source}")))
         for column in ("tier", "series", "type", "start", "end", "impact", "interval", "cause"):
             table.add_column(column)
         for rec in frame.head(limit).to_dict(orient="records"):
             table.add_row(
                 str(rec["tier"]),
-                f"{rec['series']} / {rec['metric']}",
+                Text(printable(f"{rec['series']} / {rec['metric']}")),
                 f"{rec['type']} {rec['direction']}",
                 pd.Timestamp(rec["start"]).strftime("%Y-%m-%d"),
                 "open" if pd.isna(rec["end"]) else pd.Timestamp(rec["end"]).strftime("%Y-%m-%d"),
                 f"{rec['impact']:,.0f}",
                 f"[{rec['impact_low']:,.0f}, {rec['impact_high']:,.0f}]",
-                "\n".join([*rec["root_cause"][:2], *rec["annotations"]]),
+                Text("\n".join(map(printable, [*rec["root_cause"][:2], *rec["annotations"]]))),
             )
         console = Console(stderr=True)
         if not console.is_terminal:  # pipes and CI logs: wide enough for every column
@@ -1156,7 +1469,7 @@ def emit_incidents(
         if not quiet:
             console.print(f"expected false alarms per week with these settings: {rate:.2f}")
         return
-    text = format_incidents(frame, fmt)
+    text = format_incidents(frame, fmt, safe_text=safe_text)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -9,15 +9,22 @@
    (retrospective methods are refused: they look ahead);
 2. skip the metric when its newest period is not after its watermark (a
    re-run processes only what is new);
-3. build incidents (contiguous flagged periods of one series with one type and
-   direction, extended over the detector's event until it reverts or its new
-   level is confirmed, with the money impact summed over that span; id = hash
-   of metric, series key and start period), give each a
-   tier, and in **one transaction** save the incidents, auto-resolve those
-   whose series is back to normal, write the pending ledger rows of every
-   state change (the outbox), the score summary, the model record and the
-   new watermark. A crash before the commit leaves nothing of this metric;
-   the re-run redoes it.
+3. build incidents with :func:`revwatch.incidents.build_incidents` (the one
+   incident model: episodes, persistence filter, correlation suppression and
+   roll-ups over ``dimensions``, FDR, impact, the tier rule, root cause, ids;
+   see :func:`metric_incidents`); a new incident overlapping a stored one of
+   the same series keeps the stored id. In **one transaction** save the
+   incidents, auto-resolve those whose series is back to normal, write the
+   pending ledger rows of every state change that matters (the outbox:
+   ``open``; ``esc:warning`` / ``esc:critical`` when an announced incident
+   reaches a higher tier, so a warning that becomes critical pages once;
+   ``resolved``), the score summary, the model record and the new
+   watermark. Incidents in a direction the metric does not alert on
+   (``directions``) are routed as ``info``. A run alerts only incidents
+   still open or that ended within ``alerts.recent_days`` of its newest
+   period; older ones (the first run, a catch-up over months) are recorded
+   silently as ``history``. A crash before the commit leaves nothing of this
+   metric; the re-run redoes it.
 4. deliver the pending ledger rows (from this run or earlier, failed runs).
 
 Delivery semantics
@@ -35,43 +42,36 @@ delivery is exactly once. 4xx answers mark the row ``failed`` (not retried);
 429/5xx/unreachable endpoints leave it ``pending`` for the next run and fail
 the run (non-zero exit), losing nothing already stored.
 
-Examples
---------
->>> tier_of(9.0, -10.0, critical_severity=8.0, warning_severity=4.0)
-'critical'
->>> tier_of(5.0, -10.0, critical_severity=8.0, warning_severity=4.0, critical_impact=5.0)
-'critical'
->>> tier_of(2.0, -1.0, critical_severity=8.0, warning_severity=4.0)
-'info'
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import glob
-import hashlib
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from revwatch.alerts import Alert, build_channels
+from revwatch.alerts import Alert, HttpPolicy, build_channels
 from revwatch.api import Detection, analyze
 from revwatch.config import Config, MetricConfig, SourceConfig
 from revwatch.data.load import from_frame, load
-from revwatch.data.panel import FREQUENCIES, PERIOD, Panel, period_ordinals
+from revwatch.data.panel import FREQUENCIES, PERIOD, Panel
 from revwatch.detect.registry import get_detector
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
 from revwatch.events import aggregate_events
-from revwatch.impact import band_sigma, window_impact
-from revwatch.incidents import active_cells
+from revwatch.incidents import TIERS, Incident, IncidentSettings, build_incidents
+from revwatch.redact import redact
 from revwatch.store import Store, series_key_text, utcnow
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,10 @@ __all__ = [
     "RunFailedError",
     "RunReport",
     "health",
+    "incident_settings",
+    "metric_incidents",
     "open_store",
     "run",
-    "tier_of",
 ]
 
 #: Approximate length of one period of each grain, in days.
@@ -128,6 +129,10 @@ class RunReport:
     metrics_scored: int = 0
     incidents_opened: int = 0
     incidents_resolved: int = 0
+    #: escalated to a higher tier (not a stored counter)
+    incidents_escalated: int = 0
+    #: past incidents recorded without alerts (first run, catch-up; not a stored counter)
+    incidents_recorded: int = 0
     deliveries_sent: int = 0
     deliveries_failed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -147,24 +152,6 @@ class RunReport:
 def open_store(config: Config) -> Store:
     """The store a config names."""
     return Store(config.store.url, schema=config.store.schema_name)
-
-
-def tier_of(
-    severity: float,
-    impact: float,
-    *,
-    critical_severity: float,
-    warning_severity: float,
-    critical_impact: float | None = None,
-    warning_impact: float | None = None,
-) -> str:
-    """Tier of an incident: either threshold (severity or |money impact|) promotes it."""
-    money = abs(impact) if np.isfinite(impact) else 0.0
-    if severity >= critical_severity or (critical_impact is not None and money >= critical_impact):
-        return "critical"
-    if severity >= warning_severity or (warning_impact is not None and money >= warning_impact):
-        return "warning"
-    return "info"
 
 
 # --------------------------------------------------------------------------
@@ -302,143 +289,89 @@ def _key_texts(frame: pd.DataFrame, ids: tuple[str, ...]) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-def incident_id(metric: str, key_text: str, start: pd.Timestamp) -> str:
-    """Deterministic incident id: hash of metric, series key and start period.
+#: Tiers from least to most urgent, for escalation.
+_TIER_RANK = {tier: i for i, tier in enumerate(TIERS)}
+
+
+def incident_settings(metric: MetricConfig, threshold: float) -> IncidentSettings:
+    """The :class:`~revwatch.incidents.IncidentSettings` of a metric's config.
+
+    The deprecated ``critical_severity`` / ``warning_severity`` keys become
+    the confidence ``Phi(severity - threshold)`` of the metric's detector
+    (the same cut on the same peak z), ``critical_impact`` /
+    ``warning_impact`` become ``critical_amount`` / ``warning_amount``.
 
     Examples
     --------
-    >>> incident_id("mrr", '{"account": "A"}', pd.Timestamp("2025-01-01"))
-    'b9973c105bec7f3e'
+    >>> from revwatch.config import MetricConfig, TierConfig
+    >>> m = MetricConfig(name="m", source="s", value="v",
+    ...                  tiers=TierConfig(critical_severity=5.5, critical_impact=100.0))
+    >>> cfg = incident_settings(m, 3.5)
+    >>> round(cfg.critical_confidence, 3), cfg.critical_amount, cfg.warning_confidence
+    (0.977, 100.0, 0.7)
     """
-    text = json.dumps([metric, key_text, pd.Timestamp(start).isoformat()])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _impact_interval(
-    detection: Detection, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interval of the money impact over each incident span (see `window_impact`)."""
-    scores = detection.scores
-    n = len(rows)
-    if n == 0 or not scores.threshold > 0:
-        return np.full(n, np.nan), np.full(n, np.nan)
-    lengths = ends - starts + 1
-    group = np.repeat(np.arange(n), lengths)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    cols = starts[group] + (np.arange(len(group)) - offsets[group])
-    cells = (rows[group], cols)
-    values = detection.panel.matrix().values
-    sigma = band_sigma(scores.lower[cells], scores.upper[cells], scores.threshold)
-    out = window_impact(values[cells], scores.baseline[cells], sigma, group, n)
-    return out["impact_low"].to_numpy(), out["impact_high"].to_numpy()
-
-
-def _incidents_from_detection(detection: Detection, metric: MetricConfig) -> list[dict[str, Any]]:
-    """Contiguous flagged periods of one series, type and direction -> incident rows.
-
-    Each incident spans its detector event (see
-    :func:`revwatch.incidents.active_cells`) and its impact is the sum of
-    ``value - baseline`` over that span.
-
-    A thin adapter kept local to the monitor. ``revwatch.incidents.build_incidents``
-    landed while this module was written; it is not used yet because its
-    episodes (FDR filter, minimum duration, gap merging, roll-ups) and ids
-    differ, and switching changes which incidents a store already holds. Each
-    row also carries ``context``, the last :data:`CONTEXT_PERIODS` periods of
-    its series with the band, for charts.
-    """
-    panel = detection.panel
-    ids = panel.id_columns
-    flagged = detection.results(details=True)
-    if flagged.empty:
-        return []
-    flagged = flagged.sort_values([*ids, PERIOD], kind="stable").reset_index(drop=True)
-    key = _key_texts(flagged, ids)
-    ordinal = period_ordinals(flagged[PERIOD], panel.freq)
-    kind = flagged["type"].astype(str).to_numpy()
-    direction = flagged["direction"].astype(str).to_numpy()
-    new = np.ones(len(flagged), dtype=bool)
-    new[1:] = (
-        (key[1:] != key[:-1])
-        | (kind[1:] != kind[:-1])
-        | (direction[1:] != direction[:-1])
-        | (np.diff(ordinal) != 1)
-    )
-    group = np.cumsum(new) - 1
-    flagged["_group"] = group
-    flagged["_key"] = key
-    agg = flagged.groupby("_group", sort=True).agg(
-        key=("_key", "first"),
-        start=(PERIOD, "min"),
-        end=(PERIOD, "max"),
-        type=("type", "first"),
-        direction=("direction", "first"),
-        severity=("severity", "max"),
-        impact=("impact", "sum"),
-    )
-    # an incident spans its detector event (onset to revert or confirmation), not
-    # only the flagged onset: its end and money impact cover the whole event
-    mat = panel.matrix()
-    active = active_cells(detection.scores)
-    n_periods = active.shape[1]
-    cols = np.arange(n_periods)
-    first_inactive = np.minimum.accumulate(np.where(active, n_periods, cols)[:, ::-1], axis=1)[
-        :, ::-1
-    ]
-    deviation = np.nan_to_num(mat.values - detection.scores.baseline, nan=0.0)
-    cum_dev = np.concatenate([np.zeros((len(deviation), 1)), np.cumsum(deviation, axis=1)], axis=1)
-    row_of = {k: i for i, k in enumerate(_key_texts(mat.keys, ids))}
-    period_pos = {p: i for i, p in enumerate(mat.periods)}
-    starts = np.array([period_pos[pd.Timestamp(p)] for p in agg["start"]], dtype=np.int64)
-    ends = np.array([period_pos[pd.Timestamp(p)] for p in agg["end"]], dtype=np.int64)
-    rows_ = np.array([row_of[k] for k in agg["key"]], dtype=np.int64)
-    ends = np.maximum(ends, first_inactive[rows_, starts] - 1)
-    agg["end"] = mat.periods[ends]
-    agg["impact"] = cum_dev[rows_, ends + 1] - cum_dev[rows_, starts]
-    agg["impact_low"], agg["impact_high"] = _impact_interval(detection, rows_, starts, ends)
-    series = detection.series()
-    series_keys = _key_texts(series, ids)
-    by_key = {k: np.flatnonzero(series_keys == k) for k in set(agg["key"])}
     tiers = metric.tiers
-    rows = []
-    items: list[dict[str, Any]] = agg.to_dict("records")  # type: ignore[assignment]
-    for item in items:
-        sub = series.iloc[by_key[item["key"]]]
-        sub = sub[sub[PERIOD] <= item["end"]].tail(CONTEXT_PERIODS)
-        context = [
-            [p.isoformat(), *(None if not np.isfinite(v) else float(v) for v in vals)]
-            for p, *vals in zip(
-                sub[PERIOD], sub["value"], sub["baseline"], sub["lower"], sub["upper"], strict=True
-            )
-        ]
-        severity = float(item["severity"]) if np.isfinite(item["severity"]) else 0.0
-        impact = float(item["impact"]) if np.isfinite(item["impact"]) else 0.0
-        low, high = _finite(item["impact_low"]), _finite(item["impact_high"])
-        rows.append(
-            {
-                "incident_id": incident_id(metric.name, item["key"], item["start"]),
-                "metric": metric.name,
-                "series_key": json.loads(item["key"]),
-                "start_period": pd.Timestamp(item["start"]).to_pydatetime(),
-                "end_period": pd.Timestamp(item["end"]).to_pydatetime(),
-                "type": item["type"],
-                "direction": item["direction"],
-                "severity": severity,
-                "impact": impact,
-                "impact_low": low,
-                "impact_high": high,
-                "tier": tier_of(
-                    severity,
-                    impact,
-                    critical_severity=tiers.critical_severity,
-                    warning_severity=tiers.warning_severity,
-                    critical_impact=tiers.critical_impact,
-                    warning_impact=tiers.warning_impact,
-                ),
-                "context": context,
-            }
-        )
-    return rows
+    critical, warning = tiers.critical_confidence, tiers.warning_confidence
+    thr = float(threshold) if np.isfinite(threshold) else 0.0
+    if tiers.critical_severity is not None:
+        critical = NormalDist().cdf(float(tiers.critical_severity) - thr)
+    if tiers.warning_severity is not None:
+        warning = NormalDist().cdf(float(tiers.warning_severity) - thr)
+    warning = min(warning, critical)
+    return IncidentSettings(
+        min_duration=metric.min_duration,
+        critical_confidence=critical,
+        warning_confidence=warning,
+        info_confidence=min(tiers.info_confidence, warning),
+        critical_share=tiers.critical_share,
+        warning_share=tiers.warning_share,
+        critical_amount=tiers.critical_amount
+        if tiers.critical_amount is not None
+        else tiers.critical_impact,
+        warning_amount=tiers.warning_amount
+        if tiers.warning_amount is not None
+        else tiers.warning_impact,
+        fdr=metric.fdr or None,
+    )
+
+
+def metric_incidents(detection: Detection, metric: MetricConfig) -> list[Incident]:
+    """The incidents of one metric: :func:`revwatch.incidents.build_incidents`, as everywhere.
+
+    The same spans, tiers, impact, root cause and ids as ``revwatch detect
+    --incidents`` on the same data (``--dimensions`` = the metric's
+    ``dimensions``); incidents that fail the FDR control are left out.
+    """
+    settings = incident_settings(metric, float(detection.scores.threshold))
+    found = build_incidents(
+        detection,
+        dimensions=metric.dimensions or None,
+        settings=settings,
+        name=metric.name,
+        context_periods=CONTEXT_PERIODS,
+    )
+    return found.incidents()
+
+
+def _overlapping(
+    row: dict[str, Any], known: dict[str, dict[str, Any]], claimed: set[str]
+) -> str | None:
+    """The id of a stored incident of the same series whose span overlaps this one.
+
+    Keeps ids stable when later data moves an incident's start, and matches
+    the incidents of a v3 store (whose spans split on type changes) to the
+    v4 model's.
+    """
+    key = series_key_text(row["series_key"])
+    best: tuple[dt.datetime, str] | None = None
+    for ident, old in known.items():
+        if ident in claimed or series_key_text(old["series_key"]) != key:
+            continue
+        if old["start_period"] <= row["end_period"] and old["end_period"] >= row["start_period"]:
+            candidate = (old["start_period"], ident)
+            if best is None or candidate < best:
+                best = candidate
+    return best[1] if best else None
 
 
 def _suppressed(incident: dict[str, Any], benign: list[dict[str, Any]], days: float) -> bool:
@@ -501,7 +434,7 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
         for period, part in fresh.groupby(PERIOD, sort=True)
         if np.isfinite(part["score"].to_numpy(dtype=float)).any()
     ]
-    incidents = _incidents_from_detection(detection, metric)
+    incidents = metric_incidents(detection, metric)
     mat = detection.panel.matrix()
     observed = ~np.isnan(mat.values)
     last_pos = np.where(
@@ -509,46 +442,83 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
     )
     key_pos = {k: i for i, k in enumerate(_key_texts(mat.keys, detection.panel.id_columns))}
     period_pos = {p: i for i, p in enumerate(mat.periods)}
+    newest = int(last_pos.max()) if len(last_pos) else -1
     benign = store.labels(metric=metric.name, label="benign")
     confirmed_ids = {lab["incident_id"] for lab in confirmed}
     first_run = mark is None
     routing = metric.routing or config.routing
+    recent = last - pd.Timedelta(days=config.alerts.recent_days)
     with store.begin() as conn:
         known = {r["incident_id"]: r for r in store.incidents(metric=metric.name, conn=conn)}
         seen: set[str] = set()
-        for inc in incidents:
-            seen.add(inc["incident_id"])
+        for incident in incidents:
+            inc = incident.store_row()
+            if inc["incident_id"] not in known:
+                matched = _overlapping(inc, known, seen)
+                if matched is not None:
+                    logger.info(
+                        "incident %s keeps the stored id %s (overlapping span)",
+                        inc["incident_id"],
+                        matched,
+                    )
+                    inc["incident_id"] = matched
+            ident = inc["incident_id"]
+            if ident in seen:  # two incidents of one series matched one stored id
+                continue
+            seen.add(ident)
             key = series_key_text(inc["series_key"])
-            row = key_pos.get(key)
+            row = key_pos.get(key) if incident.level == "series" else None
+            series_last = last_pos[row] if row is not None else newest
             end_pos = period_pos.get(pd.Timestamp(inc["end_period"]), -1)
-            active = row is None or last_pos[row] - end_pos < metric.active_periods
-            old = known.get(inc["incident_id"])
+            active = series_last - end_pos < metric.active_periods
+            alerting = incident.direction in metric.directions
+            channels = routing.channels(inc["tier"] if alerting else "info")
+            in_window = active or pd.Timestamp(inc["end_period"]) >= recent
+            old = known.get(ident)
             if old is not None:
                 inc["status"] = old["status"]
                 inc["last_seen_run"] = report.run_id
-                store.save_incident(conn, inc)
+                was = old.get("alerted_tier")
+                if (
+                    old["status"] != "resolved"
+                    and not old["suppressed"]
+                    and alerting
+                    and in_window
+                    and was is not None
+                    and inc["tier"] in ("warning", "critical")
+                    and _TIER_RANK.get(inc["tier"], 0) > _TIER_RANK.get(was, 0)
+                ):
+                    inc.update(alerted_tier=inc["tier"], escalated_run=report.run_id)
+                    store.save_incident(conn, inc)
+                    store.enqueue(conn, ident, f"esc:{inc['tier']}", channels, run_id=report.run_id)
+                    report.incidents_escalated += 1
+                else:
+                    store.save_incident(conn, inc)
                 if old["status"] != "resolved" and not active:
-                    _resolve(store, conn, inc["incident_id"], report)
+                    _resolve(store, conn, ident, report)
                 continue
             inc.update(first_seen_run=report.run_id, last_seen_run=report.run_id)
-            if first_run and not active:
-                inc.update(status="resolved", resolution="history", resolved_at=utcnow())
+            if not active and (first_run or not in_window):
+                # before the first run, or ended before the recent window of a catch-up
+                inc.update(
+                    status="resolved",
+                    resolution="history",
+                    resolved_at=utcnow(),
+                    resolved_run=report.run_id,
+                )
                 store.save_incident(conn, inc)
+                report.incidents_recorded += 1
                 continue
             inc["suppressed"] = _suppressed(inc, benign, config.feedback.suppress_days)
             inc["status"] = "open"
+            if not inc["suppressed"]:
+                inc["alerted_tier"] = inc["tier"]
             store.save_incident(conn, inc)
             report.incidents_opened += 1
             if not inc["suppressed"]:
-                store.enqueue(
-                    conn,
-                    inc["incident_id"],
-                    "open",
-                    routing.channels(inc["tier"]),
-                    run_id=report.run_id,
-                )
+                store.enqueue(conn, ident, "open", channels, run_id=report.run_id)
             if not active:
-                _resolve(store, conn, inc["incident_id"], report)
+                _resolve(store, conn, ident, report)
         for old_id, old in known.items():
             if old_id in seen or old["status"] == "resolved" or old_id in confirmed_ids:
                 continue
@@ -570,7 +540,7 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
 
 
 def _resolve(store: Store, conn: Any, incident_id_: str, report: RunReport) -> None:
-    store.set_status(incident_id_, "resolved", resolution="auto", conn=conn)
+    store.set_status(incident_id_, "resolved", resolution="auto", conn=conn, run_id=report.run_id)
     report.incidents_resolved += 1
 
 
@@ -618,6 +588,13 @@ def _write_features(
 # --------------------------------------------------------------------------
 
 
+@dataclass
+class _ChannelOutcome:
+    sent: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
 def deliver_pending(
     config: Config,
     store: Store,
@@ -626,7 +603,15 @@ def deliver_pending(
     channels: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Send every pending ledger row (see the module notes for the semantics)."""
+    """Send every pending ledger row (see the module notes for the semantics).
+
+    Each channel delivers in its own worker thread with its own time budget
+    (``alerts.channel_budget_seconds``), so a dead or hanging endpoint never
+    delays another channel. A permanent error (4xx other than 408/429, a
+    malformed URL) marks the row ``failed``; a transient one (timeout, 408,
+    429, 5xx) is retried with backoff inside the budget, after which that
+    channel's remaining rows stay ``pending`` for the next run.
+    """
     rows = store.deliveries(status=["pending", "sending"])
     if not rows:
         return
@@ -635,45 +620,76 @@ def deliver_pending(
         if doubt:
             store.mark_delivery(doubt, "skipped", "in doubt after a crash; skipped (in_doubt=skip)")
             rows = [r for r in rows if r["status"] != "sending"]
+    broken: dict[str, str] = {}
     if channels is None:
-        channels = build_channels(config.alerts, sleep=sleep)
+        channels = build_channels(config.alerts, sleep=sleep, errors=broken)
     by_channel: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_channel.setdefault(row["channel"], []).append(row)
+    deadline = time.monotonic() + float(getattr(config.alerts, "channel_budget_seconds", 120.0))
+    jobs: list[tuple[str, Any, list[dict[str, Any]]]] = []
     for name, items in by_channel.items():
+        ids = [r["id"] for r in items]
+        if name in broken:  # its config is broken: keep the rows queued, say why
+            store.mark_delivery(ids, "pending", broken[name])
+            report.errors.append(broken[name])
+            continue
         channel = channels.get(name)
         if channel is None:
-            store.mark_delivery([r["id"] for r in items], "failed", f"no [alerts.{name}] table")
+            store.mark_delivery(ids, "failed", f"no [alerts.{name}] table")
             report.deliveries_failed += len(items)
             report.errors.append(f"{name}: no [alerts.{name}] table in the config")
             continue
-        alerts = []
-        for row in items:
-            incident = store.incident(row["incident_id"])
-            alerts.append(
-                (
-                    row,
-                    Alert(
-                        incident=incident or {"incident_id": row["incident_id"]}, state=row["state"]
-                    ),
-                )
-            )
-        digest = config.alerts.digest and channel.digest_capable
-        batches = [alerts] if digest else [[a] for a in alerts]
-        for batch in batches:
-            ids = [row["id"] for row, _ in batch]
-            store.mark_delivery(ids, "sending")
-            try:
-                channel.send([alert for _, alert in batch])
-            except DeliveryError as exc:
-                permanent = bool(getattr(exc, "permanent", False))
-                store.mark_delivery(ids, "failed" if permanent else "pending", str(exc))
-                report.deliveries_failed += len(ids)
-                report.errors.append(str(exc))
+        policy = getattr(channel, "policy", None)
+        if isinstance(policy, HttpPolicy):
+            channel.policy = dataclasses.replace(policy, deadline=deadline)
+        jobs.append((name, channel, items))
+    if not jobs:
+        return
+    if len(jobs) == 1 or store.in_memory:  # an in-memory SQLite store is per thread
+        outcomes = [_deliver_channel(config, store, *job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="revwatch-send") as pool:
+            outcomes = list(pool.map(lambda job: _deliver_channel(config, store, *job), jobs))
+    for outcome in outcomes:
+        report.deliveries_sent += outcome.sent
+        report.deliveries_failed += outcome.failed
+        report.errors.extend(outcome.errors)
+
+
+def _deliver_channel(
+    config: Config, store: Store, name: str, channel: Any, items: list[dict[str, Any]]
+) -> _ChannelOutcome:
+    """One channel's rows, in order; stops at the first transient failure."""
+    outcome = _ChannelOutcome()
+    alerts = []
+    for row in items:
+        incident = store.incident(row["incident_id"])
+        known = incident or {"incident_id": row["incident_id"]}
+        alerts.append((row, Alert(incident=known, state=row["state"])))
+    digest = config.alerts.digest and channel.digest_capable
+    batches = [alerts] if digest else [[a] for a in alerts]
+    for done, batch in enumerate(batches):
+        ids = [row["id"] for row, _ in batch]
+        store.mark_delivery(ids, "sending")
+        try:
+            channel.send([alert for _, alert in batch])
+        except DeliveryError as exc:
+            message = redact(exc)
+            if getattr(exc, "permanent", False):
+                store.mark_delivery(ids, "failed", message)
+                outcome.failed += len(ids)
+                outcome.errors.append(message)
                 continue
-            _crash("after_send")
-            store.mark_delivery(ids, "sent")
-            report.deliveries_sent += len(ids)
+            store.mark_delivery(ids, "pending", message)
+            left = sum(len(b) for b in batches[done + 1 :])
+            queued = f"; {left} more {name} alerts left queued for the next run" if left else ""
+            outcome.errors.append(message + queued)
+            break
+        _crash("after_send")
+        store.mark_delivery(ids, "sent")
+        outcome.sent += len(ids)
+    return outcome
 
 
 # --------------------------------------------------------------------------
@@ -727,7 +743,7 @@ def run(
             report.errors.append(str(exc))
     except Exception as exc:
         store.finish_run(
-            report.run_id, "failed", error=f"{type(exc).__name__}: {exc}", **report.counts()
+            report.run_id, "failed", error=redact(f"{type(exc).__name__}: {exc}"), **report.counts()
         )
         raise
     if report.errors:
@@ -898,6 +914,7 @@ def health(
                 f"{len(runs)} recent runs" if runs else "no runs yet",
             )
         )
+    checks.extend(_delivery_checks(store))
     for model in store.models():
         schedule = RETRAIN_DAYS.get(str(model["method"]))
         age_days = (
@@ -929,6 +946,36 @@ def health(
             )
         )
     return HealthReport(checks=checks, weekly=weekly)
+
+
+def _delivery_checks(store: Store) -> list[HealthCheck]:
+    """Per channel: alerts refused for good (fix the config) and alerts still waiting."""
+    checks = []
+    ledger = store.deliveries(status=["failed", "pending"])
+    for channel in sorted({d["channel"] for d in ledger}):
+        mine = [d for d in ledger if d["channel"] == channel]
+        failed = [d for d in mine if d["status"] == "failed"]
+        waiting = [d for d in mine if d["status"] == "pending" and d["last_error"]]
+        if failed:
+            checks.append(
+                HealthCheck(
+                    f"delivery:{channel}",
+                    "critical",
+                    f"{len(failed)} alerts refused for good, not retried (latest: "
+                    f"{redact(failed[-1]['last_error'] or 'unknown error')}); fix the channel's "
+                    "config, then re-queue or resolve them",
+                )
+            )
+        if waiting:
+            checks.append(
+                HealthCheck(
+                    f"delivery:{channel}",
+                    "warning",
+                    f"{len(waiting)} alerts waiting for the next run after errors (latest: "
+                    f"{redact(waiting[-1]['last_error'])})",
+                )
+            )
+    return checks
 
 
 def _infer_grain(summaries: pd.DataFrame, metric: str) -> str:

@@ -14,8 +14,11 @@ Tables:
     score) for ``revwatch health``; every score also goes to the Parquet
     feature store.
 ``incidents``
-    One row per incident (deterministic id), status ``open`` ->
-    ``acknowledged`` -> ``resolved``.
+    One row per incident (deterministic id, :func:`revwatch.incidents.incident_id`),
+    status ``open`` -> ``acknowledged`` -> ``resolved``; since v4 also its
+    level, confidence, share of the portfolio, root-cause lines, calendar
+    notes, flags and segments (JSON lists), the highest tier announced
+    (``alerted_tier``) and the runs that escalated and resolved it.
 ``deliveries``
     The alert ledger: one row per (incident, state, channel), unique; status
     ``pending`` -> ``sending`` -> ``sent`` | ``failed`` | ``skipped``.
@@ -52,6 +55,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from revwatch.errors import ParameterError, StoreError
+from revwatch.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,19 @@ __all__ = [
 
 INCIDENT_STATES = ("open", "acknowledged", "resolved")
 LABELS = ("benign", "confirmed")
+#: Ledger states that raise an alert: the open, and escalations to a higher tier.
+ALERTING_STATES = ("open", "esc:warning", "esc:critical")
+
+
+def ack_refusal(incident_id: str) -> str:
+    """The one message that refuses to acknowledge a resolved incident.
+
+    Examples
+    --------
+    >>> ack_refusal("ab12")
+    'incident ab12 is resolved; a resolved incident cannot be acknowledged'
+    """
+    return f"incident {incident_id} is resolved; a resolved incident cannot be acknowledged"
 
 
 def utcnow() -> dt.datetime:
@@ -143,6 +160,22 @@ incidents_t.append_column(sa.Column("last_seen_run", sa.Integer))
 incidents_t.append_column(sa.Column("context", sa.Text))
 incidents_t.append_column(sa.Column("impact_low", sa.Float))
 incidents_t.append_column(sa.Column("impact_high", sa.Float))
+#: v4: the columns of revwatch.incidents.Incident the v3 monitor did not keep
+V4_INCIDENT_COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("level", "VARCHAR(16)", sa.String(16)),
+    ("confidence", "FLOAT", sa.Float),
+    ("pct_of_portfolio", "FLOAT", sa.Float),
+    ("root_cause", "TEXT", sa.Text),
+    ("annotations", "TEXT", sa.Text),
+    ("flags", "TEXT", sa.Text),
+    ("segments", "TEXT", sa.Text),
+    ("alerted_tier", "VARCHAR(16)", sa.String(16)),
+    ("escalated_run", "INTEGER", sa.Integer),
+    ("resolved_run", "INTEGER", sa.Integer),
+)
+for _name, _ddl, _type in V4_INCIDENT_COLUMNS:
+    incidents_t.append_column(sa.Column(_name, _type))
+_JSON_COLUMNS = ("context", "root_cause", "annotations", "flags", "segments")
 watermarks_t = sa.Table(
     "watermarks",
     METADATA,
@@ -205,17 +238,43 @@ def _v3(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE incidents ADD COLUMN {column}"))
 
 
+def _v4(conn: Connection) -> None:
+    """The incident model's columns; ids stay as they are (v1's scheme is kept).
+
+    Incidents a v3 run announced get ``alerted_tier`` = their tier, so the
+    first v4 run escalates only what becomes more urgent. (Open v3 incidents
+    whose span the v4 model draws differently are matched by overlap in
+    :func:`revwatch.monitor.run` and keep their id.)
+    """
+    for name, ddl, _type in V4_INCIDENT_COLUMNS:
+        conn.execute(sa.text(f"ALTER TABLE incidents ADD COLUMN {name} {ddl}"))
+    conn.execute(sa.text("UPDATE incidents SET level = 'series'"))
+    conn.execute(
+        sa.text(
+            "UPDATE incidents SET alerted_tier = tier WHERE incident_id IN "
+            "(SELECT incident_id FROM deliveries WHERE state = 'open')"
+        )
+    )
+
+
 #: Versioned DDL steps, applied in order.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 LATEST_VERSION = max(MIGRATIONS)
 
 
 def _record(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
+    for text in ("error", "last_error"):  # stored redacted; rows from older versions too
+        if isinstance(out.get(text), str):
+            out[text] = redact(out[text])
     if "series_key" in out and isinstance(out["series_key"], str):
         out["series_key"] = json.loads(out["series_key"])
-    if isinstance(out.get("context"), str):
-        out["context"] = json.loads(out["context"])
+    for name in _JSON_COLUMNS:
+        if isinstance(out.get(name), str):
+            out[name] = json.loads(out[name])
+    for name in _JSON_COLUMNS[1:]:
+        if name in out and out[name] is None:
+            out[name] = []
     return out
 
 
@@ -279,6 +338,12 @@ class Store:
             self.migrate(target_version)
 
     # ------------------------------------------------------------- schema
+    @property
+    def in_memory(self) -> bool:
+        """Whether this is an in-memory SQLite store (one per thread: no worker threads)."""
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
     @property
     def version(self) -> int:
         """The applied schema version (0: empty store)."""
@@ -364,7 +429,12 @@ class Store:
             conn.execute(
                 sa.update(runs_t)
                 .where(runs_t.c.id == run_id)
-                .values(status=status, finished_at=utcnow(), error=error, **counts)
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    error=None if error is None else redact(error),
+                    **counts,
+                )
             )
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -467,8 +537,9 @@ class Store:
         values = dict(row)
         if isinstance(values.get("series_key"), dict):
             values["series_key"] = series_key_text(values["series_key"])
-        if isinstance(values.get("context"), list | dict):
-            values["context"] = json.dumps(values["context"], default=str)
+        for name in _JSON_COLUMNS:
+            if isinstance(values.get(name), list | tuple | dict):
+                values[name] = json.dumps(values[name], default=str)
         values["updated_at"] = utcnow()
         exists = conn.execute(
             sa.select(incidents_t.c.incident_id).where(
@@ -492,12 +563,15 @@ class Store:
         *,
         resolution: str = "manual",
         conn: Connection | None = None,
+        run_id: int | None = None,
     ) -> dict[str, Any]:
         """Move an incident to ``acknowledged`` or ``resolved``.
 
         A resolve also queues a ``resolved`` delivery on every channel that
-        received the incident's trigger (PagerDuty resolves with the same
-        dedup key), sent by the next ``revwatch run``.
+        received the incident's trigger or an escalation (PagerDuty resolves
+        with the same dedup key), sent by the next ``revwatch run``.
+        Acknowledging a resolved incident is refused (:class:`ParameterError`,
+        the same message for the CLI, the API and the page).
         """
         if status not in INCIDENT_STATES:
             raise ParameterError(f"status {status!r} must be one of {', '.join(INCIDENT_STATES)}")
@@ -507,17 +581,19 @@ class Store:
                 raise ParameterError(
                     f"no incident {incident_id!r}; see `revwatch incidents list` for the ids"
                 )
+            if status == "acknowledged" and found["status"] == "resolved":
+                raise ParameterError(ack_refusal(found["incident_id"]))
             values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
             if status == "resolved":
-                values.update(resolved_at=utcnow(), resolution=resolution)
+                values.update(resolved_at=utcnow(), resolution=resolution, resolved_run=run_id)
             c.execute(
                 sa.update(incidents_t)
                 .where(incidents_t.c.incident_id == found["incident_id"])
                 .values(**values)
             )
             if status == "resolved" and found["status"] != "resolved":
-                channels = self.delivered_channels(found["incident_id"], "open", conn=c)
-                self.enqueue(c, found["incident_id"], "resolved", channels, run_id=None)
+                channels = self.delivered_channels(found["incident_id"], ALERTING_STATES, conn=c)
+                self.enqueue(c, found["incident_id"], "resolved", channels, run_id=run_id)
             found.update(values)
             return found
 
@@ -566,16 +642,21 @@ class Store:
             return [_record(r) for r in conn.execute(query)]
 
     def delivered_channels(
-        self, incident_id: str, state: str, conn: Connection | None = None
+        self, incident_id: str, state: str | Sequence[str], conn: Connection | None = None
     ) -> list[str]:
-        """Channels whose delivery of this incident/state is sent (or in doubt)."""
-        query = sa.select(deliveries_t.c.channel).where(
-            deliveries_t.c.incident_id == incident_id,
-            deliveries_t.c.state == state,
-            deliveries_t.c.status.in_(["sent", "sending", "pending"]),
+        """Channels whose delivery of this incident in these states is sent (or in doubt)."""
+        states = [state] if isinstance(state, str) else list(state)
+        query = (
+            sa.select(deliveries_t.c.channel)
+            .where(
+                deliveries_t.c.incident_id == incident_id,
+                deliveries_t.c.state.in_(states),
+                deliveries_t.c.status.in_(["sent", "sending", "pending"]),
+            )
+            .distinct()
         )
         with self._conn(conn) as c:
-            return [r.channel for r in c.execute(query)]
+            return sorted(r.channel for r in c.execute(query))
 
     def mark_delivery(self, ids: Sequence[int], status: str, error: str | None = None) -> None:
         """Set the status of ledger rows in one transaction (``sending`` counts an attempt)."""
@@ -585,7 +666,7 @@ class Store:
         if status == "sent":
             values.update(sent_at=utcnow(), last_error=None)
         if error is not None:
-            values["last_error"] = error[:2000]
+            values["last_error"] = redact(error)[:2000]
         with self.begin() as conn:
             conn.execute(
                 sa.update(deliveries_t).where(deliveries_t.c.id.in_(list(ids))).values(values)

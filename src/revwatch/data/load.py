@@ -35,9 +35,8 @@ import difflib
 import logging
 import os
 import re
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +56,7 @@ from revwatch.data.panel import (
     _owned,
     key_order,
 )
+from revwatch.data.sql import read_duckdb, read_sql_url, read_sqlite
 from revwatch.data.steps import (
     AGGREGATE_FIX,
     SeriesOrder,
@@ -69,7 +69,6 @@ from revwatch.errors import (
     DuplicateRowsError,
     InputError,
     MissingColumnError,
-    MissingDependencyError,
     ParameterError,
     RevwatchError,
 )
@@ -154,6 +153,22 @@ DIGIT_OR_DASH = r"\d|^$|^[\s$€£¥₹₩₽₪₫฿₴₦₱¢¤]*[-–—]\s
 # Evidence that a column writes decimals with a comma (or with a dot).
 COMMA_DECIMAL_EVIDENCE = r"^\d*,(?:\d{0,2}|\d{4,})$|^0,\d+$|\..*,|\..*\."
 DOT_DECIMAL_EVIDENCE = r"^\d*\.(?:\d{0,2}|\d{4,})$|^0\.\d+$|,.*\.|,.*,"
+# A single separator after four or more digits cannot group thousands: it is the decimal mark.
+COMMA_AFTER_FOUR = r"^[1-9]\d{3,},\d+$"
+DOT_AFTER_FOUR = r"^[1-9]\d{3,}\.\d+$"
+# The one spelling that both readings accept: 1.234 / 12,345 (a lone separator, three digits).
+AMBIGUOUS_GROUP = r"^\d{1,3}[.,]\d{3}$"
+# A plain machine-written number with a dot that must be a decimal point (fast path).
+PLAIN_DOT_DECIMAL = r"\.(?:\d{0,2}|\d{4,})(?:[eE]|$)|^[-+]?0\.|\d{4}\.|[eE]"
+# Amounts scaled by a word or letter (32.5 TSD, 1.2M, 3 Mio): refused, never read bare.
+UNIT_SUFFIX = (
+    r"(?i)\d\s*(?:k|m|mm|mn|bn|b|mio|mill?|mrd|tsd|tds|thousand|million|billion|lakhs?"
+    r"|crores?|tausend)\.?\s*\)?$"
+)
+# The currency of a cell: a symbol, or a three-letter code at either end.
+CURRENCY_PATTERN = r"(?P<currency>[$€£¥₹₩₽₪₫฿₴₦₱¢¤]|^[A-Z]{3}(?=[\s\d(+-])|(?<=[\d\s)])[A-Z]{3}$)"
+#: Decimal marks accepted by ``decimal=`` (``--decimal``).
+DECIMALS: tuple[str, ...] = (".", ",")
 
 
 # --------------------------------------------------------------------------
@@ -172,6 +187,9 @@ def load(
     sheet: str | int | None = None,
     freq: str | None = None,
     metrics: Sequence[str] | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
     tz: str | None = None,
     date_format: str | None = None,
 ) -> Panel:
@@ -207,6 +225,21 @@ def load(
         instead of inferring it; rows finer than it then need ``aggregate``.
     metrics : list of str, optional
         Extra numeric columns to keep, parsed like the value column.
+    decimal : {None, ".", ","}
+        The decimal mark of text numbers. None decides it per column from all
+        its values; a column where it cannot be told (every number like
+        ``32.477``) follows the file's evidence (a ``;`` delimiter, dotted
+        day-first dates, a ``$``/``£`` sign, another column's decimals) with a
+        note, or is refused asking for ``decimal``.
+    encoding : str, optional
+        The text encoding of a CSV/TSV file (any Python codec name, e.g.
+        ``"cp1253"``). None detects UTF-8, UTF-16 (with or without a byte
+        order mark) and the Windows code pages 1252, 1250, 1251 and 1253,
+        saying in a note which legacy one was assumed.
+    skip_rows : int, default 0
+        Lines (CSV) or rows (Excel) above the header to skip, such as a
+        title or notes. A CSV preamble whose lines have fewer fields than the
+        table is found and skipped on its own, with a note.
     tz : str, optional
         An IANA time zone (``"Europe/Berlin"``). Naive stamps are in this
         zone; stamps with UTC offsets are converted to it; daily and coarser
@@ -248,7 +281,9 @@ def load(
     """
     freq = _check_options(aggregate, freq)
     zone = _check_zone(tz)
-    table = _read_source(source, sql=sql, sheet=sheet)
+    _check_input_options(decimal, encoding, skip_rows)
+    table = _read_source(source, sql=sql, sheet=sheet, encoding=encoding, skip_rows=skip_rows)
+    table.decimal = decimal
     return _build_panel(
         table,
         id_names=id,
@@ -272,6 +307,7 @@ def from_frame(
     freq: str | None = None,
     source: str = "<frame>",
     metrics: Sequence[str] | None = None,
+    decimal: str | None = None,
     tz: str | None = None,
     date_format: str | None = None,
 ) -> Panel:
@@ -285,7 +321,7 @@ def from_frame(
     ----------
     frame : pandas.DataFrame or polars.DataFrame
         The long table.
-    id, time, value, aggregate, freq, metrics, tz, date_format
+    id, time, value, aggregate, freq, metrics, decimal, tz, date_format
         As for :func:`load`.
     source : str
         How to name the frame in messages and in :attr:`Panel.source`.
@@ -325,6 +361,8 @@ def from_frame(
             f"{source}: expected a pandas or polars DataFrame, got {type(frame).__name__}; "
             "pass a DataFrame or use load() for files"
         )
+    _check_input_options(decimal, None, 0)
+    table.decimal = decimal
     return _build_panel(
         table,
         id_names=id,
@@ -367,6 +405,8 @@ class _Table:
     rows: _RowNames
     notes: list[str] = field(default_factory=list)
     decimal_comma_hint: bool = False
+    #: the decimal mark the caller gave (``decimal=``, ``--decimal``), None to decide per column
+    decimal: str | None = None
     is_empty_message: str = "has a header but no data rows; export it again with the data"
 
 
@@ -388,6 +428,27 @@ def _fail(kind: type[RevwatchError], message: str) -> RevwatchError:
     flat = _one_line(message)
     logger.debug("raising %s: %s", kind.__name__, flat)
     return kind(flat)
+
+
+def _check_input_options(decimal: str | None, encoding: str | None, skip_rows: int) -> None:
+    if decimal is not None and decimal not in DECIMALS:
+        raise _fail(
+            ParameterError,
+            f"unknown decimal mark {decimal!r}; use decimal=',' (--decimal ,) or decimal='.'",
+        )
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise _fail(
+                ParameterError,
+                f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, "
+                "utf-16, cp1252 or cp1253",
+            ) from None
+    if isinstance(skip_rows, bool) or not isinstance(skip_rows, int) or skip_rows < 0:
+        raise _fail(
+            ParameterError, f"skip_rows must be a whole number of rows >= 0, got {skip_rows!r}"
+        )
 
 
 def _check_options(aggregate: str | None, freq: str | None) -> str | None:
@@ -434,7 +495,14 @@ def _more(count: int, word: str = "row") -> str:
 # --------------------------------------------------------------------------
 
 
-def _read_source(source: str | Path, *, sql: str | None, sheet: str | int | None) -> _Table:
+def _read_source(
+    source: str | Path,
+    *,
+    sql: str | None,
+    sheet: str | int | None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
+) -> _Table:
     if isinstance(source, str) and "://" in source:
         if sheet is not None:
             raise _fail(ParameterError, "sheet= applies only to Excel files; leave it out")
@@ -466,14 +534,24 @@ def _read_source(source: str | Path, *, sql: str | None, sheet: str | int | None
         )
     if sheet is not None and suffix not in EXCEL_SUFFIXES:
         raise _fail(ParameterError, f"{name}: sheet= applies only to Excel files; leave it out")
+    if not path.is_file():
+        raise _fail(
+            InputError,
+            f"{name}: is not a regular file (a pipe, socket or device); "
+            "save the data to a file and pass that file",
+        )
+    if encoding is not None and suffix not in TEXT_SUFFIXES:
+        raise _fail(ParameterError, f"{name}: encoding= applies only to CSV/TSV files")
+    if skip_rows and suffix not in TEXT_SUFFIXES | EXCEL_SUFFIXES:
+        raise _fail(ParameterError, f"{name}: skip_rows= applies only to CSV and Excel files")
     if path.stat().st_size == 0:
         raise _fail(InputError, f"{name}: file is empty (0 bytes); export the data again")
     if suffix in TEXT_SUFFIXES:
-        return _read_text(path, name)
+        return _read_text(path, name, encoding=encoding, skip_rows=skip_rows)
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(path, name)
     if suffix in EXCEL_SUFFIXES:
-        return _read_excel(path, name, sheet)
+        return _read_excel(path, name, sheet, skip_rows=skip_rows)
     if suffix in SQLITE_SUFFIXES:
         return _read_sqlite(path, name, sql)
     return _read_duckdb(path, name, sql)
@@ -488,6 +566,68 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+#: Legacy Windows code pages tried when a file is not UTF-8, with the script each writes
+#: beyond ASCII and that script's most frequent letters (lower case).
+LEGACY_ENCODINGS: tuple[tuple[str, str, str], ...] = (
+    ("cp1252", "Windows-1252 (Western European)", "LATIN"),
+    ("cp1250", "Windows-1250 (Central European)", "LATIN"),
+    ("cp1253", "Windows-1253 (Greek)", "GREEK"),
+    ("cp1251", "Windows-1251 (Cyrillic)", "CYRILLIC"),
+)
+_FREQUENT_LETTERS = {"GREEK": "αεοιτνησρκπμλυ", "CYRILLIC": "оеаинтсрвлкмдпу"}
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when the bytes look like mostly-ASCII UTF-16 text without a BOM."""
+    sample = head[: len(head) - len(head) % 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    for codec, zeros, text in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        # delimiters, digits and line ends are ASCII: a zero in every such pair's high byte
+        if zeros.count(0) >= 0.3 * len(zeros) and text.count(0) == 0:
+            try:
+                sample.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            return codec
+    return None
+
+
+def _guess_legacy(data: bytes) -> tuple[str, str]:
+    """The legacy code page whose reading of ``data`` looks most like text, and its name.
+
+    A Latin reading is kept unless its non-ASCII letters mostly stand in runs
+    (whole words of accented letters, as Greek or Cyrillic bytes read as
+    Latin give); then the Greek and Cyrillic readings are scored by how many
+    of their letters are that script's most frequent ones.
+    """
+    import unicodedata
+
+    high = bytes(sorted(set(byte for byte in data if byte >= 0x80)))
+    if not high:
+        return "cp1252", LEGACY_ENCODINGS[0][1]
+    latin = data.decode("cp1252", errors="replace")
+    runs = re.findall(r"[^\x00-\x7f]{3,}", latin)
+    letters = re.findall(r"[^\x00-\x7f]", latin)
+    if sum(len(run) for run in runs) < 0.5 * max(len(letters), 1):
+        return "cp1252", LEGACY_ENCODINGS[0][1]
+    best, best_score = LEGACY_ENCODINGS[0][:2], -1.0
+    for codec, label, script in LEGACY_ENCODINGS:
+        if script == "LATIN":
+            continue
+        text = data.decode(codec, errors="replace")
+        alien = [c for c in text if ord(c) >= 0x80 and c.isalpha()]
+        if not alien:
+            continue
+        own = sum(script in unicodedata.name(c, "") for c in alien) / len(alien)
+        frequent = sum(c.lower() in _FREQUENT_LETTERS[script] for c in alien) / len(alien)
+        score = own + frequent
+        if score > best_score:
+            best, best_score = (codec, label), score
+    return best
+
+
 def _text_encoding(head: bytes, name: str) -> str:
     """Pick the encoding of a text file from its first bytes; refuse binary files."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -499,44 +639,74 @@ def _text_encoding(head: bytes, name: str) -> str:
                 f"{name}: is not a text file (it looks like {what}); "
                 "give it the right extension or export the data as CSV",
             )
+    without_bom = _utf16_without_bom(head)
+    if without_bom is not None:
+        return without_bom
     if b"\x00" in head:
         raise _fail(
             InputError,
-            f"{name}: is a binary file, not text; check that it really is a CSV export",
+            f"{name}: is a binary file, not text; check that it really is a CSV export "
+            "(or pass its encoding with --encoding)",
         )
     try:
         codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
     except UnicodeDecodeError:
-        return "cp1252"
+        return _guess_legacy(head)[0]
     return "utf-8-sig"
 
 
-def _sniff_delimiter(sample: str) -> str:
-    """The delimiter among , ; tab | that splits the first lines most consistently."""
-    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+def _sniff_delimiter(sample: str) -> tuple[str, int]:
+    """The delimiter among , ; tab | that splits the lines most consistently, and the header line.
+
+    The header line (0-based) is the first line with the table's number of
+    fields: lines above it with fewer fields are a title or notes.
+    """
+    lines = sample.splitlines()[:50]
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]  # the last line may be cut off
-    best, best_fields = ",", 1
-    for delimiter in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
-        if not counts or counts[0] < 2:
+    found: list[tuple[bool, int, int, int, str]] = []
+    for position, delimiter in enumerate(DELIMITERS):
+        counts = [len(row) if row else 0 for row in csv.reader(lines, delimiter=delimiter)]
+        filled = [count for count in counts if count]
+        if not filled:
             continue
-        consistent = sum(count == counts[0] for count in counts) / len(counts)
-        if consistent >= 0.8 and counts[0] > best_fields:
-            best, best_fields = delimiter, counts[0]
-    return best
+        usual = max(set(filled), key=filled.count)
+        if usual < 2:
+            continue
+        header = next(i for i, count in enumerate(counts) if count == usual)
+        rest = [count for count in counts[header:] if count]
+        consistent = sum(count == usual for count in rest) / len(rest)
+        above = counts[:header]
+        if header and any(count > usual for count in above):
+            continue
+        if consistent >= 0.8:
+            # a header on the first line first, then the most fields, then the order above
+            found.append((header > 0, -usual, position, header, delimiter))
+    if not found:
+        return ",", 0
+    best = min(found)
+    return best[4], best[3]
 
 
-def _read_text(path: Path, name: str) -> _Table:
+def _read_text(path: Path, name: str, *, encoding: str | None = None, skip_rows: int = 0) -> _Table:
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    encoding = _text_encoding(head, name)
     notes: list[str] = []
+    given = encoding is not None
+    if encoding is None:
+        encoding = _text_encoding(head, name)
+    sample = head.decode(encoding, errors="ignore")
+    if skip_rows:
+        sample = "\n".join(sample.splitlines()[skip_rows:]) + "\n"
+    delimiter, header_line = _sniff_delimiter(sample)
     if path.suffix.lower() == ".tsv":
         delimiter = "\t"
-    else:
-        sample = head.decode(encoding, errors="ignore")
-        delimiter = _sniff_delimiter(sample)
+    if header_line:
+        notes.append(
+            f"skipped {header_line} line(s) above the header of {name} (a title or notes); "
+            "pass --skip-rows N to choose the lines to skip"
+        )
+    skipped = skip_rows + header_line
 
     def read(chosen_encoding: str) -> pd.DataFrame:
         return pd.read_csv(
@@ -547,31 +717,48 @@ def _read_text(path: Path, name: str) -> _Table:
             keep_default_na=False,
             na_values=[""],
             skip_blank_lines=False,
+            skiprows=skipped or None,
         )
 
     try:
         try:
             frame = read(encoding)
         except UnicodeDecodeError:
-            encoding = "cp1252"
+            if given:
+                raise
+            with path.open("rb") as handle:
+                encoding = _guess_legacy(handle.read(16 * SNIFF_BYTES))[0]
             frame = read(encoding)
     except pd.errors.EmptyDataError:
         raise _fail(
             InputError, f"{name}: file has no header and no data; export the data again"
         ) from None
+    except UnicodeDecodeError as error:
+        raise _fail(
+            InputError,
+            f"{name}: is not valid {encoding} text ({_first_line(error)}); "
+            "pass the file's encoding with --encoding",
+        ) from None
     except Exception as error:  # any reader failure is a problem with the file
         raise _fail(
             InputError,
             f"{name}: cannot read as delimited text ({_first_line(error)}); "
-            "check that it is a CSV export and that every line has the same number of fields",
+            "check that it is a CSV export and that every line has the same number of fields"
+            " (pass --skip-rows N if a title or notes stand above the header)",
         ) from None
-    if encoding == "cp1252":
-        notes.append(f"{name} is not UTF-8; read it as Windows-1252 (cp1252)")
+    legacy = {codec: label for codec, label, _script in LEGACY_ENCODINGS}
+    if encoding in legacy and not given:
+        notes.append(
+            f"{name} is not UTF-8; read it as {legacy[encoding]} ({encoding}), judged from its "
+            "letters; pass --encoding if that is wrong"
+        )
+    elif encoding.startswith("utf-16-") and not given:
+        notes.append(f"read {name} as {encoding.upper()} text (it has no byte order mark)")
     if delimiter != ",":
         notes.append(f"read {name} with delimiter {delimiter!r}")
-    # Physical line of each data row: header is line 1. Blank lines were kept
-    # (skip_blank_lines=False) so the numbering holds; drop them now.
-    lines = np.arange(len(frame)) + 2
+    # Physical line of each data row: header is line 1 (after the skipped ones). Blank
+    # lines were kept (skip_blank_lines=False) so the numbering holds; drop them now.
+    lines = np.arange(len(frame)) + 2 + skipped
     blank_rows = frame.isna().all(axis=1).to_numpy()
     if blank_rows.any():
         keep = ~blank_rows
@@ -631,7 +818,7 @@ def _read_parquet(path: Path, name: str) -> _Table:
     return _Table(frame=frame, name=name, rows=_RowNames("row", pd.RangeIndex(1, len(frame) + 1)))
 
 
-def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
+def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: int = 0) -> _Table:
     engines: list[Literal["calamine", "xlrd", "openpyxl"]] = [
         "calamine",
         "xlrd" if path.suffix.lower() == ".xls" else "openpyxl",
@@ -654,11 +841,15 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
                         f"{name}: has {len(sheet_names)} sheet(s), no sheet {sheet}; "
                         f"pass sheet= one of {_quoted(sheet_names)}",
                     )
+                # dtype=object: a text cell such as "32.477" stays text (pandas would
+                # read it as a number); cells Excel stores as numbers or dates are typed below
                 frame = pd.read_excel(
                     workbook,
                     sheet_name=0 if sheet is None else sheet,
                     keep_default_na=False,
                     na_values=[""],
+                    skiprows=skip_rows or None,
+                    dtype=object,
                 )
             break
         except RevwatchError:
@@ -675,23 +866,55 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> _Table:
             f"{name}: cannot read as an Excel workbook ({reason}); "
             "check that the file really is an Excel file",
         )
-    # Spreadsheet row of each data row: header is row 1.
-    return _Table(frame=frame, name=name, rows=_RowNames("row", pd.RangeIndex(2, len(frame) + 2)))
-
-
-def _need_sql(name: str, sql: str | None, tables: Callable[[], list[str]] | None) -> str:
-    if sql is not None and sql.strip():
-        return sql
-    listing = ""
-    if tables is not None:
-        try:
-            listing = f" (tables: {', '.join(tables()) or 'none'})"
-        except Exception:  # listing tables is only a courtesy
-            listing = ""
-    raise _fail(
-        ParameterError,
-        f"{name}: is a database; pass sql='select ... from <table>' (--sql){listing}",
+    frame = _typed_cells(frame)
+    notes: list[str] = []
+    header = _title_rows(frame)
+    if header:
+        # a title or notes above the table: the header is the first full row below them
+        columns = [str(cell).strip() for cell in frame.iloc[header - 1]]
+        frame = frame.iloc[header:].set_axis(columns, axis=1).reset_index(drop=True)
+        notes.append(
+            f"skipped {header} row(s) above the header of {name} (a title or notes); "
+            "pass --skip-rows N to choose the rows to skip"
+        )
+    first = 2 + skip_rows + header
+    # Spreadsheet row of each data row: header is row 1 (after the skipped ones).
+    return _Table(
+        frame=frame,
+        name=name,
+        rows=_RowNames("row", pd.RangeIndex(first, len(frame) + first)),
+        notes=notes,
     )
+
+
+def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns whose every cell Excel stores as a number (or a date) as float64 (datetime64)."""
+    typed = frame.copy(deep=False)
+    for column in frame.columns:
+        kind = pd.api.types.infer_dtype(frame[column], skipna=True)
+        if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+            typed[column] = pd.to_numeric(frame[column])
+        elif kind in ("datetime", "datetime64", "date"):
+            typed[column] = pd.to_datetime(frame[column])
+    return typed
+
+
+def _title_rows(frame: pd.DataFrame) -> int:
+    """How many rows below the read header still stand above the real one (0: none).
+
+    A sheet with a title in A1 is read with one named column and the rest
+    ``Unnamed: N``; the real header is then the first row with every cell
+    filled with text, within the first 20 rows.
+    """
+    names = [str(column) for column in frame.columns]
+    unnamed = sum(name.startswith("Unnamed:") for name in names)
+    if len(names) < 2 or unnamed < len(names) - 1:
+        return 0
+    for position in range(min(20, len(frame))):
+        row = frame.iloc[position]
+        if row.notna().all() and all(isinstance(cell, str) and cell.strip() for cell in row):
+            return position + 1
+    return 0
 
 
 def _sql_result(frame: pd.DataFrame, name: str) -> _Table:
@@ -703,102 +926,16 @@ def _sql_result(frame: pd.DataFrame, name: str) -> _Table:
     )
 
 
-def _query_failed(name: str, error: BaseException) -> RevwatchError:
-    """Quote the database's own one-line message."""
-    inner: BaseException = error
-    if isinstance(inner, pd.errors.DatabaseError) and inner.__cause__ is not None:
-        inner = inner.__cause__
-    original = getattr(inner, "orig", None)
-    if isinstance(original, BaseException):
-        inner = original
-    return _fail(
-        InputError,
-        f"{name}: the query failed: {_first_line(inner)}; "
-        "check the connection, the table and the column names in sql=",
-    )
-
-
 def _read_sqlite(path: Path, name: str, sql: str | None) -> _Table:
-    read_only = path.resolve().as_uri() + "?mode=ro"
-    try:
-        with closing(sqlite3.connect(read_only, uri=True)) as connection:
-
-            def tables() -> list[str]:
-                rows = connection.execute(
-                    "select name from sqlite_master where type in ('table', 'view') order by name"
-                ).fetchall()
-                return [str(row[0]) for row in rows]
-
-            query = _need_sql(name, sql, tables)
-            frame = pd.read_sql_query(query, connection)
-    except RevwatchError:
-        raise
-    except (sqlite3.Error, pd.errors.DatabaseError) as error:
-        raise _query_failed(name, error) from None
-    return _sql_result(frame, name)
+    return _sql_result(read_sqlite(path, name, sql), name)
 
 
 def _read_duckdb(path: Path, name: str, sql: str | None) -> _Table:
-    try:
-        import duckdb
-    except ImportError:
-        raise MissingDependencyError("duckdb", "duckdb") from None
-    try:
-        with duckdb.connect(str(path), read_only=True) as connection:
-
-            def tables() -> list[str]:
-                rows = connection.execute("select table_name from duckdb_tables()").fetchall()
-                return sorted(str(row[0]) for row in rows)
-
-            query = _need_sql(name, sql, tables)
-            frame = connection.execute(query).df()
-    except RevwatchError:
-        raise
-    except duckdb.Error as error:
-        raise _query_failed(name, error) from None
-    return _sql_result(frame, name)
+    return _sql_result(read_duckdb(path, name, sql), name)
 
 
 def _read_sql_url(url_text: str, sql: str | None) -> _Table:
-    import sqlalchemy
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-
-    try:
-        url = make_url(url_text)
-    except ArgumentError as error:
-        raise _fail(
-            ParameterError,
-            f"cannot read database URL ({_first_line(error)}); "
-            "use e.g. sqlite:///sales.db or postgresql+psycopg://user@host/db",
-        ) from None
-    name = url.render_as_string(hide_password=True)
-    query = _need_sql(name, sql, None)
-    engine_options: dict[str, Any] = {}
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database = Path(str(url.database))
-        if not database.exists():
-            raise _fail(InputError, f"{name}: database file does not exist; check the path")
-        read_only = database.resolve().as_uri() + "?mode=ro"
-        engine_options["creator"] = lambda: sqlite3.connect(read_only, uri=True)
-    try:
-        engine = sqlalchemy.create_engine(url, **engine_options)
-    except NoSuchModuleError:
-        raise _fail(
-            ParameterError,
-            f"{name}: unknown database dialect {url.drivername!r}; "
-            "use e.g. sqlite:/// or postgresql+psycopg://",
-        ) from None
-    except ModuleNotFoundError as error:
-        extra = "postgres" if url.get_backend_name() == "postgresql" else url.get_backend_name()
-        raise MissingDependencyError(error.name or url.drivername, extra) from None
-    try:
-        with engine.connect() as connection:
-            frame = pd.read_sql_query(sqlalchemy.text(query), connection)
-    except (SQLAlchemyError, pd.errors.DatabaseError) as error:
-        raise _query_failed(name, error) from None
-    finally:
-        engine.dispose()
+    frame, name = read_sql_url(url_text, sql)
     return _sql_result(frame, name)
 
 
@@ -816,6 +953,15 @@ class _Numbers:
     decimal_comma: bool = False
     dash_zeros: int = 0
     dash: np.ndarray | None = None  # bool: lone accounting dashes (distinct texts only)
+    #: every separator in the column is a lone one before three digits (1.234, 12,345):
+    #: the decimal mark cannot be told from the column itself
+    ambiguous: bool = False
+    #: the decimal mark the column itself shows ("." or ","), None when it shows none
+    evidence: str | None = None
+    unit: np.ndarray | None = None  # bool: cells with a unit suffix (32.5 TSD)
+    percent: np.ndarray | None = None  # bool: cells ending in %
+    #: (position, currency) of the first cell of each currency, when there are several
+    currencies: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -873,13 +1019,20 @@ def _as_text(column: pd.Series) -> pd.Series:
     return column.astype(_text_dtype(len(column))).str.strip()
 
 
-def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _Numbers:
+def _parse_numbers(
+    column: pd.Series, *, decimal_comma_hint: bool = False, decimal: str | None = None
+) -> _Numbers:
     """Parse a column of numbers as exports write them, without a per-row loop.
 
     Handles currency symbols and codes, thousands separators (``,`` ``.``
     space ``'``), decimal commas, ``(1.00)`` / ``-1.00`` / ``1.00-`` /
-    ``1.00 CR`` negatives, a lone dash (accounting zero) and blank cells.
-    The work is done once per distinct text, then mapped back to the rows.
+    ``1.00 CR`` negatives, a lone dash (accounting zero), a trailing ``%``
+    and blank cells. The decimal mark is decided from all the column's
+    values (or given as ``decimal``); a column whose every separator is a
+    lone one before three digits is flagged ``ambiguous``. Cells with a
+    unit suffix (``32.5 TSD``) are flagged ``unit``, several currencies
+    ``currencies``. The work is done once per distinct text, then mapped
+    back to the rows.
 
     Examples
     --------
@@ -888,6 +1041,10 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
     [1234.56, -50.0, nan]
     >>> _parse_numbers(texts.iloc[3:]).values.tolist()
     [1234.5]
+    >>> _parse_numbers(pd.Series(["32.477", "1.200"])).ambiguous
+    True
+    >>> _parse_numbers(pd.Series(["32.477", "1.200"]), decimal=",").values.tolist()
+    [32477.0, 1200.0]
     """
     count = len(column)
     kind = column.dtype.kind
@@ -899,17 +1056,37 @@ def _parse_numbers(column: pd.Series, *, decimal_comma_hint: bool = False) -> _N
 
     codes, distinct_cells = pd.factorize(column.astype(_text_dtype(count)).str.strip())
     distinct = pd.Series(distinct_cells, dtype=_text_dtype(len(distinct_cells)))
-    parsed = _parse_distinct_numbers(distinct, decimal_comma_hint=decimal_comma_hint)
+    parsed = _parse_distinct_numbers(
+        distinct, decimal_comma_hint=decimal_comma_hint, decimal=decimal
+    )
     missing = codes < 0
     picked = np.where(missing, 0, codes)
     values = np.where(missing, np.nan, parsed.values[picked] if len(distinct) else np.nan)
     bad = ~missing & (parsed.bad[picked] if len(distinct) else False)
     dash_zeros = int(np.count_nonzero(~missing & _rows_with_dash(parsed, picked)))
+
+    def per_row(flags: np.ndarray | None) -> np.ndarray | None:
+        if flags is None or not len(distinct) or not flags.any():
+            return None
+        return ~missing & flags[picked]
+
+    currencies: tuple[tuple[int, str], ...] = ()
+    if parsed.currencies:
+        # distinct texts are numbered in order of first appearance: their first rows
+        firsts = np.full(len(distinct), -1, dtype=np.int64)
+        present = np.flatnonzero(~missing)
+        firsts[codes[present][::-1]] = present[::-1]
+        currencies = tuple((int(firsts[code]), symbol) for code, symbol in parsed.currencies)
     return _Numbers(
         values=np.asarray(values, dtype=np.float64),
         bad=np.asarray(bad, dtype=bool),
         decimal_comma=parsed.decimal_comma,
         dash_zeros=dash_zeros,
+        ambiguous=parsed.ambiguous,
+        evidence=parsed.evidence,
+        unit=per_row(parsed.unit),
+        percent=per_row(parsed.percent),
+        currencies=currencies,
     )
 
 
@@ -920,23 +1097,41 @@ def _rows_with_dash(parsed: _Numbers, picked: np.ndarray) -> np.ndarray:
     return parsed.dash[picked]
 
 
-def _parse_distinct_numbers(texts: pd.Series, *, decimal_comma_hint: bool) -> _Numbers:
+def _parse_distinct_numbers(
+    texts: pd.Series, *, decimal_comma_hint: bool, decimal: str | None = None
+) -> _Numbers:
     """Parse stripped, distinct, non-missing texts (see :func:`_parse_numbers`)."""
     count = len(texts)
     blank = (texts.eq("") | texts.str.upper().isin(sorted(NULL_TOKENS))).to_numpy(
         dtype=bool, na_value=True
     )
-    if not decimal_comma_hint:
-        # Fast path: plain machine-written numbers need no cleaning.
-        direct = pd.to_numeric(texts.where(~pd.Series(blank, index=texts.index)), errors="coerce")
-        direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isfinite(direct_values[~blank]).all():
-            return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
 
     def flag(series: pd.Series) -> np.ndarray:
         return series.to_numpy(dtype=bool, na_value=False)
 
-    cleaned = texts.str.replace(CLUTTER_PATTERN, "", regex=True).str.replace("−", "-", regex=False)
+    if decimal is None and not decimal_comma_hint:
+        # Fast path: plain machine-written numbers need no cleaning.
+        direct = pd.to_numeric(texts.where(~pd.Series(blank, index=texts.index)), errors="coerce")
+        direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isfinite(direct_values[~blank]).all():
+            dotted = flag(texts.str.contains(".", regex=False)) & ~blank
+            if not dotted.any():
+                return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
+            if flag(texts.str.contains(PLAIN_DOT_DECIMAL, regex=True))[dotted].any():
+                return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool), evidence=".")
+            # every dot is a lone one before three digits (32.477): the general path decides
+
+    unit = flag(texts.str.contains(UNIT_SUFFIX, regex=True)) & ~blank
+    percent = flag(texts.str.endswith("%")) & ~blank
+    body = texts.str.replace(r"%$", "", regex=True) if percent.any() else texts
+    currency = body.str.extract(CURRENCY_PATTERN)["currency"]
+    symbols = pd.unique(currency.dropna())
+    found_currencies: tuple[tuple[int, str], ...] = ()
+    if len(symbols) > 1:
+        found_currencies = tuple(
+            (int(np.flatnonzero(flag(currency.eq(symbol)))[0]), str(symbol)) for symbol in symbols
+        )
+    cleaned = body.str.replace(CLUTTER_PATTERN, "", regex=True).str.replace("−", "-", regex=False)
     dash = flag(cleaned.isin(["-", "–", "—"])) & ~blank
     parts = cleaned.str.extract(NUMBER_PATTERN)
     digits = parts["digits"]
@@ -950,13 +1145,24 @@ def _parse_distinct_numbers(texts: pd.Series, *, decimal_comma_hint: bool) -> _N
     )
     scientific = flag(digits.str.contains(r"[eE]", regex=True)) & matched
     plain = matched & ~scientific
-    comma_evidence = flag(digits.str.contains(COMMA_DECIMAL_EVIDENCE, regex=True)) & plain
-    dot_evidence = flag(digits.str.contains(DOT_DECIMAL_EVIDENCE, regex=True)) & plain
+    comma_evidence = (
+        flag(digits.str.contains(COMMA_DECIMAL_EVIDENCE, regex=True))
+        | flag(digits.str.contains(COMMA_AFTER_FOUR, regex=True))
+    ) & plain
+    dot_evidence = (
+        flag(digits.str.contains(DOT_DECIMAL_EVIDENCE, regex=True))
+        | flag(digits.str.contains(DOT_AFTER_FOUR, regex=True))
+    ) & plain
     n_comma, n_dot = int(comma_evidence.sum()), int(dot_evidence.sum())
-    if n_comma and n_dot:
-        decimal_comma = n_comma > n_dot
-    elif n_comma or n_dot:
-        decimal_comma = bool(n_comma)
+    evidence: str | None = None
+    if n_comma or n_dot:
+        evidence = "," if n_comma > n_dot else "."
+    separated = plain & flag(digits.str.contains(r"[.,]", regex=True))
+    ambiguous = decimal is None and evidence is None and bool(separated.any())
+    if decimal is not None:
+        decimal_comma = decimal == ","
+    elif evidence is not None:
+        decimal_comma = evidence == ","
     else:
         decimal_comma = decimal_comma_hint
     conflicting = dot_evidence if decimal_comma else comma_evidence
@@ -968,7 +1174,7 @@ def _parse_distinct_numbers(texts: pd.Series, *, decimal_comma_hint: bool) -> _N
     numbers = pd.to_numeric(normalised, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     numbers = np.where(negative, -numbers, numbers)
     numbers = np.where(dash, 0.0, numbers)
-    bad = ~blank & ~dash & (np.isnan(numbers) | conflicting | ~balanced)
+    bad = ~blank & ~dash & (np.isnan(numbers) | conflicting | ~balanced | unit)
     numbers = np.where(bad | blank, np.nan, numbers)
     has_comma = flag(digits.str.contains(",", regex=False)) & plain
     return _Numbers(
@@ -976,6 +1182,11 @@ def _parse_distinct_numbers(texts: pd.Series, *, decimal_comma_hint: bool) -> _N
         bad=bad,
         decimal_comma=decimal_comma and bool(has_comma.any()),
         dash=dash,
+        ambiguous=ambiguous,
+        evidence=evidence,
+        unit=unit if unit.any() else None,
+        percent=percent if percent.any() else None,
+        currencies=found_currencies,
     )
 
 
@@ -1136,7 +1347,9 @@ class _Validator:
     def numbers(self, column: str) -> _Numbers:
         if column not in self._numbers:
             self._numbers[column] = _parse_numbers(
-                self.frame[column], decimal_comma_hint=self.table.decimal_comma_hint
+                self.frame[column],
+                decimal_comma_hint=self.table.decimal_comma_hint,
+                decimal=self.table.decimal,
             )
         return self._numbers[column]
 
@@ -1242,10 +1455,16 @@ class _Validator:
                     if candidates
                     else "no date column"
                 )
+                hint = ""
+                if not candidates:
+                    hint = (
+                        "; if a title or notes stand above the header, pass --skip-rows N "
+                        "(skip_rows=N), and for a workbook --sheet NAME picks another sheet"
+                    )
                 raise _fail(
                     MissingColumnError,
                     f"{self.name}: found {found}; pass the time column with time= (--time), "
-                    f"one of {_quoted(candidates or columns)}",
+                    f"one of {_quoted(candidates or columns)}{hint}",
                 )
             time_name = candidates[0]
             taken.add(time_name)
@@ -1268,6 +1487,7 @@ class _Validator:
                 # a column that is numeric but for a few typos: name the bad cell
                 unassigned = [c for c in columns if c not in taken]
                 for column in unassigned:
+                    self.check_units(column)
                     parsed = self.numbers(column)
                     numeric = ~parsed.bad & ~np.isnan(parsed.values)
                     if numeric.sum() > parsed.bad.sum() > 0:
@@ -1406,8 +1626,51 @@ class _Validator:
                     "fill it in, delete the row, or leave the column out of --id",
                 )
             # The default string dtype of the running pandas (``str`` in pandas 3).
-            parsed[column] = text.reset_index(drop=True).astype(str)
+            parsed[column] = self._normalise_ids(column).reset_index(drop=True).astype(str)
         return parsed
+
+    def _normalise_ids(self, column: str) -> pd.Series:
+        """The id column NFC-normalised and trimmed, with notes on what changed.
+
+        Done once per distinct text. Every id that changed is listed in a note;
+        ids that differ only in letter case are listed too, and kept apart.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        raw = self.frame[column]
+        if raw.dtype.kind in "iufb":
+            return _as_text(raw)
+        codes, distinct = pd.factorize(raw.astype(_text_dtype(len(raw))))
+        original = pa.array(np.asarray(distinct, dtype=object), type=pa.large_string())
+        cleaned = pc.utf8_trim_whitespace(pc.utf8_normalize(original, form="NFC"))
+        changed = np.asarray(pc.not_equal(cleaned, original).to_numpy(zero_copy_only=False))
+        if changed.any():
+            before = original.filter(pa.array(changed)).to_pylist()
+            after = cleaned.filter(pa.array(changed)).to_pylist()
+            listing = ", ".join(
+                f"{old!r} -> {new!r}" for old, new in zip(before, after, strict=True)
+            )
+            self.note(
+                f"normalised {len(before)} id(s) in {column} (Unicode NFC, spaces trimmed), "
+                f"so that ids typed on different systems match: {listing}"
+            )
+        unique = pc.unique(cleaned)
+        folded = pc.utf8_lower(unique)
+        if len(pc.unique(folded)) < len(unique):
+            groups = (
+                pd.DataFrame({"id": unique.to_pylist(), "key": folded.to_pylist()})
+                .groupby("key", sort=True)["id"]
+                .agg(list)
+            )
+            clashes = [" / ".join(map(repr, sorted(ids))) for ids in groups if len(ids) > 1]
+            self.note(
+                f"{len(clashes)} id(s) in {column} differ only in letter case and are kept as "
+                f"separate series: {'; '.join(clashes)}; fix the spelling in the source if they "
+                "are the same"
+            )
+        values = np.asarray(cleaned.to_numpy(zero_copy_only=False), dtype=object)
+        return pd.Series(values[codes], dtype=_text_dtype(len(raw)))
 
     def _clean_keys(self, column: str) -> pd.Series | None:
         """A big Arrow text id column that needs no stripping and has no blank, as is.
@@ -1438,9 +1701,11 @@ class _Validator:
         if len(firsts) * 4 > len(arrow):
             return None  # few repeats in a row: no gain over the general path
         texts = arrow.filter(starts)  # chunk by chunk (a take would join the chunks first)
-        stripped = pc.utf8_trim_whitespace(texts)
+        stripped = pc.utf8_trim_whitespace(pc.utf8_normalize(texts, form="NFC"))
         if not pc.all(pc.equal(stripped, texts)).as_py() or pc.any(pc.equal(texts, "")).as_py():
             return None  # some keys need stripping or are blank: the general path says which
+        if pc.count_distinct(pc.utf8_lower(texts)).as_py() < pc.count_distinct(texts).as_py():
+            return None  # ids that differ only in case: the general path lists them
         # neighbours differ only where a run ends: "<" there, from the runs' first texts
         less = np.zeros(n_pairs, dtype=bool)
         run_less = pc.less(texts.slice(0, len(texts) - 1), texts.slice(1))
@@ -1449,8 +1714,85 @@ class _Validator:
         # The default string dtype of the running pandas (``str`` in pandas 3).
         return series.reset_index(drop=True).astype(str)
 
-    def parse_numbers(self, column: str, role: str) -> np.ndarray:
+    def check_units(self, column: str) -> None:
+        """Refuse cells whose unit suffix would scale them (32.5 TSD, 1.2M)."""
         parsed = self.numbers(column)
+        if parsed.unit is not None and parsed.unit.any():
+            raise self.cell_error(
+                InputError,
+                parsed.unit,
+                column,
+                "{text} has a unit suffix that scales it",
+                "write the full amount (e.g. 32500 for 32.5 TSD) in the export; revwatch never "
+                "guesses what a suffix multiplies by",
+            )
+
+    def decimal_evidence(self, column: str) -> tuple[str, str] | None:
+        """The decimal mark the rest of the file points to, and why; None when it does not.
+
+        Evidence: a ``;`` delimiter, dotted day-first dates (31.12.2024), a
+        dollar or pound sign in the column (dot decimals), or another numeric
+        column whose own values show its decimal mark. Conflicting evidence
+        is no evidence.
+        """
+        found: dict[str, str] = {}
+        if self.table.decimal_comma_hint:
+            found.setdefault(",", "the file is ';'-delimited")
+        for name, dates in self._dates.items():
+            if dates.date_format.startswith("%d."):
+                found.setdefault(",", f"the dates in {name} are written day.month.year")
+        texts = _as_text(self.frame[column]).dropna()
+        if bool(texts.str.contains(r"[$£]", regex=True).any()):
+            found.setdefault(".", "the amounts carry a $ or £ sign")
+        for other in self.frame.columns:
+            if other == column or self.frame[other].dtype.kind in "iufbM":
+                continue
+            if not self.is_numeric(other):
+                continue
+            mark = self.numbers(other).evidence
+            if mark is not None:
+                found.setdefault(mark, f"{other} writes decimals with {mark!r}")
+        if len(found) != 1:
+            return None
+        return next(iter(found.items()))
+
+    def parse_numbers(self, column: str, role: str) -> np.ndarray:
+        self.check_units(column)
+        parsed = self.numbers(column)
+        if parsed.currencies:
+            (first, one), (second, other) = parsed.currencies[:2]
+            raise _fail(
+                InputError,
+                f"{self.name}, column {column!r}: holds several currencies ({one!r} in "
+                f"{self.rows.name(first)}, {other!r} in {self.rows.name(second)}); convert the "
+                "amounts to one currency, or split the file by currency",
+            )
+        chosen = False
+        if parsed.ambiguous:
+            evidence = self.decimal_evidence(column)
+            sample = _as_text(self.frame[column]).dropna()
+            sample = sample[sample.str.contains(AMBIGUOUS_GROUP, regex=True)]
+            example = str(sample.iloc[0]) if len(sample) else "1.234"
+            if evidence is None:
+                raise _fail(
+                    InputError,
+                    f"{self.name}, column {column!r}: cannot tell the decimal mark: every "
+                    f"number is written like {example!r} (a thousands group or three decimals); "
+                    "pass --decimal , (decimal=',') if the comma is the decimal mark, "
+                    "or --decimal . (decimal='.') if the dot is",
+                )
+            mark, reason = evidence
+            thousands = "." if mark == "," else ","
+            parsed = _parse_numbers(
+                self.frame[column], decimal_comma_hint=self.table.decimal_comma_hint, decimal=mark
+            )
+            self._numbers[column] = parsed
+            value = parsed.values[sample.index[0]] if len(sample) else float("nan")
+            self.note(
+                f"read {column} with {mark!r} as the decimal mark ({example} = {value:g}) "
+                f"because {reason}; pass --decimal {thousands} if that is wrong"
+            )
+            chosen = True
         if parsed.bad.any():
             raise self.cell_error(
                 InputError,
@@ -1470,7 +1812,18 @@ class _Validator:
                 "{text} is not a finite number",
                 f"replace it with the amount or leave it blank for a missing {role}",
             )
-        if parsed.decimal_comma:
+        if parsed.percent is not None:
+            filled = ~np.isnan(parsed.values)
+            if not parsed.percent[filled].all():
+                raise self.cell_error(
+                    InputError,
+                    filled & ~parsed.percent,
+                    column,
+                    "{text} has no % sign while other cells do",
+                    "write every cell of the column as a percent, or none",
+                )
+            self.note(f"{column} is in percent: values are kept as written (12.5% is 12.5)")
+        if parsed.decimal_comma and not chosen:
             self.note(f"read {column} with a decimal comma (1.234,56 = 1234.56)")
         if parsed.dash_zeros:
             self.note(f"read {parsed.dash_zeros} dash cell(s) in {column} as 0 (accounting zero)")

@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["LABEL_COLUMNS", "Dataset", "write_dataset"]
 
+#: Label columns a generator may keep in its in-memory frame (as its seed specifies);
+#: they are written only to the labels file, so the data file is what a real export is.
+FRAME_LABEL_COLUMNS: frozenset[str] = frozenset({"is_anomaly", "anomaly_type"})
+
 #: Columns every ``labels`` frame has after its id and time columns.
 LABEL_COLUMNS: tuple[str, ...] = ("type", "direction", "event_start")
 
@@ -79,6 +83,8 @@ def write_dataset(dataset: Dataset, path: str | Path) -> tuple[Path, Path]:
     The data goes to ``path`` as CSV or Parquet, chosen by the suffix
     (``.csv`` or ``.parquet``); the labels always go to
     ``<stem>_labels.csv`` in the same folder. Parent folders are created.
+    Label columns of the frame (:data:`FRAME_LABEL_COLUMNS`) are left out of
+    the data file, so that it reads like a real export.
 
     Parameters
     ----------
@@ -114,10 +120,13 @@ def write_dataset(dataset: Dataset, path: str | Path) -> tuple[Path, Path]:
         )
     data_path.parent.mkdir(parents=True, exist_ok=True)
     labels_path = data_path.with_name(f"{data_path.stem}_labels.csv")
+    data = dataset.frame.drop(
+        columns=[c for c in dataset.frame.columns if c in FRAME_LABEL_COLUMNS]
+    )
     if suffix == ".csv":
-        dataset.frame.to_csv(data_path, index=False)
+        data.to_csv(data_path, index=False)
     else:
-        dataset.frame.to_parquet(data_path, index=False)
+        data.to_parquet(data_path, index=False)
     dataset.labels.to_csv(labels_path, index=False)
     logger.info(
         "wrote %s (%d rows) and %s (%d labels)",

@@ -52,6 +52,50 @@ trend_change    2025-09-15 .. 2025-12-07    decline of 0.5% a week for 12 weeks 
 spike           2025-12-09                  double charge x1.30
 ==============  ==========================  ===============================================
 
+Calendar options (off by default)
+---------------------------------
+Two options add the calendar real revenue follows; both are off by default
+so that today's tables stay comparable, and neither is ever labelled: they
+are the normal a detector has to learn, not anomalies.
+
+``holidays`` (a country code, ``True`` for ``"US"``)
+    Public holidays of that country (the ``holidays`` package) and the days
+    next to them multiply the expected payments of every line. US effects
+    (day relative to the holiday: multiplier):
+
+    ======================  ====================================================
+    New Year's Day          Dec 31: 0.80, Jan 1: 0.55, Jan 2: 0.90
+    Martin Luther King Day  0.93
+    Washington's Birthday   1.10 (Presidents' Day sales)
+    Memorial Day            Friday before: 1.05, the day: 0.75
+    Juneteenth              0.95
+    Independence Day        Jul 3: 0.92, Jul 4: 0.60, Jul 5: 0.88
+    Labor Day               Friday before: 1.05, the day: 0.78
+    Columbus Day            0.97
+    Veterans Day            1.06 (sales)
+    Thanksgiving Day        Wednesday: 0.92, Thursday: 0.50, Black Friday: 1.65,
+                            Saturday: 1.20, Cyber Monday: 1.45
+    Christmas Day           Dec 23: 1.10, Christmas Eve: 0.70, Dec 25: 0.40,
+                            Dec 26: 1.15
+    a day "(observed)"      0.85 (offices closed, the date itself keeps its effect)
+    ======================  ====================================================
+
+    Any other country: every public holiday 0.65, the days before and after
+    it 0.92. Each holiday's effect varies from year to year: its log is
+    scaled by ``exp(0.1 z)``, ``z`` standard normal, drawn from a stream of
+    its own. (The daily noise is drawn after the expected values, so with an
+    option on, ordinary days get other noise draws of the same law.)
+``billing_bump``
+    Subscription renewals charged on the 1st of every month (weekends too):
+    card payments x1.45 and PayPal x1.30 in the US and UK lines (DE and FR
+    and bank transfers are not billed that way), about +20 % on the total.
+    This comes on top of the bank-transfer billing on the first business day,
+    which is always there.
+
+The multipliers are public: :func:`holiday_multipliers` and
+:func:`billing_multipliers` say, per day and line, what the calendar did,
+e.g. to check that a detector leaves holidays alone.
+
 Labels
 ------
 One row per anomalous day (per anomalous segment-day with ``segments=True``):
@@ -86,7 +130,16 @@ from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COUNTRIES", "EVENTS", "PAYMENT_METHODS", "AnomalyEvent", "daily_revenue"]
+__all__ = [
+    "COUNTRIES",
+    "EVENTS",
+    "PAYMENT_METHODS",
+    "US_HOLIDAY_EFFECTS",
+    "AnomalyEvent",
+    "billing_multipliers",
+    "daily_revenue",
+    "holiday_multipliers",
+]
 
 PAYMENT_METHODS: tuple[str, ...] = ("card", "paypal", "bank_transfer")
 COUNTRIES: tuple[str, ...] = ("US", "UK", "DE", "FR")
@@ -158,6 +211,32 @@ EVENTS: tuple[AnomalyEvent, ...] = (
     AnomalyEvent("spike", 708, 1, 1.30, "transaction_count", "double_charge"),
 )
 _SEASONAL_WEEKDAY = 1.06
+
+#: US holiday name (as the ``holidays`` package spells it) -> (day relative to
+#: the holiday, multiplier of the expected payments) pairs.
+US_HOLIDAY_EFFECTS: dict[str, tuple[tuple[int, float], ...]] = {
+    "New Year's Day": ((-1, 0.80), (0, 0.55), (1, 0.90)),
+    "Martin Luther King Jr. Day": ((0, 0.93),),
+    "Washington's Birthday": ((0, 1.10),),
+    "Memorial Day": ((-3, 1.05), (0, 0.75)),
+    "Juneteenth National Independence Day": ((0, 0.95),),
+    "Independence Day": ((-1, 0.92), (0, 0.60), (1, 0.88)),
+    "Labor Day": ((-3, 1.05), (0, 0.78)),
+    "Columbus Day": ((0, 0.97),),
+    "Veterans Day": ((0, 1.06),),
+    "Thanksgiving Day": ((-1, 0.92), (0, 0.50), (1, 1.65), (2, 1.20), (4, 1.45)),
+    "Christmas Day": ((-2, 1.10), (-1, 0.70), (0, 0.40), (1, 1.15)),
+}
+_OBSERVED_EFFECT = 0.85
+_GENERIC_EFFECTS: tuple[tuple[int, float], ...] = ((-1, 0.92), (0, 0.65), (1, 0.92))
+_HOLIDAY_JITTER = 0.10
+#: (payment method, country) -> multiplier of attempts on the 1st of the month.
+_BILLING_BUMP: dict[tuple[str, str], float] = {
+    ("card", "US"): 1.45,
+    ("card", "UK"): 1.45,
+    ("paypal", "US"): 1.30,
+    ("paypal", "UK"): 1.30,
+}
 
 
 def _bump(doy: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -258,11 +337,111 @@ def _labels(dates: pd.DatetimeIndex, segments: bool) -> pd.DataFrame:
     return labels
 
 
+def _holiday_country(holidays: bool | str) -> str | None:
+    if holidays is False or holidays is None:
+        return None
+    if holidays is True:
+        return "US"
+    if not isinstance(holidays, str) or not holidays.strip():
+        raise ParameterError(
+            f"holidays must be True or a country code such as 'US', got {holidays!r}"
+        )
+    return holidays.strip().upper()
+
+
+def holiday_multipliers(
+    dates: pd.DatetimeIndex, country: str = "US", *, seed: int | None = None
+) -> np.ndarray:
+    """What public holidays and the days next to them do to expected payments.
+
+    Parameters
+    ----------
+    dates : DatetimeIndex
+        Consecutive days.
+    country : str, default "US"
+        A country code of the ``holidays`` package. US holidays have their
+        own effects (:data:`US_HOLIDAY_EFFECTS`), other countries a generic
+        one (see the module docstring).
+    seed : int, optional
+        Draws each holiday's year-to-year variation; None: no variation.
+
+    Returns
+    -------
+    ndarray of float, shape (len(dates),)
+        1.0 on ordinary days.
+
+    Raises
+    ------
+    ParameterError
+        If the country is unknown to the ``holidays`` package.
+
+    Examples
+    --------
+    >>> days = pd.date_range("2025-11-26", "2025-12-01")
+    >>> holiday_multipliers(days).round(2).tolist()
+    [0.92, 0.5, 1.65, 1.2, 1.0, 1.45]
+    """
+    import holidays as holidays_package
+
+    dates = pd.DatetimeIndex(dates).normalize()
+    mult = np.ones(len(dates))
+    if not len(dates):
+        return mult
+    years = range(dates[0].year - 1, dates[-1].year + 2)
+    try:
+        calendar = holidays_package.country_holidays(country, years=years)
+    except NotImplementedError as exc:
+        raise ParameterError(
+            f"holidays: unknown country {country!r}; use a code of the holidays package "
+            "such as US, GB, DE or FR"
+        ) from exc
+    rng = np.random.default_rng([seed, 1]) if seed is not None else None
+    first = dates[0]
+    for day, name in sorted(calendar.items()):
+        base = str(name)
+        if base.endswith("(observed)"):
+            effects: tuple[tuple[int, float], ...] = ((0, _OBSERVED_EFFECT),)
+        elif country == "US":
+            effects = US_HOLIDAY_EFFECTS.get(base, ((0, 0.9),))
+        else:
+            effects = _GENERIC_EFFECTS
+        scale = float(np.exp(_HOLIDAY_JITTER * rng.standard_normal())) if rng else 1.0
+        for offset, factor in effects:
+            at = (pd.Timestamp(day) - first).days + offset
+            if 0 <= at < len(dates):
+                mult[at] *= factor**scale
+    return mult
+
+
+def billing_multipliers(dates: pd.DatetimeIndex) -> np.ndarray:
+    """The 1st-of-month subscription billing bump per day and line.
+
+    Returns
+    -------
+    ndarray of float, shape (len(dates), 12)
+        Lines in the order ``(payment_method, country)`` of
+        :data:`PAYMENT_METHODS` x :data:`COUNTRIES`; 1.0 where nothing is billed.
+
+    Examples
+    --------
+    >>> bump = billing_multipliers(pd.date_range("2025-03-31", periods=2))
+    >>> bump[:, 0].tolist(), bump[:, 2].tolist()  # card/US, card/DE
+    ([1.0, 1.45], [1.0, 1.0])
+    """
+    pairs = [(m, c) for m in PAYMENT_METHODS for c in COUNTRIES]
+    line = np.array([_BILLING_BUMP.get(pair, 1.0) for pair in pairs])
+    first = np.asarray(pd.DatetimeIndex(dates).day) == 1
+    return np.where(first[:, None], line[None, :], 1.0)
+
+
 def daily_revenue(
     seed: int = 42,
     days: int = 730,
     start: str | pd.Timestamp = "2024-01-01",
     segments: bool = False,
+    *,
+    holidays: bool | str = False,
+    billing_bump: bool = False,
 ) -> Dataset:
     """Daily revenue metrics of one growing business with labelled RAT anomalies.
 
@@ -279,6 +458,13 @@ def daily_revenue(
         Break the business down by ``payment_method`` x ``country`` (12
         series) instead of one total series. The totals are the same for
         the same seed either way.
+    holidays : bool or str, default False
+        Add the public holidays of a country (``True``: ``"US"``) and their
+        neighbouring days to the normal pattern (unlabelled; see the module
+        docstring). False keeps the data identical to earlier versions.
+    billing_bump : bool, default False
+        Add the 1st-of-month subscription billing bump on the card and PayPal
+        lines of the US and UK (unlabelled).
 
     Returns
     -------
@@ -291,7 +477,8 @@ def daily_revenue(
     Raises
     ------
     ParameterError
-        If ``days`` is below 730 or ``start`` is not a date.
+        If ``days`` is below 730, ``start`` is not a date or the holiday
+        country is unknown.
 
     Examples
     --------
@@ -302,6 +489,10 @@ def daily_revenue(
     ['drop', 'level_shift', 'seasonal_shift', 'spike', 'trend_change']
     >>> daily_revenue(segments=True).frame.shape
     (8760, 8)
+    >>> calm = daily_revenue(seed=1).frame.set_index("date")["revenue"]
+    >>> busy = daily_revenue(seed=1, holidays="US").frame.set_index("date")["revenue"]
+    >>> round(float(busy["2024-12-25"] / calm["2024-12-25"]), 1)
+    0.4
     """
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < _MIN_DAYS:
         raise ParameterError(f"days must be an integer >= {_MIN_DAYS}, got {days!r}")
@@ -323,9 +514,14 @@ def daily_revenue(
     is_bank = np.repeat(np.array(PAYMENT_METHODS) == "bank_transfer", n_c)
     billing = _first_business_days(dates)[:, None] & is_bank[None, :]
 
+    country = _holiday_country(holidays)
     attempt_fx, success_fx, aov_fx = _effects(days, weekday)
     base = _BASE_ATTEMPTS * (1.0 + _GROWTH) ** t_years * _WEEKLY[weekday] * _yearly(doy)
+    if country is not None:
+        base = base * holiday_multipliers(dates, country, seed=seed)
     expected = base[:, None] * share[None, :] * np.where(billing, _BILLING_COUNT, 1.0)
+    if billing_bump:
+        expected = expected * billing_multipliers(dates)
 
     rng = np.random.default_rng(seed)
     t_draw = rng.standard_t(_SHOCK_DF, days) * np.sqrt((_SHOCK_DF - 2) / _SHOCK_DF)
@@ -372,6 +568,12 @@ def daily_revenue(
         )
         id_columns = ()
     breakdown = " by payment method and country" if segments else ""
+    calendar = "".join(
+        [
+            f", {country} public holidays" if country is not None else "",
+            ", a 1st-of-month subscription billing bump" if billing_bump else "",
+        ]
+    )
     logger.debug("daily-revenue: %d rows (segments=%s), seed %d", len(frame), segments, seed)
     return Dataset(
         name="daily-revenue",
@@ -382,7 +584,7 @@ def daily_revenue(
         value_column="revenue",
         description=(
             f"Daily revenue metrics of one growing business, {days} days from "
-            f"{first.date()} (seed 001 style){breakdown}:"
+            f"{first.date()} (seed 001 style){breakdown}{calendar}:"
             " weekly, yearly and month-start billing cycles with spikes, drops, a level shift,"
             " a trend change and a seasonal shift after the first year."
         ),

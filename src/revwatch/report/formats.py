@@ -33,12 +33,13 @@ from revwatch.report.terminal import (
     format_pct,
     format_period,
     period_resolution,
+    printable,
     render_table,
 )
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COLUMN_DECIMALS", "DEFAULT_DECIMALS", "FORMATS", "write_results"]
+__all__ = ["COLUMN_DECIMALS", "DEFAULT_DECIMALS", "FORMATS", "check_output_path", "write_results"]
 
 #: The output formats :func:`write_results` knows.
 FORMATS: tuple[str, ...] = ("table", "csv", "json", "markdown")
@@ -60,6 +61,64 @@ DEFAULT_DECIMALS = 4
 # Markdown shows money-like columns with 2 decimals and thousands separators.
 _MARKDOWN_DECIMALS = 2
 _PCT_COLUMN = "pct_vs_baseline"
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        if first.resolve() == second.resolve():
+            return True
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def _source_paths(source: str | Path) -> list[Path]:
+    """The files a source names: the path itself, or a ``sqlite:///`` URL's database."""
+    text = str(source)
+    if "://" not in text:
+        return [Path(text).expanduser()]
+    if text.startswith("sqlite") and ":///" in text:
+        return [Path(text.split(":///", 1)[1].split("?", 1)[0]).expanduser()]
+    return []
+
+
+def check_output_path(
+    output: str | Path | None, inputs: Sequence[str | Path | None] = (), *, option: str = "--output"
+) -> None:
+    """Refuse an output path that is a folder or one of the inputs (nothing is written).
+
+    Raises
+    ------
+    ParameterError
+        If ``output`` is an existing folder, or the same file as one of
+        ``inputs`` (compared by resolved path and by ``os.path.samefile``, so
+        links and relative spellings are caught).
+
+    Examples
+    --------
+    >>> check_output_path("results.csv", ["sales.csv"])
+    >>> check_output_path("sales.csv", ["./sales.csv"])
+    Traceback (most recent call last):
+    ...
+    revwatch.errors.ParameterError: --output sales.csv is the input file ./sales.csv; \
+write the results to another file
+    """
+    if output is None:
+        return
+    path = Path(output).expanduser()
+    if path.is_dir():
+        raise ParameterError(
+            f"{option} {output} is a folder; name a file inside it, e.g. {path / 'results.csv'}"
+        )
+    for source in inputs:
+        if source is None:
+            continue
+        for candidate in _source_paths(source):
+            if _same_file(path, candidate):
+                raise ParameterError(
+                    f"{option} {output} is the input file {source}; "
+                    "write the results to another file"
+                )
 
 
 def _is_datetime_like(column: pd.Series) -> bool:
@@ -182,11 +241,41 @@ def _fixed_float_texts(values: np.ndarray, decimals: int) -> pa.Array:
     return text
 
 
-def _csv_text_cells(column: pd.Series) -> pa.Array | None:
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralise_text(column: pd.Series) -> pd.Series:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    Only text cells change: numbers, dates and missing values are kept as
+    they are (a negative number is not text).
+
+    Examples
+    --------
+    >>> neutralise_text(pd.Series(["=cmd|' /C calc'!A0", "acme", "-5", None, 3], dtype=object)).tolist()
+    ["'=cmd|' /C calc'!A0", 'acme', "'-5", None, 3]
+    """  # noqa: E501
+    is_text = column.map(lambda cell: isinstance(cell, str), na_action="ignore")
+    is_text = is_text.fillna(False).astype(bool)
+    if not is_text.any():
+        return column
+    texts = column[is_text].astype(str)
+    risky = texts.str.contains(FORMULA_START, regex=True)
+    if not risky.any():
+        return column
+    out = column.astype(object).copy()
+    out[risky[risky].index] = "'" + texts[risky]
+    return out
+
+
+def _csv_text_cells(column: pd.Series, *, safe_text: bool = True) -> pa.Array | None:
     """Cells of a text column quoted as the csv module quotes them (minimal quoting).
 
-    None when the column is not all text, or has a carriage return (whose
-    quoting differs between Python versions): the caller then uses pandas.
+    With ``safe_text``, a cell that starts like a formula gets a ``'`` in
+    front (:data:`FORMULA_START`). None when the column is not all text, or
+    has a carriage return (whose quoting differs between Python versions):
+    the caller then uses pandas.
     """
     if isinstance(column.dtype, pd.StringDtype):
         arrow = pa.array(column.array)
@@ -202,6 +291,11 @@ def _csv_text_cells(column: pd.Series) -> pa.Array | None:
         arrow = arrow.combine_chunks()
     if pc.any(pc.match_substring(arrow, "\r")).as_py():
         return None
+    if safe_text:
+        risky = pc.match_substring_regex(arrow, FORMULA_START)
+        if pc.any(risky).as_py():
+            prefixed = pc.binary_join_element_wise(_text("'"), arrow, _text(""))
+            arrow = pc.if_else(risky.fill_null(False), prefixed, arrow)
     special = pc.match_substring_regex(arrow, '[,"\n]')
     if pc.any(special).as_py():
         doubled = pc.replace_substring(arrow, '"', '""')
@@ -220,7 +314,7 @@ def _csv_period_cells(column: pd.Series) -> pa.Array:
     return lookup.take(pa.array(np.where(codes < 0, len(texts), codes)))
 
 
-def _csv_cells(column: pd.Series, name: str) -> pa.Array | None:
+def _csv_cells(column: pd.Series, name: str, *, safe_text: bool = True) -> pa.Array | None:
     """The CSV text of every cell of one column, or None where pandas must write it."""
     dtype = column.dtype
     if _is_datetime_like(column):
@@ -232,10 +326,10 @@ def _csv_cells(column: pd.Series, name: str) -> pa.Array | None:
         return pc.if_else(pa.array(column.to_numpy()), _text("True"), _text("False"))
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         return pc.cast(pa.array(column.to_numpy()), pa.large_string())
-    return _csv_text_cells(column)
+    return _csv_text_cells(column, safe_text=safe_text)
 
 
-def _csv_utf8(results: pd.DataFrame) -> bytes | None:
+def _csv_utf8(results: pd.DataFrame, *, safe_text: bool = True) -> bytes | None:
     """:func:`_to_csv_pandas` as UTF-8, built column by column in Arrow.
 
     None for what it does not cover (the caller then uses pandas).
@@ -247,12 +341,12 @@ def _csv_utf8(results: pd.DataFrame) -> bytes | None:
         return None
     cells: list[pa.Array] = []
     for name in names:
-        column_cells = _csv_cells(results[name], name)
+        column_cells = _csv_cells(results[name], name, safe_text=safe_text)
         if column_cells is None:
             return None
         cells.append(column_cells)
     header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(names)
+    csv.writer(header, lineterminator="\n").writerow(_safe_names(names, safe_text))
     head = header.getvalue().encode("utf-8")
     if not len(results):
         return head
@@ -265,18 +359,24 @@ def _csv_utf8(results: pd.DataFrame) -> bytes | None:
     return head + memoryview(lines.buffers()[2])[start:stop]
 
 
-def _to_csv_arrow(results: pd.DataFrame) -> str | None:
+def _safe_names(names: Sequence[Any], safe_text: bool) -> list[Any]:
+    if not safe_text:
+        return list(names)
+    return neutralise_text(pd.Series(list(names), dtype=object)).tolist()
+
+
+def _to_csv_arrow(results: pd.DataFrame, *, safe_text: bool = True) -> str | None:
     """:func:`_csv_utf8` as text."""
-    data = _csv_utf8(results)
+    data = _csv_utf8(results, safe_text=safe_text)
     return None if data is None else data.decode("utf-8")
 
 
-def _to_csv(results: pd.DataFrame) -> str:
-    text = _to_csv_arrow(results)
-    return text if text is not None else _to_csv_pandas(results)
+def _to_csv(results: pd.DataFrame, *, safe_text: bool = True) -> str:
+    text = _to_csv_arrow(results, safe_text=safe_text)
+    return text if text is not None else _to_csv_pandas(results, safe_text=safe_text)
 
 
-def _to_csv_pandas(results: pd.DataFrame) -> str:
+def _to_csv_pandas(results: pd.DataFrame, *, safe_text: bool = True) -> str:
     out = pd.DataFrame(index=results.index)
     for name in results.columns:
         column = results[name]
@@ -284,8 +384,12 @@ def _to_csv_pandas(results: pd.DataFrame) -> str:
             out[name] = format_period(column, iso=True).to_numpy(dtype=object)
         elif _is_float(column):
             out[name] = _fixed_float_cells(column, str(name))
+        elif safe_text and not pd.api.types.is_numeric_dtype(column.dtype):
+            out[name] = neutralise_text(column)
         else:
             out[name] = column
+    if safe_text:
+        out.columns = pd.Index(_safe_names(list(out.columns), safe_text), dtype=object)
     return out.to_csv(index=False, na_rep="", lineterminator="\n")
 
 
@@ -328,7 +432,7 @@ def _to_json(results: pd.DataFrame) -> str:
 
 
 def _markdown_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return printable(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _to_markdown(results: pd.DataFrame) -> str:
@@ -374,6 +478,7 @@ def write_results(
     *,
     id_columns: Sequence[str],
     output: str | Path | None = None,
+    safe_text: bool = True,
 ) -> str | None:
     """Serialise a results frame.
 
@@ -391,6 +496,13 @@ def write_results(
         The columns that identify a series; they must be in ``results``.
     output : str or Path, optional
         Where to write (parent folders are created). None returns the text.
+        An existing folder is refused.
+    safe_text : bool, default True
+        CSV only: a text cell (or header) that starts with ``=``, ``+``,
+        ``-``, ``@``, a tab or a carriage return gets a ``'`` in front, so a
+        spreadsheet shows it instead of running it as a formula (the OWASP
+        rule). False writes the raw text, for pipelines (``--raw-text``).
+        JSON always keeps the raw text.
 
     Returns
     -------
@@ -430,17 +542,18 @@ def write_results(
     if fmt not in FORMATS:
         raise ParameterError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
     _check_columns(results, list(id_columns), "the results frame")
+    check_output_path(output, option="output")
     if fmt == "csv":
         if output is not None and os.linesep == "\n":
             # the bytes as they would be written: no round trip through a str
-            data = _csv_utf8(results)
+            data = _csv_utf8(results, safe_text=safe_text)
             if data is not None:
                 path = Path(output).expanduser()
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 logger.info("wrote %d result rows as %s to %s", len(results), fmt, path)
                 return None
-        text = _to_csv(results)
+        text = _to_csv(results, safe_text=safe_text)
     elif fmt == "json":
         text = _to_json(results)
     elif fmt == "markdown":

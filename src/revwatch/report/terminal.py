@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -177,6 +178,29 @@ def format_period(
         fmt += ":%S"  # steps with a phase in seconds (every 5 minutes at :02:53) keep it
     text = stamps.dt.strftime(fmt)
     return text.astype(object).where(stamps.notna(), "")
+
+
+# C0 and C1 control characters (ESC included) and the bidirectional overrides that reorder text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: Any) -> str:
+    r"""``text`` with every control or escape character shown as ``\xNN`` (or ``\uNNNN``).
+
+    What a data file puts in an id must not move the cursor, recolour or
+    clear the terminal, or reorder the line.
+
+    Examples
+    --------
+    >>> print(printable("acme\x1b[2J\tbeta"))
+    acme\x1b[2J\x09beta
+    """
+    return _CONTROL.sub(_escape_control, str(text))
+
+
+def _escape_control(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _is_missing(value: Any) -> bool:
@@ -382,7 +406,7 @@ def render_table(
         pct = row["pct_vs_baseline"]
         rows.append(
             [
-                *(Text("" if _is_missing(row[name]) else str(row[name])) for name in ids),
+                *(Text("" if _is_missing(row[name]) else printable(row[name])) for name in ids),
                 Text(str(periods.iloc[position])),
                 Text(format_number(row["value"], decimals, currency=currency)),
                 Text(format_number(row["baseline"], decimals, currency=currency)),
@@ -405,7 +429,7 @@ def render_table(
         pad_edge=False,
     )
     for name in ids:
-        table.add_column(str(name), ratio=1)
+        table.add_column(printable(name), ratio=1)
     table.add_column("period", no_wrap=True)
     for header in (value_label, "baseline", "% vs baseline"):
         table.add_column(header, justify="right", no_wrap=True)

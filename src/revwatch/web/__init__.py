@@ -20,15 +20,15 @@ Needs the ``web`` extra (``pip install 'revwatch[web]'``). Modules:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import os
 from typing import Any
 
-from revwatch.errors import MissingDependencyError
+from revwatch.errors import ConfigError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["require_web", "serve"]
+__all__ = ["require_web", "serve", "uvicorn_config"]
 
 
 def require_web() -> None:
@@ -47,13 +47,24 @@ def require_web() -> None:
             ) from None
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def uvicorn_config(app: Any, *, host: str, port: int) -> Any:
+    """uvicorn's config for the app: its own access log off (it logs query strings).
+
+    The app logs each request itself (logger ``revwatch.web.access``: method,
+    path, status; never the query string). ``proxy_headers`` stays off, so a
+    client cannot choose the address the login limit counts.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
@@ -67,10 +78,18 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: A
     port : int, default 8000
     **options
         Passed to :func:`revwatch.web.app.create_app` (``token``,
-        ``open_reads``, ``token_env``, ``config``, ``currency``, ``country``).
+        ``open_reads``, ``token_env``, ``config``, ``currency``, ``country``,
+        ``allowed_hosts``).
+
+    Raises
+    ------
+    ConfigError
+        A weak token, or a non-loopback address without a token.
     """
     require_web()
     import uvicorn
+
+    from revwatch.web.security import is_loopback
 
     config = options.get("config")
     web_config = getattr(config, "web", None)
@@ -80,16 +99,21 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: A
         options["token_env"] = named or "REVWATCH_API_TOKEN"
     if getattr(web_config, "open_reads", False):
         options["open_reads"] = True
+    configured_hosts = getattr(web_config, "allowed_hosts", None)
+    if not options.get("allowed_hosts") and configured_hosts:
+        options["allowed_hosts"] = list(configured_hosts)
 
     from revwatch.web.app import create_app
 
-    app = create_app(store, **options)
-    if app.state.web.token is None and not _loopback(host):
-        logger.warning(
-            "listening on %s without an API token: anyone who reaches it can read and act "
-            "through the pages; set %s",
-            host,
-            options.get("token_env", "REVWATCH_API_TOKEN"),
+    announce = options.pop("announce", None)
+    token = options.get("token") or os.environ.get(options["token_env"]) or None
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host} without an API token: anyone who reaches it could "
+            f"act through the pages; set {options['token_env']} or listen on 127.0.0.1"
         )
+    app = create_app(store, host=host, **options)
     logger.info("revwatch review app on http://%s:%d/incidents", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if announce is not None:
+        announce()
+    uvicorn.Server(uvicorn_config(app, host=host, port=port)).run()

@@ -21,6 +21,15 @@ Jinja2, no JavaScript):
 The JSON API (:mod:`revwatch.web.api`) is under ``/api/``; its OpenAPI
 schema is at ``/api/openapi.json`` (the Swagger page is off: it loads
 scripts from a CDN).
+
+Every response carries ``Content-Security-Policy`` (nothing but this
+server), ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff`` and
+``Referrer-Policy: same-origin``. Requests naming a host outside the allowed
+list are refused (400), unsafe requests without our own ``Origin`` or
+``Referer`` too (403), and page forms need the session's CSRF token (see
+:mod:`revwatch.web.security`). The access log (logger
+``revwatch.web.access``) records method, path and status, never a query
+string.
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -36,7 +47,19 @@ from urllib.parse import urlencode
 from revwatch.errors import MissingDependencyError, ParameterError, RevwatchError
 from revwatch.store import INCIDENT_STATES, Store
 from revwatch.web import views
-from revwatch.web.security import DEFAULT_TOKEN_ENV, SESSION_COOKIE, session_value, tokens_match
+from revwatch.web.security import (
+    CSRF_FIELD,
+    DEFAULT_TOKEN_ENV,
+    SESSION_COOKIE,
+    LoginLimiter,
+    Session,
+    Sessions,
+    check_token,
+    default_allowed_hosts,
+    host_allowed,
+    origin_allowed,
+    tokens_match,
+)
 
 try:
     from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -49,8 +72,27 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise MissingDependencyError(exc.name or "fastapi", "web") from None
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("revwatch.web.access")
 
-__all__ = ["WebState", "create_app"]
+__all__ = ["SECURITY_HEADERS", "WebState", "create_app"]
+
+#: Headers on every response.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+#: Largest request body accepted (a label's cause is at most 2,000 characters).
+MAX_BODY_BYTES = 64 * 1024
+#: Longest accepted label cause, in the forms as in the API.
+MAX_CAUSE = 2000
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -67,13 +109,25 @@ class WebState:
     config: Any = None
     currency: str = "$"
     country: str | None = None
+    allowed_hosts: list[str] = field(default_factory=default_allowed_hosts)
+    sessions: Sessions = field(default_factory=Sessions)
+    logins: LoginLimiter = field(default_factory=LoginLimiter)
+
+    def session(self, request: Request) -> Session | None:
+        """The live server-side session the request's cookie names, or None."""
+        return self.sessions.get(request.cookies.get(SESSION_COOKIE), self.token)
 
     def logged_in(self, request: Request) -> bool:
-        """Whether the request carries the login cookie of the current token."""
+        """Whether the request may act: a server without token, or a live session."""
         if self.token is None:
             return True
-        cookie = request.cookies.get(SESSION_COOKIE)
-        return tokens_match(cookie, session_value(self.token))
+        return self.session(request) is not None
+
+    def rotate_token(self, token: str | None) -> None:
+        """Switch to a new token; every session made under the old one is revoked."""
+        check_token(token)
+        self.token = token
+        self.sessions.revoke_all()
 
 
 class _LoginRequiredError(Exception):
@@ -95,12 +149,22 @@ def _page_reader(request: Request) -> WebState:
     return web
 
 
-def _page_writer(request: Request) -> WebState:
+async def _page_writer(request: Request) -> WebState:
     web = state_of(request)
     if not web.logged_in(request):
         back = request.url.path.rsplit("/", 1)[0]
         raise _LoginRequiredError(back)
+    _check_csrf(web, request, await request.form())
     return web
+
+
+def _check_csrf(web: WebState, request: Request, form: Any) -> None:
+    session = web.session(request)
+    given = form.get(CSRF_FIELD)
+    if session is None or not isinstance(given, str) or not tokens_match(given, session.csrf):
+        raise HTTPException(
+            403, "this form is stale or was not sent from this site's page; reload the page"
+        )
 
 
 Reader = Annotated[WebState, Depends(_page_reader)]
@@ -143,6 +207,8 @@ def create_app(
     config: Any = None,
     currency: str = "$",
     country: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    host: str | None = None,
 ) -> FastAPI:
     """Build the review app over a store.
 
@@ -163,14 +229,26 @@ def create_app(
         Symbol on chart axes and amounts.
     country : str, optional
         Country code for public-holiday annotations.
+    allowed_hosts : sequence of str, optional
+        Names the ``Host`` header may carry besides ``host`` (unless a
+        wildcard address), ``localhost``, ``127.0.0.1`` and ``::1`` (a leading
+        dot allows subdomains, ``*`` anything): the public name when a reverse
+        proxy forwards to this server.
+    host : str, optional
+        The address the server listens on (added to the default allowed hosts).
 
     Returns
     -------
     fastapi.FastAPI
 
+    Raises
+    ------
+    ConfigError
+        The token is shorter than 16 characters or a placeholder.
+
     Examples
     --------
-    >>> app = create_app("sqlite://", token="t")
+    >>> app = create_app("sqlite://", token="a-test-token-of-24-chars")
     >>> [p for p in app.openapi()["paths"] if p.startswith("/api/incidents")][:2]
     ['/api/incidents', '/api/incidents/{incident_id}']
     """
@@ -178,6 +256,7 @@ def create_app(
 
     st = store if isinstance(store, Store) else Store(store)
     secret = token if token is not None else (os.environ.get(token_env) or None)
+    check_token(secret, token_env)
     if secret is None:
         logger.warning(
             "no API token (set %s): API writes are refused and the pages are open", token_env
@@ -204,6 +283,7 @@ def create_app(
         config=config,
         currency=currency,
         country=country,
+        allowed_hosts=default_allowed_hosts(host) + list(allowed_hosts or ()),
     )
     templates = _templates()
     templates.env.filters["money"] = lambda v, compact=False: views.money(
@@ -212,6 +292,7 @@ def create_app(
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(api_router)
+    _add_middleware(app)
     _add_error_handlers(app, templates)
     _add_pages(app, templates)
     return app
@@ -221,6 +302,56 @@ def _version() -> str:
     import revwatch
 
     return str(revwatch.__version__)
+
+
+# --------------------------------------------------------------------------
+# Middleware: host, origin, body size, headers, access log
+# --------------------------------------------------------------------------
+
+
+def _add_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = _refusal(state_of(request), request)
+        if response is None:
+            response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        client = request.client.host if request.client else "-"
+        access_logger.info(  # the path only: a query string may carry anything
+            '%s "%s %s" %d %.0fms',
+            client,
+            request.method,
+            request.url.path[:300],
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+
+def _refusal(web: WebState, request: Request) -> Response | None:
+    """A response refusing the request before it reaches a route, or None."""
+    if not host_allowed(request.headers.get("host"), web.allowed_hosts):
+        return JSONResponse(
+            {"error": "this Host is not allowed; add it to [web] allowed_hosts"}, status_code=400
+        )
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        return JSONResponse({"error": "request body too large"}, status_code=413)
+    if request.method in _UNSAFE:
+        origin = request.headers.get("origin") or None
+        referer = request.headers.get("referer") or None
+        browser = origin is not None or referer is not None or not _is_api(request)
+        if browser and not origin_allowed(origin, referer, request.headers.get("host")):
+            return JSONResponse(
+                {"error": "cross-site request refused: Origin/Referer is not this site"},
+                status_code=403,
+            )
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -282,18 +413,39 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 # --------------------------------------------------------------------------
 
 
+def _set_session_cookie(request: Request, response: Response, session_id: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
 def _safe_next(target: str | None) -> str:
     """Only local paths (no ``//host`` or scheme) are followed after the login."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/incidents"
     return target
 
 
 def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
     def render(request: Request, name: str, **context: Any) -> Response:
-        context.setdefault("web", state_of(request))
+        web = state_of(request)
+        context.setdefault("web", web)
         context.setdefault("nav", name.split(".")[0])
-        return templates.TemplateResponse(request, name, context)
+        session = web.session(request)
+        new_id = None
+        if session is None and web.token is None:
+            # a server without token: an anonymous session only to carry the CSRF token
+            new_id = web.sessions.create(None)
+            session = web.sessions.get(new_id, None)
+        context["csrf"] = session.csrf if session else ""
+        response = templates.TemplateResponse(request, name, context)
+        if new_id:
+            _set_session_cookie(request, response, new_id)
+        return response
 
     @app.get("/", include_in_schema=False)
     def home() -> Response:
@@ -306,29 +458,46 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.post("/login", include_in_schema=False)
     def login(
         request: Request,
-        token: Annotated[str, Form()] = "",
-        next: Annotated[str, Form()] = "/incidents",
+        token: Annotated[str, Form(max_length=1000)] = "",
+        next: Annotated[str, Form(max_length=2000)] = "/incidents",
     ) -> Response:
         web = state_of(request)
         target = _safe_next(next)
         if web.token is None:
             return RedirectResponse(target, status_code=303)
+        client = request.client.host if request.client else "-"
+        wait = web.logins.wait(client)
+        if wait > 0:
+            seconds = max(1, int(wait + 0.999))
+            response = render(
+                request,
+                "login.html",
+                next=target,
+                error=f"Too many wrong tokens; try again in {seconds} s.",
+            )
+            response.status_code = 429
+            response.headers["Retry-After"] = str(seconds)
+            return response
         if not tokens_match(token, web.token):
+            lock = web.logins.failure(client)
+            logger.warning("wrong token at /login from %s", client)
             response = render(request, "login.html", next=target, error="That token is not right.")
             response.status_code = 403
+            if lock > 0:
+                response.headers["Retry-After"] = str(max(1, int(lock + 0.999)))
             return response
+        web.logins.success(client)
+        web.sessions.revoke(request.cookies.get(SESSION_COOKIE))  # no session fixation
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            session_value(web.token),
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        _set_session_cookie(request, response, web.sessions.create(web.token))
         return response
 
     @app.post("/logout", include_in_schema=False)
-    def logout() -> Response:
+    async def logout(request: Request) -> Response:
+        web = state_of(request)
+        if web.session(request) is not None:
+            _check_csrf(web, request, await request.form())
+            web.sessions.revoke(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -428,8 +597,8 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
     def label_form(
         incident_id: str,
         web: Writer,
-        label: Annotated[str, Form()],
-        cause: Annotated[str, Form()] = "",
+        label: Annotated[str, Form(max_length=20)],
+        cause: Annotated[str, Form(max_length=MAX_CAUSE)] = "",
     ) -> Response:
         ident = _known(web, incident_id)
         web.store.add_label(ident, views.check_label(label), cause.strip() or None)

@@ -90,6 +90,8 @@ def money(value: float | None, *, currency: str = "$", compact: bool = False) ->
     ('$0', '–', '€999')
     >>> money(-1234.0, compact=True), money(56_789, compact=True)
     ('−$1.23k', '$56.8k')
+    >>> [money(v, compact=True) for v in (0, 1, 999, 1_000, 300_000, 1_500_000, -300_000)]
+    ['$0', '$1', '$999', '$1k', '$300k', '$1.5M', '−$300k']
     """
     if value is None or not math.isfinite(float(value)):
         return "–"
@@ -101,7 +103,9 @@ def money(value: float | None, *, currency: str = "$", compact: bool = False) ->
             if size >= limit:
                 scaled = size / limit
                 digits = 2 if scaled < 10 else (1 if scaled < 100 else 0)
-                text = f"{scaled:.{digits}f}".rstrip("0").rstrip(".")
+                text = f"{scaled:.{digits}f}"
+                if "." in text:  # trailing zeros of the decimals only: 300 stays 300
+                    text = text.rstrip("0").rstrip(".")
                 return f"{sign}{currency}{text}{suffix}"
         return f"{sign}{currency}{size:,.0f}"
     return f"{sign}{currency}{size:,.0f}"
