@@ -481,6 +481,14 @@ def test_naive_stamp_the_clocks_skip_is_refused(tmp_path: Path) -> None:
     assert "line 3" in str(caught.value) and "does not exist in Europe/Berlin" in str(caught.value)
 
 
+def test_dates_in_a_zone_whose_clocks_change_at_midnight_load(tmp_path: Path) -> None:
+    days = pd.date_range("2024-09-01", periods=20, freq="D")  # Santiago: 2024-09-08 00:00 skipped
+    path = write_rows(tmp_path, "cl.csv", pd.DataFrame({"d": days.strftime("%Y-%m-%d"), "v": 1.0}))
+    panel = load(path, tz="America/Santiago")
+    assert panel.freq == "daily"
+    assert stamps_of(panel) == days.strftime("%Y-%m-%d %H:%M:%S").tolist()
+
+
 def test_tz_says_where_the_reporting_day_starts(tmp_path: Path) -> None:
     utc = pd.date_range("2024-07-01 20:00", periods=8, freq="h", tz="UTC")
     path = write_rows(tmp_path, "h.csv", pd.DataFrame({"t": _iso(utc), "v": 1.0}))
