@@ -71,10 +71,22 @@ _GATE_SERIES = 2_000
 #: the onset's deviation is gone): with 2 units, a +12 % shift in a series with
 #: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
 #: one day in three), so shifts were closed as one-day spikes.
+_SUB_HOURLY = {"30min": 2, "15min": 4, "10min": 6, "5min": 12, "1min": 60}  # steps an hour
 _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
-    "scale_window": {"daily": 91, "hourly": 168, "other": None},
-    "seasonal_cycles": {"daily": 5, "hourly": 5, "other": 3},
-    "cusum_limit": {"daily": 11.0, "hourly": 11.0, "other": 6.5},
+    # steps shorter than an hour are treated as hourly data (a week of steps for the scale)
+    "scale_window": {
+        "daily": 91,
+        "hourly": 168,
+        **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
+        "other": None,
+    },
+    "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
+    "cusum_limit": {
+        "daily": 11.0,
+        "hourly": 11.0,
+        **dict.fromkeys(_SUB_HOURLY, 11.0),
+        "other": 6.5,
+    },
     "confirm": {"daily": 7, "other": 3},
     "revert": {"daily": 1.0, "other": 2.0},
     "revert_fraction": {"daily": 0.1, "other": 0.25},
