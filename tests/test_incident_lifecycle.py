@@ -11,6 +11,7 @@ servers (pytest-httpserver for Slack and PagerDuty, aiosmtpd for email).
 from __future__ import annotations
 
 import collections
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -475,3 +476,111 @@ def test_ack_on_a_resolved_incident_is_refused(tmp_path: Path) -> None:
     assert str(info.value) == ack_refusal("0123456789abcdef")
     assert store.incident("0123456789abcdef")["status"] == "resolved"  # type: ignore[index]
     assert store.set_status(open_id, "acknowledged")["status"] == "acknowledged"
+
+
+# --------------------------------------------------------------------------
+# Small things of the command line
+# --------------------------------------------------------------------------
+
+
+def _many_incidents(url: str, n: int) -> None:
+    store = Store(url)
+    with store.begin() as conn:
+        for i in range(n):
+            start = pd.Timestamp("2025-01-01") + pd.Timedelta(days=i)
+            store.save_incident(
+                conn,
+                {
+                    "incident_id": incident_id("revenue", {"account": f"a{i}"}, start),
+                    "metric": "revenue",
+                    "series_key": {"account": f"a{i}"},
+                    "start_period": start.to_pydatetime(),
+                    "end_period": start.to_pydatetime(),
+                    "type": "drop",
+                    "direction": "down",
+                    "tier": "warning",
+                    "impact": -1000.0 - i,
+                    "unit": "count" if i % 2 else "money:EUR",
+                    "status": "open",
+                    "suppressed": False,
+                },
+            )
+    store.dispose()
+
+
+def test_incidents_list_has_a_header_an_impact_column_and_survives_head(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/many.db"
+    _many_incidents(url, 3000)
+    cli = [sys.executable, "-c", "from revwatch.cli import main; main()"]
+    listed = subprocess.run(
+        [*cli, "incidents", "list", "--store", url, "--limit", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    header, *lines = listed.stdout.splitlines()
+    assert header.split()[:2] == ["id", "status"] and "impact" in header.split()
+    assert len(lines) == 3
+    assert "−€1,000" not in listed.stdout  # newest first: a2999, a2998, a2997
+    assert "−3,999" in lines[0] and "−€3,998" in lines[1]  # each in its unit
+    # a reader that stops after one line (`| head -1`): no BrokenPipeError, exit 0
+    proc = subprocess.Popen(
+        [*cli, "incidents", "list", "--store", url, "--limit", "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.decode().startswith("id ") and "BrokenPipe" not in err and "Traceback" not in err
+
+
+def test_help_shows_no_bool_or_list_types() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb"}
+    cli = [sys.executable, "-c", "from revwatch.cli import main; main()"]
+    outputs = []
+    for args in (["detect", "--help"], ["incidents", "list", "--help"], ["run", "--help"]):
+        result = subprocess.run(
+            [*cli, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        assert "--help" in result.stdout
+        assert "<bool>" not in result.stdout and "<list[" not in result.stdout
+        outputs.append(result.stdout)
+    assert "<str>" in outputs[0]  # repeatable options still say what they take
+
+
+def test_health_with_a_past_now_prints_no_negative_ages(tmp_path: Path) -> None:
+    from revwatch.monitor import health
+
+    url = f"sqlite:///{tmp_path}/h.db"
+    store = Store(url)
+    with store.begin() as conn:
+        store.record_model(
+            conn,
+            metric="revenue",
+            method="auto",
+            trained_at=pd.Timestamp("2026-03-01").to_pydatetime(),
+            train_start=pd.Timestamp("2025-01-01").to_pydatetime(),
+            train_end=pd.Timestamp("2026-02-28").to_pydatetime(),
+            n_periods=400,
+        )
+        store.set_watermark(conn, "revenue", pd.Timestamp("2026-02-28").to_pydatetime(), 1)
+    report = health(store, now=pd.Timestamp("2025-01-01").to_pydatetime())
+    details = {c.name: c.detail for c in report.checks}
+    assert not re.search(r"(^| )-\d", details["model:revenue"])  # no "-424.0 days ago"
+    assert "424.0 days after the reference time" in details["model:revenue"]
+    assert not re.search(r" -\d", details["freshness:revenue"])
+    assert "after the reference time" in details["freshness:revenue"]
+    later = health(store, now=pd.Timestamp("2026-03-03").to_pydatetime())
+    assert "last fit 2.0 days ago" in {c.name: c.detail for c in later.checks}["model:revenue"]

@@ -560,3 +560,22 @@ def test_plot_series_draws_one_panel() -> None:
     nothing = series.assign(value=np.nan, baseline=np.nan)
     ax = plot_series(nothing, Figure().add_subplot(), note="empty")
     assert [text.get_text() for text in ax.texts] == ["no data"]
+
+
+@pytest.mark.parametrize(
+    ("count", "title"), [(1, "The flagged series"), (3, "Top 3 flagged series by severity")]
+)
+def test_chart_title_counts_the_flagged_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, title: str
+) -> None:
+    titles: list[str] = []
+    real = Figure.suptitle
+
+    def spy(fig: Figure, text: str, **kwargs: object) -> object:
+        titles.append(text)
+        return real(fig, text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "suptitle", spy)
+    series = make_series([f"Account {chr(65 + i)}" for i in range(count)], flagged=True)
+    plot_top_series(series, ["account"], tmp_path / "top.png", value_label="MRR")
+    assert titles == [title]

@@ -391,7 +391,11 @@ def test_ack_on_a_resolved_incident_is_refused_by_cli_api_and_page(
     page = client.get(f"/incidents/{resolved}").text
     ack_button = re.search(r"<button[^>]*>Acknowledge</button>", page)
     assert ack_button and "disabled" in ack_button.group(0)
-    form = client.post(f"/incidents/{resolved}/ack", follow_redirects=False)
+    form = client.post(
+        f"/incidents/{resolved}/ack",
+        data={"csrf_token": csrf_of(client, f"/incidents/{resolved}")},
+        follow_redirects=False,
+    )
     assert form.status_code == 400 and html.escape(message) in form.text
     assert Store(store_url).incident(resolved)["status"] == "resolved"  # type: ignore[index]
 
@@ -430,7 +434,8 @@ def test_html_report_is_one_self_contained_file(store_url: str, tmp_path: Path) 
     for row in only_seen:
         assert row["incident_id"] not in text
     net = sum(r["impact"] for r in expected)
-    assert re.search(r'data-total="net">([^<]*)<', text).group(1) == money(net)  # type: ignore[union-attr]
+    found = re.search(r'data-total="net" data-unit="money:USD">([^<]*)<', text)
+    assert found is not None and found.group(1) == money(net)
     assert all(src.startswith("data:image/png;base64,") for src in images)
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
     assert all(not link.startswith(("http://", "https://", "//")) for link in links), links

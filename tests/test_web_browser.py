@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from revwatch.store import Store
@@ -263,3 +264,98 @@ def test_forged_posts_from_other_origins_are_refused_in_the_browser(
     finally:
         for stop in stoppers:
             stop()
+
+
+UNITS_CONFIG = """
+[store]
+url = "sqlite:///{folder}/units.db"
+features_dir = ""
+
+[[sources]]
+name = "accounts"
+path = "{folder}/accounts.csv"
+time = "day"
+
+[[metrics]]
+name = "revenue"
+source = "accounts"
+value = "revenue"
+keys = ["account"]
+grain = "daily"
+
+[[metrics]]
+name = "transactions"
+source = "accounts"
+value = "transactions"
+keys = ["account"]
+grain = "daily"
+
+[routing]
+critical = []
+warning = []
+"""
+
+
+@pytest.fixture
+def units_server(tmp_path: Path) -> Iterator[tuple[str, Store]]:
+    """A store with incidents of a money metric and of a count metric (inferred units)."""
+    from revwatch.config import parse_config
+    from revwatch.monitor import run
+    from tests.test_incident_lifecycle import accounts
+
+    frame = accounts()
+    frame["transactions"] = np.round(frame["revenue"] / 10).astype(int)
+    frame.to_csv(tmp_path / "accounts.csv", index=False)
+    run(parse_config(UNITS_CONFIG.format(folder=tmp_path), path="revwatch.toml"))
+    url = f"sqlite:///{tmp_path}/units.db"
+    port = _free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(
+            create_app(url, token=TOKEN), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", Store(url)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_incident_pages_of_a_count_and_a_money_metric(
+    units_server: tuple[str, Store],
+) -> None:
+    server, store = units_server
+    by_metric = {r["metric"]: r for r in sorted(store.incidents(), key=lambda r: -abs(r["impact"]))}
+    count, cash = by_metric["transactions"], by_metric["revenue"]
+    assert (count["unit"], cash["unit"]) == ("count", "money:USD")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{server}/login")
+            page.fill("input[name=token]", TOKEN)
+            page.click("button[type=submit]")
+            page.goto(f"{server}/incidents/{count['incident_id']}")
+            expect(page.get_by_test_id("impact-label")).to_have_text("Impact (count)")
+            shown = page.get_by_test_id("impact").inner_text()
+            assert "$" not in shown and shown.lstrip("\u2212").replace(",", "").isdigit()
+            assert (
+                "$" not in page.locator("section.card").filter(has_text="Root cause").inner_text()
+            )
+            page.goto(f"{server}/incidents/{cash['incident_id']}")
+            expect(page.get_by_test_id("impact-label")).to_have_text("Money impact")
+            expect(page.get_by_test_id("impact")).to_contain_text("$")
+            # the list shows each in its unit, and the at-stake totals never add them up
+            page.goto(f"{server}/incidents")
+            row = page.locator(f"tr:has(a[href='/incidents/{count['incident_id']}']) td.num")
+            assert "$" not in row.first.inner_text()
+        finally:
+            browser.close()

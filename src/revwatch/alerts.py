@@ -25,7 +25,9 @@ Examples
 ...     "tier": "critical", "severity": 9.1, "impact": -4200.0,
 ...     "start_period": "2025-03-01", "end_period": "2025-03-01"}, state="open")
 >>> alert.summary()
-'[CRITICAL] mrr drop (down) for account=Acme from 2025-03-01: impact -4,200, severity 9.1'
+'[CRITICAL] mrr drop (down) for account=Acme from 2025-03-01: impact −$4,200, severity 9.1'
+>>> Alert(incident={**alert.incident, "unit": "count", "impact": -1152.0}).summary().split(": ")[1]
+'impact −1,152 (count), severity 9.1'
 >>> payload = PagerDutyChannel("http://pd.local", "KEY").payload(alert)
 >>> payload["event_action"], payload["dedup_key"], payload["payload"]["severity"]
 ('trigger', 'ab12', 'critical')
@@ -53,6 +55,7 @@ from typing import Any, ClassVar, Protocol
 
 from revwatch.errors import ConfigError, DeliveryError
 from revwatch.redact import redact, register_secret
+from revwatch.units import Unit, format_amount
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +121,9 @@ class Alert:
             f"for {self.series_text()} from {start}"
         ]
         if impact is not None:
-            parts.append(f"impact {impact:,.0f}")
+            unit = Unit.parse(inc.get("unit"))
+            suffix = " (count)" if unit.kind == "count" else ""
+            parts.append(f"impact {format_amount(impact, unit)}{suffix}")
         if severity is not None:
             parts.append(f"severity {severity:.1f}")
         return ": ".join([parts[0], ", ".join(parts[1:])])[:1024] if len(parts) > 1 else parts[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -110,13 +111,35 @@ def init_command(
         _stderr().print(f"wrote {file}; edit it, then `revwatch config validate {file}`")
 
 
+_LIST_HEADER = (
+    f"{'id':<16}  {'status':<12} {'tier':<8} {'metric':<12} {'type':<14} {'dir':<4} "
+    f"{'start':<10}  {'impact':>12}  series"
+)
+
+
 def _row_text(row: dict[str, Any]) -> str:
+    from revwatch.units import Unit, format_amount
+
     key = ", ".join(f"{k}={v}" for k, v in (row["series_key"] or {}).items()) or "total"
+    impact = format_amount(row.get("impact"), Unit.parse(row.get("unit")), signed=True)
     return (
-        f"{row['incident_id']}  {row['status']:<12} {row['tier']:<8} {row['metric']:<12} "
-        f"{row['type']:<14} {row['direction']:<4} {str(row['start_period'])[:10]}  {key}"
-        + ("  (suppressed)" if row.get("suppressed") else "")
+        f"{row['incident_id']:<16}  {row['status']:<12} {row['tier']:<8} {row['metric']:<12} "
+        f"{row['type']:<14} {row['direction']:<4} {str(row['start_period'])[:10]:<10}  "
+        f"{impact:>12}  {key}" + ("  (suppressed)" if row.get("suppressed") else "")
     )
+
+
+def _echo_lines(lines: Any) -> None:
+    """Write lines to stdout; a reader that stops early (``| head -1``) ends it quietly."""
+    try:
+        for line in lines:
+            typer.echo(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader is gone: point stdout at /dev/null so the final flush cannot fail
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 @incidents_app.command("list")
@@ -129,12 +152,15 @@ def list_command(
     limit: Annotated[int, typer.Option("--limit")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
 ) -> None:
-    """List incidents, newest first."""
+    """List incidents, newest first (a header line, then one line each; --json: JSON lines)."""
     with _user_errors():
         rows = _store(config, store).incidents(status=status, limit=limit)
         for row in rows:
             row.pop("context", None)
-            typer.echo(json.dumps(row, default=str) if as_json else _row_text(row))
+        if as_json:
+            _echo_lines(json.dumps(row, default=str) for row in rows)
+        else:
+            _echo_lines([_LIST_HEADER, *(_row_text(row) for row in rows)])
 
 
 @incidents_app.command("show")

@@ -196,7 +196,23 @@ class MetricConfig(_Model):
     source: str
     value: str
     keys: list[str] = Field(default_factory=list)
-    grain: Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"] | None = None
+    grain: (
+        Literal[
+            "1min",
+            "5min",
+            "10min",
+            "15min",
+            "30min",
+            "hourly",
+            "daily",
+            "weekly",
+            "fortnightly",
+            "monthly",
+            "quarterly",
+            "yearly",
+        ]
+        | None
+    ) = None
     method: str = "auto"
     params: dict[str, Any] = Field(default_factory=dict)
     tiers: TierConfig = Field(default_factory=TierConfig)
@@ -207,9 +223,18 @@ class MetricConfig(_Model):
     min_duration: int = Field(default=1, ge=1)
     #: Benjamini-Hochberg level per period; 0 switches the control off
     fdr: float = Field(default=0.05, ge=0, lt=1)
+    #: money:EUR, count, ratio or percent; inferred from the column when omitted
+    unit: str | None = None
 
     @model_validator(mode="after")
     def _dimensions(self) -> MetricConfig:
+        if self.unit is not None:
+            from revwatch.units import Unit
+
+            try:
+                Unit.parse(self.unit)
+            except ValueError as exc:  # ParameterError is a ValueError
+                raise ValueError(str(exc)) from None
         extra = [d for d in self.dimensions if d not in self.keys]
         if extra:
             raise ValueError(f"dimensions {extra} must be among keys {self.keys}")
@@ -630,6 +655,7 @@ active_periods = 1            # an incident is back to normal after this many cl
 # [metrics.routing]           # this metric's own routing; default: [routing] below
 # critical = ["pagerduty"]
 
+# unit = "money:USD"          # money:<ISO code>, count, ratio or percent (default: inferred)
 # dimensions = ["region"]     # keys a total breaks down by: the total gets root cause lines
 # min_duration = 1            # periods an incident must last to be warning or above
 # fdr = 0.05                  # false discovery rate per period (0: off)

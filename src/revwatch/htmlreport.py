@@ -77,19 +77,25 @@ def run_incidents(
     return run_id, views.rank_incidents(picked)
 
 
-def signed_totals(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Net impact (signed sum) of all the rows and of those still open or acknowledged.
+def signed_totals(rows: list[dict[str, Any]], *, currency: str = "$") -> list[dict[str, Any]]:
+    """Per additive unit: net impact (signed sum) of the rows and of those open or acknowledged.
+
+    Ratios and percents are not summed; no sum mixes units. Money first.
 
     Examples
     --------
-    >>> signed_totals([{"impact": 296.0, "status": "open"},
+    >>> totals = signed_totals([{"impact": 296.0, "status": "open"},
     ...                {"impact": -100.0, "status": "acknowledged"},
-    ...                {"impact": -50.0, "status": "resolved"}])
-    {'net': 146.0, 'at_stake': 196.0}
+    ...                {"impact": -50.0, "status": "resolved"},
+    ...                {"impact": -7.0, "status": "open", "unit": "count"},
+    ...                {"impact": -0.2, "status": "open", "unit": "ratio"}])
+    >>> [(t["unit"], t["net"], t["at_stake"]) for t in totals]
+    [('', 146.0, 196.0), ('count', -7.0, -7.0)]
     """
-    net = sum(float(r.get("impact") or 0.0) for r in rows)
     live = [r for r in rows if r.get("status") in ("open", "acknowledged")]
-    return {"net": net, "at_stake": sum(float(r.get("impact") or 0.0) for r in live)}
+    net = {t["unit"]: t["total"] for t in views.unit_totals(rows, currency=currency)}
+    stake = {t["unit"]: t["total"] for t in views.unit_totals(live, currency=currency)}
+    return [{"unit": u, "net": net[u], "at_stake": stake.get(u, 0.0)} for u in net]
 
 
 def render_html_report(
@@ -128,6 +134,7 @@ def render_html_report(
         item["chart"] = None
         item["root_cause"], item["annotations"] = [], []
         item["impact_low"] = item["impact_high"] = None
+        item.setdefault("unit", None)
         if rank < charts:
             item["chart"] = views.chart_data_uri(views.incident_chart_png(row, currency=currency))
             detail = views.incident_detail(
@@ -148,6 +155,9 @@ def render_html_report(
     env.filters["money"] = lambda v, compact=False: views.money(
         v, currency=currency, compact=compact
     )
+    env.filters["amount"] = lambda v, unit=None, compact=False: views.amount(
+        v, unit, currency=currency, compact=compact
+    )
     env.filters["series_label"] = views.series_label
     env.filters["day"] = lambda v: v.strftime("%Y-%m-%d") if isinstance(v, dt.datetime) else "–"
     runs = {int(r["id"]): r for r in store.runs(limit=100_000)}
@@ -159,14 +169,12 @@ def render_html_report(
         if info
         else f"{len(out)} incidents"
     )
-    totals = signed_totals(out)
     return env.get_template("report.html").render(
         title=title,
         subtitle=subtitle,
         rows=out,
         charted=min(charts, len(out)),
-        net_impact=totals["net"],
-        at_stake=totals["at_stake"],
+        totals=signed_totals(out, currency=currency),
         css=(_WEB / "static" / "style.css").read_text(encoding="utf-8"),
         version=revwatch.__version__,
         generated=utcnow().strftime("%Y-%m-%d %H:%M"),

@@ -90,6 +90,7 @@ from revwatch.rootcause import (
     metric_signature,
     seasonal_expectation,
 )
+from revwatch.units import Unit, format_amount, infer_unit
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ INCIDENT_COLUMNS: tuple[str, ...] = (
     "impact",
     "impact_low",
     "impact_high",
+    "unit",
     "pct_of_series",
     "pct_of_portfolio",
     "signature",
@@ -267,6 +269,8 @@ class Incident:
         :func:`confidence` of the peak.
     impact, impact_low, impact_high : float
         Actual minus baseline over the span, with its interval.
+    unit : str
+        The value's unit (:class:`revwatch.units.Unit` text: ``money:USD``, ``count`` ...).
     pct_of_series, pct_of_portfolio : float
         The impact as % of the series' and of the portfolio's expected value.
     tier : str
@@ -303,6 +307,7 @@ class Incident:
     pct_of_portfolio: float
     tier: str
     periods: int
+    unit: str = "money:USD"
     flags: tuple[str, ...] = ()
     root_cause: tuple[str, ...] = ()
     annotations: tuple[str, ...] = ()
@@ -334,6 +339,7 @@ class Incident:
             "impact_high": finite(self.impact_high),
             "pct_of_portfolio": finite(self.pct_of_portfolio),
             "tier": self.tier,
+            "unit": self.unit,
             "root_cause": list(self.root_cause),
             "annotations": list(self.annotations),
             "flags": list(self.flags),
@@ -399,6 +405,7 @@ class Incidents:
                     pct_of_portfolio=_floats(rec["pct_of_portfolio"]),
                     tier=str(rec["tier"]),
                     periods=int(rec["periods"]),
+                    unit=str(rec["unit"]),
                     flags=tuple(map(str, rec["flags"])),
                     root_cause=tuple(map(str, rec["root_cause"])),
                     annotations=tuple(map(str, rec["annotations"])),
@@ -930,6 +937,7 @@ def build_incidents(
     settings: IncidentSettings | None = None,
     name: str | None = None,
     context_periods: int = 36,
+    unit: Unit | str | None = None,
 ) -> Incidents:
     """Group a detection's flags into incidents with impact, tier and context.
 
@@ -957,6 +965,9 @@ def build_incidents(
         The watched metric's name used in the ids (default: the value column).
     context_periods : int, default 36
         Periods of each incident's series, up to its end, kept for charts.
+    unit : Unit or str, optional
+        The value's unit (``money:EUR``, ``count``, ``ratio``, ``percent``);
+        inferred from the value column by default (:func:`revwatch.units.infer_unit`).
 
     Returns
     -------
@@ -987,6 +998,13 @@ def build_incidents(
             }
         )
     panel = detection.panel
+    value_unit = (
+        unit
+        if isinstance(unit, Unit)
+        else Unit.parse(unit)
+        if unit
+        else infer_unit(panel.value_name, panel.frame[VALUE].to_numpy())
+    )
     dims = list(dimensions or [])
     missing = [d for d in dims if d not in panel.id_columns]
     if missing:
@@ -1149,6 +1167,7 @@ def build_incidents(
             "impact": money["impact"].to_numpy(),
             "impact_low": money["impact_low"].to_numpy(),
             "impact_high": money["impact_high"].to_numpy(),
+            "unit": value_unit.text,
             "pct_of_series": pct_series,
             "pct_of_portfolio": pct_port,
             "signature": signature,
@@ -1307,6 +1326,7 @@ def analyze_incidents(
     country: str | None = None,
     events: pd.DataFrame | str | Path | None = None,
     settings: IncidentSettings | None = None,
+    unit: Unit | str | None = None,
     sql: str | None = None,
     aggregate: str | None = None,
     freq: str | None = None,
@@ -1314,6 +1334,8 @@ def analyze_incidents(
     decimal: str | None = None,
     encoding: str | None = None,
     skip_rows: int = 0,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> Incidents:
     """Load ``data`` with its metric columns, detect, and build incidents.
@@ -1325,10 +1347,18 @@ def analyze_incidents(
     panel = to_panel(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
         sheet=sheet, metrics=metrics, decimal=decimal, encoding=encoding, skip_rows=skip_rows,
+        tz=tz, date_format=date_format,
     )  # fmt: skip
+    if country and method == "auto" and "country" not in params:
+        params = {**params, "country": country}  # holidays are calendar terms of the model too
     detection = analyze(panel, method=method, **params)
     return build_incidents(
-        detection, dimensions=dimensions, country=country, events=events, settings=settings
+        detection,
+        dimensions=dimensions,
+        country=country,
+        events=events,
+        settings=settings,
+        unit=unit,
     )
 
 
@@ -1414,7 +1444,8 @@ def format_incidents(frame: pd.DataFrame, fmt: str, *, safe_text: bool = True) -
                 table[c] = pd.to_datetime(table[c]).dt.strftime("%Y-%m-%d").fillna("open")
         for c in ("impact", "impact_low", "impact_high"):
             if c in table:
-                table[c] = table[c].map(lambda v: f"{v:,.2f}")
+                units = flat["unit"] if "unit" in flat else pd.Series("money:USD", index=flat.index)
+                table[c] = [format_amount(v, u) for v, u in zip(table[c], units, strict=True)]
         if "pct_of_portfolio" in table:
             table["pct_of_portfolio"] = table["pct_of_portfolio"].map(lambda v: f"{v:+.2f}%")
         lines = ["| " + " | ".join(show) + " |", "|" + "---|" * len(show)]
@@ -1446,18 +1477,23 @@ def emit_incidents(
         from revwatch.report.terminal import printable
 
         table = Table(title=Text(printable(f"revwatch incidents: {result.detection.panel.source}")))
-        for column in ("tier", "series", "type", "start", "end", "impact", "interval", "cause"):
+        columns = ("tier", "id", "series", "type", "start", "end", "impact", "interval")
+        for column in (*columns, "root cause", "calendar"):
             table.add_column(column)
         for rec in frame.head(limit).to_dict(orient="records"):
+            unit = Unit.parse(rec["unit"])
             table.add_row(
                 str(rec["tier"]),
+                str(rec["incident_id"]),
                 Text(printable(f"{rec['series']} / {rec['metric']}")),
                 f"{rec['type']} {rec['direction']}",
                 pd.Timestamp(rec["start"]).strftime("%Y-%m-%d"),
                 "open" if pd.isna(rec["end"]) else pd.Timestamp(rec["end"]).strftime("%Y-%m-%d"),
-                f"{rec['impact']:,.0f}",
-                f"[{rec['impact_low']:,.0f}, {rec['impact_high']:,.0f}]",
-                Text("\n".join(map(printable, [*rec["root_cause"][:2], *rec["annotations"]]))),
+                format_amount(rec["impact"], unit, signed=True),
+                f"[{format_amount(rec['impact_low'], unit)}, "
+                f"{format_amount(rec['impact_high'], unit)}]",
+                Text("\n".join(map(printable, rec["root_cause"][:2]))),
+                Text("\n".join(map(printable, rec["annotations"]))),
             )
         console = Console(stderr=True)
         if not console.is_terminal:  # pipes and CI logs: wide enough for every column

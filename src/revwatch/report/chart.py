@@ -764,7 +764,11 @@ def plot_top_series(
 
     if title is None:
         if any_flagged:
-            title = f"Top {len(keys)} flagged series by severity"
+            title = (
+                "The flagged series"
+                if len(keys) == 1
+                else f"Top {len(keys)} flagged series by severity"
+            )
         elif keys:
             title = f"No anomalies flagged — top {len(keys)} series by total {value_label}"
         else:

@@ -289,6 +289,9 @@ def create_app(
     templates.env.filters["money"] = lambda v, compact=False: views.money(
         v, currency=currency, compact=compact
     )
+    templates.env.filters["amount"] = lambda v, unit=None, compact=False: views.amount(
+        v, unit, currency=currency, compact=compact
+    )
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(api_router)
@@ -524,7 +527,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
             "open": len(open_rows),
             "acknowledged": sum(r["status"] == "acknowledged" for r in everything),
             "critical_open": sum(r["tier"] == "critical" for r in open_rows),
-            "open_impact": sum(abs(float(r["impact"] or 0.0)) for r in open_rows),
+            "at_stake": views.unit_totals(open_rows, currency=web.currency),
             "total": len(everything),
         }
         return render(

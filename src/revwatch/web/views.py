@@ -44,14 +44,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revwatch.data.panel import STEP_SECONDS, SUB_DAILY
 from revwatch.errors import ParameterError
 from revwatch.store import INCIDENT_STATES, LABELS, Store
+from revwatch.units import Unit, format_amount
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "TIER_ORDER",
     "IncidentFilter",
+    "amount",
     "chart_data_uri",
     "context_frame",
     "filter_incidents",
@@ -63,6 +66,8 @@ __all__ = [
     "rank_incidents",
     "search_series",
     "series_label",
+    "unit_of",
+    "unit_totals",
 ]
 
 #: Tiers from most to least urgent.
@@ -74,14 +79,8 @@ _MINUS = "\u2212"
 def money(value: float | None, *, currency: str = "$", compact: bool = False) -> str:
     """Format an amount of money: ``$12,346``, or ``$12.3k`` when ``compact``.
 
-    Parameters
-    ----------
-    value : float or None
-        The amount; None or NaN gives ``"–"``.
-    currency : str, default "$"
-        Symbol written before the number (``"€"``, ``"CHF "`` ...).
-    compact : bool, default False
-        Thousands as ``k`` and millions as ``M`` (for axes and tight tables).
+    :func:`revwatch.units.format_amount` with a money unit written after
+    ``currency`` (``"€"``, ``"CHF "`` ...); None or NaN gives ``"–"``.
 
     Examples
     --------
@@ -92,22 +91,63 @@ def money(value: float | None, *, currency: str = "$", compact: bool = False) ->
     >>> [money(v, compact=True) for v in (0, 1, 999, 1_000, 300_000, 1_500_000, -300_000)]
     ['$0', '$1', '$999', '$1k', '$300k', '$1.5M', '−$300k']
     """
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    number = float(value)
-    sign = _MINUS if number < 0 else ""
-    size = abs(number)
-    if compact:
-        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-            if size >= limit:
-                scaled = size / limit
-                digits = 2 if scaled < 10 else (1 if scaled < 100 else 0)
-                text = f"{scaled:.{digits}f}"
-                if "." in text:  # trailing zeros of the decimals only: 300 stays 300
-                    text = text.rstrip("0").rstrip(".")
-                return f"{sign}{currency}{text}{suffix}"
-        return f"{sign}{currency}{size:,.0f}"
-    return f"{sign}{currency}{size:,.0f}"
+    return format_amount(value, Unit("money", None, symbol=currency), compact=compact)
+
+
+def unit_of(row: dict[str, Any] | str | None, *, currency: str = "$") -> Unit:
+    """The unit of an incident row (or unit text); rows of v3 stores are money in ``currency``.
+
+    Examples
+    --------
+    >>> unit_of({"unit": "count"}).kind, unit_of(None, currency="€").prefix
+    ('count', '€')
+    """
+    text = row.get("unit") if isinstance(row, dict) else row
+    if not text:
+        return Unit("money", None, symbol=currency)
+    return Unit.parse(str(text))
+
+
+def amount(
+    value: float | None, unit: str | None = None, *, currency: str = "$", compact: bool = False
+) -> str:
+    """An amount in an incident's unit (the pages' and report's ``amount`` filter).
+
+    Examples
+    --------
+    >>> amount(1152.0, "count"), amount(-300_000, "money:EUR", compact=True), amount(5, None)
+    ('1,152', '−€300k', '$5')
+    """
+    return format_amount(value, unit_of(unit, currency=currency), compact=compact)
+
+
+def unit_totals(rows: Iterable[dict[str, Any]], *, currency: str = "$") -> list[dict[str, Any]]:
+    """Signed impact sums per additive unit, as ``{"unit", "total", "text"}`` (never across units).
+
+    Examples
+    --------
+    >>> [t["text"] for t in unit_totals([{"impact": -5.0, "unit": "count"},
+    ...                                  {"impact": 300_000.0}, {"impact": 0.2, "unit": "ratio"}])]
+    ['$300k', '−5']
+    """
+    sums: dict[str, float] = {}
+    for row in rows:
+        unit = unit_of(row, currency=currency)
+        value = row.get("impact")
+        if not unit.additive or value is None or not math.isfinite(float(value)):
+            continue
+        key = str(row.get("unit") or "")
+        sums[key] = sums.get(key, 0.0) + float(value)
+    return [
+        {
+            "unit": key,
+            "total": total,
+            "text": amount(total, key or None, currency=currency, compact=True),
+        }
+        for key, total in sorted(
+            sums.items(), key=lambda kv: (kv[0] not in ("", "money:USD"), kv[0])
+        )
+    ]
 
 
 def series_label(key: dict[str, Any] | None) -> str:
@@ -287,7 +327,11 @@ def _grain(frame: pd.DataFrame) -> str:
     if len(frame) < 2:
         return "daily"
     days = pd.Timedelta(frame["period"].diff().median()).total_seconds() / 86400
-    for name, limit in (("hourly", 0.5), ("daily", 3), ("weekly", 20), ("monthly", 60)):
+    if days < 0.5:  # the step shorter than a day nearest to the spacing
+        return min(
+            SUB_DAILY, key=lambda name: abs(np.log(max(days, 1e-9) * 86400 / STEP_SECONDS[name]))
+        )
+    for name, limit in (("daily", 3), ("weekly", 10), ("fortnightly", 20), ("monthly", 60)):
         if days < limit:
             return name
     return "quarterly" if days < 200 else "yearly"
@@ -318,10 +362,15 @@ def _impact_range(incident: dict[str, Any], frame: pd.DataFrame) -> dict[str, An
 
 
 def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -> list[str]:
-    """Stored root-cause lines, else what the series did against its band."""
+    """Stored root-cause lines, else what the series did against its band (in its unit)."""
     stored = _stored(incident, "root_cause")
     if stored:
         return [str(line) for line in stored]
+    unit = unit_of(incident, currency=currency)
+
+    def fmt(v: float) -> str:
+        return format_amount(v, unit)
+
     span = frame[frame["type"] != "normal"].dropna(subset=["value", "baseline"])
     if span.empty:
         return []
@@ -335,8 +384,7 @@ def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -
     )
     when = pd.Timestamp(peak["period"]).strftime("%Y-%m-%d")
     text = (
-        f"Largest gap on {when}: {money(peak['value'], currency=currency)} against a baseline "
-        f"of {money(peak['baseline'], currency=currency)}"
+        f"Largest gap on {when}: {fmt(peak['value'])} against a baseline of {fmt(peak['baseline'])}"
     )
     if math.isfinite(pct):
         text += f" ({'+' if pct >= 0 else _MINUS}{abs(pct):.1f} %)"
@@ -345,9 +393,9 @@ def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -
         edge = peak["lower"] if peak["value"] < peak["lower"] else peak["upper"]
         if peak["value"] < peak["lower"] or peak["value"] > peak["upper"]:
             lines.append(
-                f"It left the normal band ({money(peak['lower'], currency=currency)} to "
-                f"{money(peak['upper'], currency=currency)}) by "
-                f"{money(abs(peak['value'] - edge), currency=currency)}."
+                f"It left the normal band ({fmt(peak['lower'])} to "
+                f"{fmt(peak['upper'])}) by "
+                f"{fmt(abs(peak['value'] - edge))}."
             )
         else:
             lines.append("It stayed inside the normal band; the pattern, not the level, is new.")
@@ -356,7 +404,7 @@ def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -
     )
     if len(before) >= 3:
         recent = before["value"].tail(3).mean()
-        lines.append(f"The three periods before averaged {money(recent, currency=currency)}.")
+        lines.append(f"The three periods before averaged {fmt(recent)}.")
     return lines
 
 
@@ -525,8 +573,9 @@ def incident_chart_png(
         ax.axvspan(
             start - half, end + half, color=type_color(kind), alpha=0.12, linewidth=0, zorder=0.5
         )
+        unit = unit_of(incident, currency=currency)
         ax.yaxis.set_major_formatter(
-            FuncFormatter(lambda v, _p: money(v, currency=currency, compact=True))
+            FuncFormatter(lambda v, _p: format_amount(v, unit, compact=True))
         )
     handles = legend_handles([kind], value_label=str(incident.get("metric", "value")))
     handles.append(Patch(facecolor=type_color(kind), alpha=0.25, label="incident span"))
