@@ -23,8 +23,8 @@
    (``directions``) are routed as ``info``. A run alerts only incidents
    still open or that ended within ``alerts.recent_days`` (at least one
    period of the grain) of its newest period; older ones (the first run, a
-   catch-up over months) are recorded silently as ``history``. A crash before the commit leaves nothing of this
-   metric; the re-run redoes it.
+   catch-up over months) are recorded silently as ``history``. A crash
+   before the commit leaves nothing of this metric; the re-run redoes it.
 4. deliver the pending ledger rows (from this run or earlier, failed runs).
 
 Delivery semantics
