@@ -8,6 +8,8 @@ Used by the secret-planting and channel-fault tests. Each HTTP path has a mode:
 ``echo400``   400 echoing the request body (PagerDuty's "invalid routing key" style)
 ``notfound``  404 ``no_service``
 ``hang``      waits until :meth:`HttpEndpoints.release` (or 60 s), then 200
+``hold``      waits until :meth:`HttpEndpoints.release`, then 200 ``ok`` (holds a run in
+              its delivery step)
 ``sNNN``      status NNN with body ``status NNN``
 
 Every request is kept in ``requests`` as [path, JSON body, status, monotonic arrival]
@@ -50,6 +52,10 @@ class HttpEndpoints:
                 entry: list[Any] = [route, body, None, time.monotonic()]
                 with owner._lock:
                     owner.requests.append(entry)
+                if mode == "hold":
+                    owner.hanging.set()
+                    owner._release.wait(120)
+                    mode = "ok"
                 if mode == "hang":
                     owner.hanging.set()
                     owner._release.wait(60)
@@ -106,6 +112,13 @@ class HttpEndpoints:
 
     def release(self) -> None:
         self._release.set()
+
+    def rearm(self) -> None:
+        """Hold again: forget the release and the last held request."""
+        self._release.clear()
+        self.hanging.clear()
+        with self._lock:
+            self.requests.clear()
 
     def close(self) -> None:
         self.release()

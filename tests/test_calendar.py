@@ -1,4 +1,4 @@
-"""Month-start billing days and the daily defaults of ``auto``."""
+"""Month-start billing days, closed days and the daily defaults of ``auto``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from revwatch.api import to_panel
 from revwatch.data.panel import Panel
 from revwatch.datasets import generate
 from revwatch.detect.auto import AutoDetector
-from revwatch.detect.calendar import closed_days, first_business_days, month_start_effect
+from revwatch.detect.calendar import calendar_effects, closed_days, first_business_days
 from revwatch.evaluate import evaluate
 
 WEEK = np.array([1.04, 1.06, 1.06, 1.05, 1.0, 0.8, 0.74])  # Mon..Sun
@@ -47,21 +47,24 @@ def test_first_business_days(start: str, end: str, expected: list[str]) -> None:
 def test_effect_uses_earlier_months_only() -> None:
     periods, values = billing_series()
     starts = first_business_days(periods)
-    factor = month_start_effect(values[None, :], periods)[0]
+    factor = calendar_effects(values[None, :], periods).factor[0]
     assert np.all(np.delete(factor, starts) == 1.0)
-    # learned after two earlier month starts, close to the true 25 %
-    assert np.all(factor[starts[:3]] == 1.0)
-    assert np.allclose(factor[starts[3:]], 1.25, atol=0.04)
+    # learned after two earlier month starts of the same term (the 1st on a business day,
+    # or the first business day after a weekend 1st), close to the true 25 %
+    assert np.all(factor[starts[:2]] == 1.0)
+    learned = factor[starts] != 1.0
+    assert learned.sum() >= 10 and learned[-3:].all()
+    assert np.allclose(factor[starts[learned]], 1.25, atol=0.04)
     # changing a later month start does not change an earlier factor
     later = values.copy()
     later[starts[-1]] *= 3.0
-    again = month_start_effect(later[None, :], periods)[0]
+    again = calendar_effects(later[None, :], periods).factor[0]
     np.testing.assert_array_equal(again[: starts[-1] + 1], factor[: starts[-1] + 1])
 
 
 def test_small_effect_is_ignored() -> None:
     periods, values = billing_series(bump=1.02)
-    assert np.all(month_start_effect(values[None, :], periods) == 1.0)
+    assert np.all(calendar_effects(values[None, :], periods).factor == 1.0)
 
 
 def test_auto_does_not_flag_billing_days_but_flags_a_missed_one() -> None:
@@ -71,7 +74,7 @@ def test_auto_does_not_flag_billing_days_but_flags_a_missed_one() -> None:
     values[missed] /= 1.25 * 1.3  # billing failed and the day is 30 % below normal too
     panel = as_panel(periods, values)
     auto = AutoDetector().detect(panel)
-    plain = AutoDetector(month_start=False).detect(panel)
+    plain = AutoDetector(calendar=False).detect(panel)
     later_starts = starts[4:]
     assert auto.flag[0, missed]
     assert auto.z[0, missed] < 0

@@ -56,6 +56,7 @@ retries = 2
 backoff_seconds = 0.05
 timeout_seconds = {timeout}
 channel_budget_seconds = {budget}
+recent_days = 400  # the scenario catches up six months and must still alert
 dashboard_url = "https://revwatch.example"
 
 [alerts.slack]
@@ -138,8 +139,9 @@ def test_a_dead_and_a_hanging_channel_never_delay_the_others(
     assert len(smtp.messages) == len(mail_rows)
     # ... and did not wait for the hanging webhook (4 s per attempt) nor the 500s
     first = min(http.times("/pd") + http.times("/hook") + http.times("/slack"))
-    assert max(http.times("/pd")) - first < 3.0
-    assert max(smtp.times) - first < 3.0
+    # (waiting for one hanging attempt alone would take its whole 4 s timeout)
+    assert max(http.times("/pd")) - first < 4.0
+    assert max(smtp.times) - first < 4.0
     # the dead channels were tried within their budget, then left queued
     assert http.count("/slack") == 3  # one alert: 1 + 2 retries, then the channel stops
     assert 1 <= http.count("/hook") <= 2  # a 4 s timeout inside a 6 s budget

@@ -27,7 +27,7 @@ def test_example_validates() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "needle"),
     [
-        ('grain = "monthly"', 'grain = "fortnightly"', "metrics[0].grain", "fortnightly"),
+        ('grain = "monthly"', 'grain = "semimonthly"', "metrics[0].grain", "semimonthly"),
         ("critical_confidence = 0.9", 'critical_confidence = "x"', "critical_confidence", '"x"'),
         ("retries = 4", "retries = 99", "alerts.retries", "retries = 99"),
         ('kind = "file" ', 'kynd = "file" ', "sources[0].kynd", "kynd"),

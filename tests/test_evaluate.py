@@ -601,3 +601,41 @@ def test_cli_compare_takes_generator_options() -> None:
     wrong = runner.invoke(app, ["compare", "smartphone-sales", "--seeds", "1", "--yearly-cycle"])
     assert wrong.exit_code == 2
     assert "no option yearly_cycle (--yearly-cycle)" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    ("types", "expected"),
+    [
+        # events: a spike at 2 and a drop at 6..7; flags at 2 and 7
+        ({2: "spike", 7: "drop"}, 1.0),
+        ({2: "level_shift", 7: "drop"}, 0.5),
+        ({2: "drop", 7: "spike"}, 0.0),
+    ],
+)
+def test_types_right_reads_the_first_flag_in_each_window(
+    types: dict[int, str], expected: float
+) -> None:
+    panel = _daily_panel(1, 10)
+    days = panel.matrix().periods
+    labels = pd.DataFrame(
+        {"id": "s0000", "period": days[[2, 6, 7]], "type": ["spike", "drop", "drop"]}
+    )
+    grid = align_labels(panel, labels)
+    flags = np.zeros((1, 10), dtype=bool)
+    flag_type = np.full((1, 10), "normal", dtype=object)
+    for col, name in types.items():
+        flags[0, col] = True
+        flag_type[0, col] = name
+    m = flag_metrics(flags, grid, days, "daily", flag_type=flag_type)
+    assert m["n_detected"] == 2
+    assert m["types_right"] == expected
+    assert math.isnan(flag_metrics(flags, grid, days, "daily")["types_right"])
+
+
+def test_types_right_in_evaluate() -> None:
+    table = evaluate(generate("saas-mrr", seed=1), methods="auto,rolling-zscore")
+    right = table.set_index("method")["types_right"]
+    assert 0.0 <= right["auto"] <= 1.0
+    # rolling-zscore only says up or down (spike/drop), never level_shift or trend_change,
+    # so it cannot type saas-mrr's churn and erosion right
+    assert right["rolling-zscore"] < right["auto"]

@@ -169,8 +169,8 @@ FREQ_CASES = [
     pytest.param(
         "hourly",
         ["2024-07-01 10:15", "2024-07-01 11:15", "2024-07-01 12:15"],
-        ["2024-07-01 10:00", "2024-07-01 11:00", "2024-07-01 12:00"],
-        id="hourly-floors-to-hour",
+        ["2024-07-01 10:15", "2024-07-01 11:15", "2024-07-01 12:15"],
+        id="hourly-keeps-its-phase",
     ),
     pytest.param(
         "daily",
@@ -455,10 +455,10 @@ ERROR_CASES = [
     ),
     pytest.param(
         "irregular.csv",
-        "month,revenue\n2024-01-01,1\n2024-01-15,1\n2024-01-29,1\n",
+        "month,revenue\n2024-01-01,1\n2024-01-04,1\n2024-01-15,1\n2024-01-29,1\n",
         {},
         InputError,
-        ["irregular.csv", "--freq", "14 days"],
+        ["irregular.csv", "--freq", "11 days", "--aggregate"],
         id="irregular-spacing",
     ),
     pytest.param(
@@ -496,17 +496,17 @@ ERROR_CASES = [
     pytest.param(
         "options.csv",
         "month,revenue\n2024-01,1\n2024-02,1\n",
-        {"aggregate": "mean"},
+        {"aggregate": "median"},
         ParameterError,
-        ["'mean'", "sum"],
+        ["'median'", "sum", "mean", "last"],
         id="unknown-aggregate",
     ),
     pytest.param(
         "options.csv",
         "month,revenue\n2024-01,1\n2024-02,1\n",
-        {"freq": "fortnightly"},
+        {"freq": "every other tuesday"},
         ParameterError,
-        ["'fortnightly'", "monthly"],
+        ["'every other tuesday'", "monthly", "5min", "fortnightly"],
         id="unknown-freq",
     ),
     pytest.param(

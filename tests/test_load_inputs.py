@@ -524,7 +524,8 @@ def test_ids_are_nfc_normalised_and_trimmed(tmp_path: Path, fmt: str) -> None:
     assert set(panel.frame["account"]) == {"beta", nfc}
     assert panel.frame.loc[panel.frame["account"] == nfc, "value"].tolist() == [20.0] * 4
     note = next(note for note in panel.notes if note.startswith("normalised"))
-    assert repr(nfd) in note and repr(" beta ") in note and "2 id(s)" in note
+    assert ascii(nfd) in note and repr(" beta ") in note and "2 id(s)" in note
+    assert "'Mu\\u0308ller' -> 'Müller'" in note
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -633,6 +634,15 @@ def test_cli_csv_and_json_and_table_with_hostile_ids(tmp_path: Path) -> None:
     assert table.exit_code == 0
     assert "\x1b" not in table.stderr and "\x07" not in table.stderr
     assert "evil\\x1b[2J" in table.stderr
+    for args in (["--format", "csv"], []):
+        found = runner.invoke(app, ["detect", str(path), "--incidents", *args])
+        assert found.exit_code == 0, found.output
+        assert "\x1b" not in found.stderr  # the table and notes; CSV data keeps the id
+    incidents = runner.invoke(app, ["detect", str(path), "--incidents", "--format", "csv"])
+    cells = pd.read_csv(pd.io.common.StringIO(incidents.stdout), dtype=str).stack().tolist()
+    text_cells = [str(c) for c in cells if pd.isna(pd.to_numeric(c, errors="coerce"))]
+    assert any("=cmd" in cell for cell in text_cells)
+    assert not [cell for cell in text_cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 # --------------------------------------------------------------------------
@@ -740,3 +750,124 @@ def test_generated_data_detects_as_is(tmp_path: Path, name: str, suffix: str) ->
     if name == "smartphone-sales":
         result = runner.invoke(app, ["detect", str(data), "--format", "json"])
         assert result.exit_code == 0, result.output
+
+
+def test_error_messages_show_control_characters_escaped(tmp_path: Path) -> None:
+    line = one_line_error(["detect", str(tmp_path / "evil\x1b[2J\x07.csv")])
+    assert "\x1b" not in line and "\x07" not in line
+    assert "evil\\x1b[2J\\x07.csv: file does not exist" in line
+
+
+EVENTS_SQL_CONFIG = """
+[store]
+url = "sqlite:///{store}"
+
+[[sources]]
+name = "payments"
+kind = "events"
+url_env = "REVWATCH_TEST_EVENTS_URL"
+query = "{query}"
+grain = "daily"
+
+[[metrics]]
+name = "revenue"
+source = "payments"
+value = "revenue"
+keys = []
+grain = "daily"
+
+[routing]
+critical = []
+warning = []
+"""
+
+
+@pytest.mark.parametrize(
+    "query", ["select * from events", "vacuum into 'copy.db'", "attach database 'x.db' as x"]
+)
+def test_monitor_event_queries_are_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from revwatch.config import load_config
+    from revwatch.monitor import _read_events
+
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "events.db"
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("create table events (timestamp text, amount real, status text)")
+        connection.execute("insert into events values ('2025-01-01 10:00:00', 5.0, 'succeeded')")
+    monkeypatch.setenv("REVWATCH_TEST_EVENTS_URL", f"sqlite:///{database}")
+    config_path = tmp_path / "revwatch.toml"
+    config_path.write_text(EVENTS_SQL_CONFIG.format(store=tmp_path / "rw.db", query=query))
+    source = load_config(config_path).source("payments")
+    listing = files_in(tmp_path)
+    if query.startswith("select"):
+        assert _read_events(source)["amount"].tolist() == [5.0]
+    else:
+        with pytest.raises(InputError, match=r"source 'payments': .*only a single read-only query"):
+            _read_events(source)
+    assert files_in(tmp_path) == listing
+
+
+def test_excel_number_cells_are_numbers_even_beside_text(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    path = tmp_path / "mixed.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["month", "revenue", "rate"])
+    for month, revenue, rate in zip(
+        MONTHS, [32.477, "n/a", 1.2, 12345], ["0,5", "1,25", "2,5", "3,75"], strict=True
+    ):
+        sheet.append([month, revenue, rate])
+    workbook.save(path)
+    panel = load(path, value="revenue", metrics=["rate"])
+    np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, np.nan, 1.2, 12345.0])
+    assert panel.frame["rate"].tolist() == [0.5, 1.25, 2.5, 3.75]
+
+
+def test_python_numbers_in_an_object_column_are_numbers() -> None:
+    from revwatch.data import from_frame
+
+    frame = pd.DataFrame(
+        {
+            "month": MONTHS,
+            "revenue": pd.Series([32.477, 1.2, None, 12.345], dtype=object),
+            "rate": ["0,5", "1,25", "2,5", "3,75"],
+        }
+    )
+    panel = from_frame(frame, value="revenue", metrics=["rate"])
+    np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, 1.2, np.nan, 12.345])
+    mixed = frame.assign(revenue=pd.Series([32.477, "1,2", "", 12.345], dtype=object))
+    panel = from_frame(mixed, value="revenue", metrics=["rate"])
+    np.testing.assert_array_equal(panel.frame["value"].to_numpy(), [32.477, 1.2, np.nan, 12.345])
+
+
+def test_incident_csv_neutralises_text_cells(tmp_path: Path) -> None:
+    rows = []
+    for k, account in enumerate(["calm", "jumpy"]):
+        for m in range(24):
+            value = 5000.0 if (m == 20 and k == 1) else 1000.0 + 5 * (m % 3) + k
+            rows.append([account, f"{2023 + m // 12}-{m % 12 + 1:02d}-01", value])
+    path = tmp_path / "sales.csv"
+    pd.DataFrame(rows, columns=["account", "month", "=SUM(A1)"]).to_csv(path, index=False)
+
+    def metric_cells(*extra: str) -> list[str]:
+        result = runner.invoke(app, ["detect", str(path), "--incidents", "--format", "csv", *extra])
+        assert result.exit_code == 0, result.output
+        frame = pd.read_csv(pd.io.common.StringIO(result.stdout), dtype=str)
+        return frame["metric"].tolist()
+
+    assert set(metric_cells()) == {"'=SUM(A1)"}
+    assert set(metric_cells("--raw-text")) == {"=SUM(A1)"}
+
+
+def test_evaluate_output_onto_its_labels_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "mrr.csv"
+    assert runner.invoke(app, ["generate", "saas-mrr", "--output", str(data)]).exit_code == 0
+    labels = tmp_path / "mrr_labels.csv"
+    before = labels.read_bytes()
+    args = ["evaluate", str(data), "--labels", str(labels), "--format", "csv"]
+    assert "is the input file" in one_line_error([*args, "--output", str(labels)])
+    assert labels.read_bytes() == before

@@ -202,7 +202,8 @@ def test_open_event_band_is_around_the_frozen_baseline() -> None:
         ({"seasonal_cycles": 0}, "seasonal_cycles"),
         ({"peer_strength": -1.0}, "peer_strength"),
         ({"peer_strength": "abc"}, "peer_strength"),
-        ({"month_start": "maybe"}, "month_start"),
+        ({"calendar": "maybe"}, "calendar"),
+        ({"country": 3}, "country"),
         ({"peers": 1}, "peers"),
     ],
 )

@@ -73,6 +73,8 @@ def to_panel(
     decimal: str | None = None,
     encoding: str | None = None,
     skip_rows: int = 0,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """Turn a path, URL, pandas or polars frame, or a :class:`Panel` into a Panel.
 
@@ -97,6 +99,8 @@ def to_panel(
             decimal=decimal,
             encoding=encoding,
             skip_rows=skip_rows,
+            tz=tz,
+            date_format=date_format,
         )
     return from_frame(
         data,
@@ -107,6 +111,8 @@ def to_panel(
         freq=freq,
         metrics=extra,
         decimal=decimal,
+        tz=tz,
+        date_format=date_format,
     )
 
 
@@ -124,6 +130,8 @@ def analyze(
     decimal: str | None = None,
     encoding: str | None = None,
     skip_rows: int = 0,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> Detection:
     """Load ``data``, run ``method`` over every series and keep everything.
@@ -150,6 +158,8 @@ def analyze(
         decimal=decimal,
         encoding=encoding,
         skip_rows=skip_rows,
+        tz=tz,
+        date_format=date_format,
     )
     if preloading is not None:
         preloading.join()
@@ -174,6 +184,8 @@ def detect(
     decimal: str | None = None,
     encoding: str | None = None,
     skip_rows: int = 0,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Find the series-periods that behave differently from their own normal.
@@ -194,8 +206,8 @@ def detect(
     details : bool, default False
         Add ``provisional``, ``confirmed_period``, ``method`` and ``basis``
         columns.
-    sql, aggregate, freq, sheet, decimal, encoding, skip_rows
-        Passed to the loader.
+    sql, aggregate, freq, sheet, decimal, encoding, skip_rows, tz, date_format
+        Passed to the loader (:func:`revwatch.load`).
     **params
         Parameters of the method (e.g. ``threshold=4.0``).
 
@@ -231,6 +243,8 @@ def detect(
         decimal=decimal,
         encoding=encoding,
         skip_rows=skip_rows,
+        tz=tz,
+        date_format=date_format,
         **params,
     )
     return result.results(all_rows=all_rows, details=details)

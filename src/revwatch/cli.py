@@ -60,7 +60,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RevwatchError as exc:
-        typer.echo(f"revwatch: error: {redact(exc)}", err=True)
+        typer.echo(f"revwatch: error: {printable(redact(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -173,6 +173,13 @@ def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
         _stderr().print(f"wrote chart to {chart}")
 
 
+def _with_country(params: dict[str, Any], method: str, country: str | None) -> dict[str, Any]:
+    """``auto``'s parameters with ``--country`` (its public holidays are calendar terms)."""
+    if country and method == "auto" and "country" not in params:
+        return {**params, "country": country}
+    return params
+
+
 @app.command("detect")
 def detect_command(
     source: Annotated[
@@ -188,11 +195,20 @@ def detect_command(
     ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name.")] = None,
     aggregate: Annotated[
-        str | None, typer.Option("--aggregate", help="'sum' adds up duplicate series-period rows.")
+        str | None,
+        typer.Option(
+            "--aggregate",
+            help="Rows sharing a series and period: sum adds them up, mean averages, last keeps "
+            "the latest.",
+        ),
     ] = None,
     freq: Annotated[
         str | None,
-        typer.Option("--freq", help="hourly, daily, weekly, monthly, quarterly or yearly."),
+        typer.Option(
+            "--freq",
+            help="1min, 5min, 10min, 15min, 30min, hourly, daily, weekly, fortnightly, monthly, "
+            "quarterly or yearly (default: inferred).",
+        ),
     ] = None,
     method: Annotated[
         str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")
@@ -235,7 +251,10 @@ def detect_command(
         typer.Option("--dimensions", help="Id column a total breaks down by (repeatable)."),
     ] = None,
     country: Annotated[
-        str | None, typer.Option("--country", help="Country code for holiday annotations.")
+        str | None,
+        typer.Option(
+            "--country", help="Country code: public holidays are learned (auto) and annotated."
+        ),
     ] = None,
     events: Annotated[
         Path | None, typer.Option("--events", help="Events CSV: date or start,end,label,kind.")
@@ -255,6 +274,18 @@ def detect_command(
     raw_text: Annotated[
         bool, typer.Option("--raw-text", help="CSV: no ' before text cells like =, +, -, @.")
     ] = False,
+    # time options of the loader (see README, "Loading data")
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="Time zone (e.g. Europe/Berlin) of naive stamps and of the reporting day.",
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option("--date-format", help="Spelling of the dates, e.g. %d/%m/%Y or ISO8601."),
+    ] = None,
 ) -> None:
     """Score every series against its own past and list the anomalies, most severe first."""
     _setup_logging(verbose)
@@ -270,7 +301,8 @@ def detect_command(
                 source, id=id_columns or None, time=time, value=value, sql=sql, sheet=sheet,
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
                 dimensions=dimensions or None, country=country, events=events, unit=unit,
-                decimal=decimal, encoding=encoding, skip_rows=skip_rows, **_parse_params(param),
+                decimal=decimal, encoding=encoding, skip_rows=skip_rows,
+                tz=tz, date_format=date_format, **_parse_params(param),
             )  # fmt: skip
             emit_incidents(
                 found, fmt=fmt, output=output, limit=limit, quiet=quiet, safe_text=not raw_text
@@ -293,7 +325,9 @@ def detect_command(
             decimal=decimal,
             encoding=encoding,
             skip_rows=skip_rows,
-            **_parse_params(param),
+            tz=tz,
+            date_format=date_format,
+            **_with_country(_parse_params(param), method, country),
         )
         if not quiet:
             for note in detection.panel.notes:

@@ -22,6 +22,7 @@ from revwatch.cli import _setup_logging, _stderr, _user_errors, app
 from revwatch.datasets import DATASETS
 from revwatch.errors import ParameterError
 from revwatch.report import write_results
+from revwatch.report.formats import check_output_path
 
 if TYPE_CHECKING:
     from revwatch.evaluate import Comparison
@@ -135,6 +136,7 @@ def evaluate_command(
         from revwatch.evaluate_labelled import is_labelled_set
 
         _check_format(fmt, output)
+        check_output_path(output, [source, labels])
         if is_labelled_set(source):
             if labels is not None or tolerance or match_direction:
                 raise ParameterError(

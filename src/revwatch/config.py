@@ -196,7 +196,23 @@ class MetricConfig(_Model):
     source: str
     value: str
     keys: list[str] = Field(default_factory=list)
-    grain: Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly"] | None = None
+    grain: (
+        Literal[
+            "1min",
+            "5min",
+            "10min",
+            "15min",
+            "30min",
+            "hourly",
+            "daily",
+            "weekly",
+            "fortnightly",
+            "monthly",
+            "quarterly",
+            "yearly",
+        ]
+        | None
+    ) = None
     method: str = "auto"
     params: dict[str, Any] = Field(default_factory=dict)
     tiers: TierConfig = Field(default_factory=TierConfig)

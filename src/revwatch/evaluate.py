@@ -43,6 +43,12 @@ Latency
 Recall by type (``recall_<type>``)
     Event-wise recall of the events of each ``type``.
 
+Types right (``types_right``)
+    Among detected events, the share whose first flag inside the window
+    carries the event's labelled ``type`` (the type the method reports on
+    that row, as ``revwatch detect`` shows it). NaN without detected events
+    or without the flags' types.
+
 No point-adjustment is applied anywhere: a flag only ever credits the cell
 or the event it falls in. A method that flags nothing has precision 0 (as in
 the seeds' ``calculate_metrics``). Cells a method cannot score (warm-up
@@ -68,8 +74,10 @@ import numpy as np
 import pandas as pd
 
 from revwatch.api import Detection, analyze, to_panel
+from revwatch.classify import _typed
 from revwatch.data.panel import FREQUENCIES, Panel, period_ordinals
 from revwatch.datasets import Dataset, generate
+from revwatch.detect.base import TYPE_NAMES
 from revwatch.detect.registry import METHODS, get_detector, method_names
 from revwatch.errors import InputError, MissingColumnError, ParameterError, RevwatchError
 from revwatch.incidents import active_cells
@@ -143,6 +151,7 @@ METRICS: tuple[str, ...] = (
     "n_detected",
     "labelled_points",
     "labelled_scored",
+    "types_right",
 )
 
 _TIME_FALLBACKS = ("period",)
@@ -374,6 +383,7 @@ def flag_metrics(
     tolerance: int = 0,
     anomalous: np.ndarray | None = None,
     flag_sign: np.ndarray | None = None,
+    flag_type: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Point-wise and event-wise metrics of a flag matrix against aligned labels.
 
@@ -413,6 +423,9 @@ def flag_metrics(
         a flag that points its way or has no direction: event recall, latency
         and recall by type then say whether the method saw *that* anomaly,
         not just something in its window. False alarms are unchanged.
+    flag_type : ndarray of str, optional
+        The type name each flagged cell is reported with; sets
+        ``types_right`` (NaN when not given).
 
     Returns
     -------
@@ -482,6 +495,10 @@ def flag_metrics(
         first_all[pick] = next_flag[s[pick], a[pick]]
     detected = hits > 0
     first = first_all[detected]
+    types_right = float("nan")
+    if flag_type is not None and detected.any():
+        reported = np.asarray(flag_type)[s[detected], first]
+        types_right = float(np.mean(reported == events["type"].to_numpy()[detected]))
     lat_periods = (first - a[detected]).astype(np.float64)
     period_values = periods.to_numpy()
     lat_days = (period_values[first] - period_values[a[detected]]) / np.timedelta64(1, "D")
@@ -520,6 +537,7 @@ def flag_metrics(
         "n_detected": float(n_detected),
         "labelled_points": float(labelled.sum()),
         "labelled_scored": _ratio(int((labelled & scored).sum()), int(labelled.sum()), np.nan),
+        "types_right": types_right,
     }
     by_type = pd.Series(detected, index=events["type"].to_numpy()).groupby(level=0).mean()
     for name, value in by_type.items():
@@ -578,6 +596,7 @@ def _method_row(
         tolerance=tolerance,
         anomalous=active_cells(scores),
         flag_sign=scores.z if match_direction else None,
+        flag_type=np.asarray(TYPE_NAMES, dtype=object)[_typed(scores)[0]],
     )
     name = method or detection.method
     return {

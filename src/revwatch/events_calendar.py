@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from revwatch.data.panel import STEP_SECONDS
 from revwatch.errors import InputError, MissingColumnError, MissingDependencyError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -255,9 +256,7 @@ def annotate_windows(
 def _span(freq: str) -> pd.Timedelta | pd.DateOffset:
     """Length of one period, so a window's last period is covered to its end."""
     spans: dict[str, pd.Timedelta | pd.DateOffset] = {
-        "hourly": pd.Timedelta(hours=1),
-        "daily": pd.Timedelta(days=1),
-        "weekly": pd.Timedelta(days=7),
+        **{freq: pd.Timedelta(seconds=seconds) for freq, seconds in STEP_SECONDS.items()},
         "monthly": pd.DateOffset(months=1),
         "quarterly": pd.DateOffset(months=3),
         "yearly": pd.DateOffset(years=1),

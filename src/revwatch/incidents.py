@@ -1334,6 +1334,8 @@ def analyze_incidents(
     decimal: str | None = None,
     encoding: str | None = None,
     skip_rows: int = 0,
+    tz: str | None = None,
+    date_format: str | None = None,
     **params: Any,
 ) -> Incidents:
     """Load ``data`` with its metric columns, detect, and build incidents.
@@ -1345,7 +1347,10 @@ def analyze_incidents(
     panel = to_panel(
         data, id=id, time=time, value=value, sql=sql, aggregate=aggregate, freq=freq,
         sheet=sheet, metrics=metrics, decimal=decimal, encoding=encoding, skip_rows=skip_rows,
+        tz=tz, date_format=date_format,
     )  # fmt: skip
+    if country and method == "auto" and "country" not in params:
+        params = {**params, "country": country}  # holidays are calendar terms of the model too
     detection = analyze(panel, method=method, **params)
     return build_incidents(
         detection,

@@ -72,6 +72,7 @@ from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchErro
 from revwatch.events import aggregate_events
 from revwatch.incidents import TIERS, Incident, IncidentSettings, build_incidents
 from revwatch.redact import redact
+from revwatch.runlock import RunLock
 from revwatch.store import Store, series_key_text, utcnow
 
 logger = logging.getLogger(__name__)
@@ -92,9 +93,15 @@ __all__ = [
 
 #: Approximate length of one period of each grain, in days.
 GRAIN_DAYS: dict[str, float] = {
+    "1min": 1 / 1440,
+    "5min": 5 / 1440,
+    "10min": 10 / 1440,
+    "15min": 15 / 1440,
+    "30min": 30 / 1440,
     "hourly": 1 / 24,
     "daily": 1.0,
     "weekly": 7.0,
+    "fortnightly": 14.0,
     "monthly": 31.0,
     "quarterly": 92.0,
     "yearly": 366.0,
@@ -176,22 +183,18 @@ def _read_events(source: SourceConfig) -> pd.DataFrame:
             else:
                 frames.append(pd.read_csv(path))
         return pd.concat(frames, ignore_index=True)
-    import sqlalchemy as sa
+    from revwatch.data.sql import read_sql_url
 
     url = source.database_url()
     if url is None or source.query is None:
         raise InputError(
             f"source {source.name!r}: events need a path, or a url (or url_env) and a query"
         )
-    try:
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            return pd.read_sql_query(sa.text(source.query), conn)
-    except Exception as exc:
-        raise InputError(
-            f"source {source.name!r}: query failed ({str(exc).splitlines()[0]}); "
-            "check the URL and query"
-        ) from None
+    try:  # the same read-only, one-statement rules as every SQL source
+        frame, _name = read_sql_url(url, source.query)
+    except RevwatchError as exc:
+        raise InputError(f"source {source.name!r}: {exc}") from None
+    return frame
 
 
 def load_metric(config: Config, metric: MetricConfig) -> Panel:
@@ -737,8 +740,20 @@ def run(
     RunFailedError
         After the run is recorded, when a metric or delivery failed; what
         succeeded stays stored and pending deliveries are retried next run.
+    RunLockedError
+        Another run over the same store is in progress (nothing was done).
     """
     store = store or open_store(config)
+    with RunLock(store):  # a second overlapping run stops here (exit 2), sending nothing
+        return _locked_run(config, store, channels, sleep)
+
+
+def _locked_run(
+    config: Config,
+    store: Store,
+    channels: dict[str, Any] | None,
+    sleep: Callable[[float], None],
+) -> RunReport:
     report = RunReport(run_id=store.start_run(config.path))
     try:
         for metric in config.metrics:

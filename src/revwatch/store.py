@@ -346,6 +346,28 @@ class Store:
         return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
     @property
+    def where(self) -> str:
+        """The store's file (SQLite) or its URL without password, for messages."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            return url.database or ":memory:"
+        return url.render_as_string(hide_password=True)
+
+    def _unreadable(self, exc: Exception) -> StoreError:
+        reason = redact(str(getattr(exc, "orig", exc)).splitlines()[0])
+        if "unable to open" in reason:
+            return StoreError(
+                f"cannot open the store {self.where} ({reason}); check that its folder exists "
+                "and can be read"
+            )
+        if self.engine.dialect.name == "sqlite":
+            return StoreError(
+                f"{self.where} is not a readable SQLite store ({reason}); if it is corrupt, "
+                "restore it from a backup, else point [store] url at the right file"
+            )
+        return StoreError(f"cannot open the store {self.where}: {reason}")
+
+    @property
     def version(self) -> int:
         """The applied schema version (0: empty store)."""
         try:
@@ -353,12 +375,33 @@ class Store:
                 if not sa.inspect(conn).has_table("schema_version"):
                     return 0
                 value = conn.execute(sa.select(sa.func.max(version_t.c.version))).scalar()
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the store: {str(exc).splitlines()[0]}") from None
+        except sa.exc.DatabaseError as exc:
+            raise self._unreadable(exc) from None
         return int(value or 0)
 
+    def _foreign_tables(self) -> list[str]:
+        """Tables of a SQLite file that revwatch did not make (it is someone else's database)."""
+        if self.engine.dialect.name != "sqlite":
+            return []  # PostgreSQL: keep revwatch in its own `[store] schema`
+        try:
+            with self.engine.connect() as conn:
+                names = sa.inspect(conn).get_table_names()
+        except sa.exc.DatabaseError as exc:
+            raise self._unreadable(exc) from None
+        from revwatch.runlock import LOCK_TABLE
+
+        return sorted(n for n in names if n not in METADATA.tables and n != LOCK_TABLE)
+
     def migrate(self, target: int | None = None) -> int:
-        """Apply the pending migrations in order; return the new version."""
+        """Apply the pending migrations in order; return the new version.
+
+        Raises
+        ------
+        StoreError
+            The file is not a revwatch store (other tables, or not SQLite at
+            all), is read-only and needs a migration, or is newer than this
+            revwatch.
+        """
         target = LATEST_VERSION if target is None else target
         current = self.version
         if current > LATEST_VERSION:
@@ -366,8 +409,16 @@ class Store:
                 f"the store's schema is v{current}, newer than this revwatch (v{LATEST_VERSION}); "
                 "upgrade revwatch"
             )
+        if current == 0 and target > 0:
+            foreign = self._foreign_tables()
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+                raise StoreError(
+                    f"{self.where} is not a revwatch store (it holds other tables: {shown}); "
+                    "point [store] url at a new or empty file"
+                )
         for step in range(current + 1, target + 1):
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 MIGRATIONS[step](conn)
                 conn.execute(sa.delete(version_t))
                 conn.execute(sa.insert(version_t).values(version=step))
@@ -376,9 +427,30 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: everything inside commits together or not at all."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One transaction: everything inside commits together or not at all.
+
+        A store that cannot be written (a read-only or immutable file or
+        folder) raises a one-line :class:`StoreError` naming it.
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            text = str(getattr(exc, "orig", exc)).lower()
+            if "readonly" in text or "read-only" in text or "unable to open" in text:
+                raise StoreError(
+                    f"{self.where} is read-only ({text.splitlines()[0]}); this command writes: "
+                    "give it write access (file and folder), or run a reading command"
+                ) from None
+            if "database is locked" in text:
+                raise StoreError(
+                    f"{self.where} stayed locked by another process; try again in a moment"
+                ) from None
+            raise
+        except sa.exc.DatabaseError as exc:
+            if isinstance(exc, sa.exc.IntegrityError):
+                raise
+            raise self._unreadable(exc) from None
 
     def _insert_ignore(self, table: sa.Table) -> Any:
         if self.engine.dialect.name == "postgresql":

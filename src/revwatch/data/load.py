@@ -10,10 +10,14 @@ validation path as :func:`from_frame`. That path
   ``"€1.234,56"``, ``"1 234,56"``), accounting negatives (``"(1,234.00)"``),
   decimal commas, blank cells (kept as NaN) and the usual date spellings
   (``2024-07-01``, ``2024-07``, ``Jul 2024``, ``07/2024``, ``2024Q3``);
-* infers the frequency from the median spacing of the distinct periods and
-  normalises each period to the start of its month, quarter, year, day or
-  hour (weekly periods keep their weekday);
-* refuses duplicate (series, period) rows unless ``aggregate="sum"``.
+* infers the step from the gaps within each series (any fixed step from a
+  minute to a year, :mod:`revwatch.data.steps`), refuses series of
+  different steps, keeps the phase of steps shorter than a day and
+  normalises other periods to the start of their day, month, quarter or year
+  (weekly periods keep their weekday);
+* reads day/month order and UTC offsets one way for the whole column
+  (``date_format=``, ``tz=``);
+* refuses duplicate (series, period) rows unless ``aggregate`` is given.
 
 A period the source does not contain stays missing: no row is ever added and
 nothing is filled with zero. Every problem with the input is raised as a
@@ -31,7 +35,7 @@ import difflib
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,14 +48,23 @@ from revwatch.data.panel import (
     DISTINCT_FIRST,
     FREQUENCIES,
     PERIOD,
+    STEP_SECONDS,
+    SUB_DAILY,
     VALUE,
     KeyOrder,
     Panel,
     _owned,
     key_order,
-    period_ordinals,
 )
 from revwatch.data.sql import read_duckdb, read_sql_url, read_sqlite
+from revwatch.data.steps import (
+    AGGREGATE_FIX,
+    SeriesOrder,
+    align_sub_daily,
+    canonical_freq,
+    infer_steps,
+    series_order,
+)
 from revwatch.errors import (
     DuplicateRowsError,
     InputError,
@@ -64,8 +77,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AGGREGATES", "from_frame", "load"]
 
-#: Accepted values of ``aggregate``.
-AGGREGATES: tuple[str, ...] = ("sum",)
+#: Accepted values of ``aggregate``: add up (amounts), average (prices, rates) or keep
+#: the latest row (balances, levels) of several rows of one series and period.
+AGGREGATES: tuple[str, ...] = ("sum", "mean", "last")
 
 TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
@@ -83,16 +97,6 @@ SMALL_COLUMN = 20_000
 
 #: Cell texts that mean "no value" in a numeric column.
 NULL_TOKENS = frozenset({"NA", "N/A", "#N/A", "NAN", "NULL", "NONE", "NIL", "#VALUE!", "#REF!"})
-
-#: Median spacing of distinct periods, in days, accepted for each frequency.
-SPACING_DAYS: dict[str, tuple[float, float]] = {
-    "hourly": (0.9 / 24, 1.1 / 24),
-    "daily": (0.9, 1.1),
-    "weekly": (6.5, 7.5),
-    "monthly": (27.5, 31.5),
-    "quarterly": (88.0, 93.0),
-    "yearly": (360.0, 367.0),
-}
 
 #: Date spellings tried, in order, on the distinct texts of a time column.
 DATE_FORMATS: tuple[str, ...] = (
@@ -186,6 +190,8 @@ def load(
     decimal: str | None = None,
     encoding: str | None = None,
     skip_rows: int = 0,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """Read a file, database query or database URL into a validated panel.
 
@@ -214,8 +220,9 @@ def load(
     sheet : str or int, optional
         Excel sheet name (or 0-based position); the first sheet by default.
     freq : str, optional
-        Force a frequency (a key of :data:`~revwatch.data.panel.FREQUENCIES`)
-        instead of inferring it.
+        Force a frequency (a key of :data:`~revwatch.data.panel.FREQUENCIES`,
+        e.g. ``"5min"``, ``"hourly"``, ``"fortnightly"``, ``"monthly"``)
+        instead of inferring it; rows finer than it then need ``aggregate``.
     metrics : list of str, optional
         Extra numeric columns to keep, parsed like the value column.
     decimal : {None, ".", ","}
@@ -233,6 +240,14 @@ def load(
         Lines (CSV) or rows (Excel) above the header to skip, such as a
         title or notes. A CSV preamble whose lines have fewer fields than the
         table is found and skipped on its own, with a note.
+    tz : str, optional
+        An IANA time zone (``"Europe/Berlin"``). Naive stamps are in this
+        zone; stamps with UTC offsets are converted to it; daily and coarser
+        periods (and roll-ups to them) are its dates. Steps shorter than a
+        day are UTC either way, so no hour is doubled or lost.
+    date_format : str, optional
+        The spelling of the dates (``"%d/%m/%Y"``, ``"ISO8601"``), for a
+        column whose day/month order cannot be told from its values.
 
     Returns
     -------
@@ -264,7 +279,8 @@ def load(
     >>> panel.notes[0]
     'inferred --time month, --value revenue, --id account'
     """
-    _check_options(aggregate, freq)
+    freq = _check_options(aggregate, freq)
+    zone = _check_zone(tz)
     _check_input_options(decimal, encoding, skip_rows)
     table = _read_source(source, sql=sql, sheet=sheet, encoding=encoding, skip_rows=skip_rows)
     table.decimal = decimal
@@ -276,6 +292,8 @@ def load(
         metric_names=metrics,
         aggregate=aggregate,
         freq=freq,
+        tz=zone,
+        date_format=date_format,
     )
 
 
@@ -290,6 +308,8 @@ def from_frame(
     source: str = "<frame>",
     metrics: Sequence[str] | None = None,
     decimal: str | None = None,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """Validate an in-memory pandas or polars DataFrame into a panel.
 
@@ -301,7 +321,7 @@ def from_frame(
     ----------
     frame : pandas.DataFrame or polars.DataFrame
         The long table.
-    id, time, value, aggregate, freq, metrics, decimal
+    id, time, value, aggregate, freq, metrics, decimal, tz, date_format
         As for :func:`load`.
     source : str
         How to name the frame in messages and in :attr:`Panel.source`.
@@ -320,7 +340,8 @@ def from_frame(
     >>> panel.frame["value"].isna().tolist()
     [False, True, False]
     """
-    _check_options(aggregate, freq)
+    freq = _check_options(aggregate, freq)
+    zone = _check_zone(tz)
     if isinstance(frame, pd.DataFrame):
         # Copy-on-write (pandas >= 3) makes a shallow copy independent of the caller's frame.
         table = _Table(
@@ -350,6 +371,8 @@ def from_frame(
         metric_names=metrics,
         aggregate=aggregate,
         freq=freq,
+        tz=zone,
+        date_format=date_format,
     )
 
 
@@ -428,18 +451,33 @@ def _check_input_options(decimal: str | None, encoding: str | None, skip_rows: i
         )
 
 
-def _check_options(aggregate: str | None, freq: str | None) -> None:
+def _check_options(aggregate: str | None, freq: str | None) -> str | None:
+    """Check the time options; return ``freq`` as a key of FREQUENCIES (None: infer)."""
     if aggregate is not None and aggregate not in AGGREGATES:
         raise _fail(
             ParameterError,
-            f"unknown aggregate {aggregate!r}; use aggregate='sum' (--aggregate sum) "
-            "or leave it out to refuse duplicate rows",
+            f"unknown aggregate {aggregate!r}; use aggregate= one of {', '.join(AGGREGATES)} "
+            f"({AGGREGATE_FIX}) or leave it out to refuse duplicate rows",
         )
-    if freq is not None and freq not in FREQUENCIES:
+    try:
+        return canonical_freq(freq)
+    except ParameterError as error:
+        raise _fail(ParameterError, str(error)) from None
+
+
+def _check_zone(tz: str | None) -> str | None:
+    """``tz`` checked as an IANA zone name (or UTC / a fixed offset such as +02:00)."""
+    if tz is None:
+        return None
+    try:
+        pd.Timestamp("2024-01-01").tz_localize(tz)
+    except Exception:  # zoneinfo, pytz and dateutil raise different types
         raise _fail(
             ParameterError,
-            f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}",
-        )
+            f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin, "
+            "America/New_York or UTC (tz=, --tz)",
+        ) from None
+    return tz
 
 
 def _quoted(names: Sequence[object]) -> str:
@@ -850,7 +888,11 @@ def _read_excel(path: Path, name: str, sheet: str | int | None, *, skip_rows: in
 
 
 def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns whose every cell Excel stores as a number (or a date) as float64 (datetime64)."""
+    """Columns whose every cell Excel stores as a number (or a date) typed as such.
+
+    In a column that mixes numbers and text, the number cells become text that
+    reads back as exactly that number (:func:`_number_cell_text`).
+    """
     typed = frame.copy(deep=False)
     for column in frame.columns:
         kind = pd.api.types.infer_dtype(frame[column], skipna=True)
@@ -858,7 +900,25 @@ def _typed_cells(frame: pd.DataFrame) -> pd.DataFrame:
             typed[column] = pd.to_numeric(frame[column])
         elif kind in ("datetime", "datetime64", "date"):
             typed[column] = pd.to_datetime(frame[column])
+        elif kind == "boolean":
+            typed[column] = frame[column].astype("boolean")
+        elif kind in ("mixed", "mixed-integer"):
+            typed[column] = frame[column].map(_number_cell_text, na_action="ignore")
     return typed
+
+
+def _number_cell_text(cell: Any) -> Any:
+    """A number cell of a mixed column as text that reads back as that number, and only so.
+
+    ``32.477`` stored as a number must not look like a thousands group to the
+    text parser: such a value is spelled in scientific notation.
+    """
+    if isinstance(cell, bool | np.bool_) or not isinstance(cell, int | float | np.number):
+        return cell
+    if float(cell).is_integer():
+        return str(int(cell))
+    text = repr(float(cell))
+    return f"{float(cell):.15e}" if re.match(AMBIGUOUS_GROUP, text) else text
 
 
 def _title_rows(frame: pd.DataFrame) -> int:
@@ -930,10 +990,39 @@ class _Numbers:
 class _Dates:
     """A parsed date column."""
 
-    values: pd.Series  # datetime64, NaT for blank or bad cells
+    values: pd.Series  # datetime64, NaT for blank or bad cells; UTC where cells had offsets
     bad: np.ndarray  # bool: non-blank cells that are not dates
     blank: np.ndarray  # bool
     date_format: str = ""
+    #: the wall time of each stamp in its own zone, when the cells carried offsets or zones
+    wall: pd.Series | None = None
+    #: said when one of two readings (day/month or month/day) was chosen
+    note: str = ""
+    #: why no reading could be chosen (an error for the time column)
+    undecided: str = ""
+
+
+#: Day-first and month-first spellings of the same date: each format and its partner.
+DAY_MONTH_PARTNERS: dict[str, str] = {
+    "%m/%d/%Y": "%d/%m/%Y",
+    "%m/%d/%y": "%d/%m/%y",
+    "%m/%d/%Y %H:%M": "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S": "%d/%m/%Y %H:%M:%S",
+}
+DAY_MONTH_PARTNERS.update({day: month for month, day in list(DAY_MONTH_PARTNERS.items())})
+
+#: A UTC offset or ``Z`` at the end of an ISO 8601 stamp.
+OFFSET_PATTERN = r"\s*(?:[zZ]|(?:UTC|GMT)?[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _reading(date_format: str) -> str:
+    return "day/month/year" if date_format.startswith("%d") else "month/day/year"
+
+
+def _on_month_anchor(parsed: pd.DatetimeIndex) -> bool:
+    """Every date is the 1st or the last day of its month (one row a month, as exports write)."""
+    days = parsed[parsed.notna()]
+    return bool(len(days)) and bool(((days.day == 1) | days.is_month_end).all())
 
 
 def _text_dtype(n_cells: int) -> pd.StringDtype[Any]:
@@ -986,6 +1075,15 @@ def _parse_numbers(
         return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
     if kind == "M":
         return _Numbers(values=np.full(count, np.nan), bad=column.notna().to_numpy())
+    if kind == "O":
+        # Python numbers in an object column (frames, mixed spreadsheet columns) are numbers,
+        # not text to guess separators in
+        inferred = pd.api.types.infer_dtype(column, skipna=True)
+        if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+            values = pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+            return _Numbers(values=values, bad=np.zeros(count, dtype=bool))
+        if inferred in ("mixed", "mixed-integer"):
+            column = column.map(_number_cell_text, na_action="ignore")
 
     codes, distinct_cells = pd.factorize(column.astype(_text_dtype(count)).str.strip())
     distinct = pd.Series(distinct_cells, dtype=_text_dtype(len(distinct_cells)))
@@ -1047,6 +1145,9 @@ def _parse_distinct_numbers(
         direct = pd.to_numeric(texts.where(~pd.Series(blank, index=texts.index)), errors="coerce")
         direct_values = direct.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isfinite(direct_values[~blank]).all():
+            # one dot decimal anywhere settles the column: look at a few texts first
+            if flag(texts.iloc[:256].str.contains(PLAIN_DOT_DECIMAL, regex=True)).any():
+                return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool), evidence=".")
             dotted = flag(texts.str.contains(".", regex=False)) & ~blank
             if not dotted.any():
                 return _Numbers(values=direct_values, bad=np.zeros(count, dtype=bool))
@@ -1137,27 +1238,45 @@ def _spell_quarters(text: pd.Series) -> pd.Series:
     return text
 
 
-def _to_datetime(text: pd.Series | pd.Index, date_format: str) -> pd.DatetimeIndex:
-    """Parse texts with one format; unparseable texts become NaT. Time zones are dropped."""
+def _to_datetime(
+    text: pd.Series | pd.Index, date_format: str, *, keep_zone: bool = False
+) -> pd.DatetimeIndex:
+    """Parse texts with one format; unparseable texts become NaT.
+
+    Stamps with offsets are converted to UTC; the zone is dropped unless
+    ``keep_zone`` (a single offset keeps its own wall time then).
+    """
     try:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
     except (ValueError, TypeError):  # mixed UTC offsets
         parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
     index = pd.DatetimeIndex(parsed)
-    if index.tz is not None:
-        index = index.tz_localize(None)
+    if index.tz is not None and not keep_zone:
+        index = index.tz_convert("UTC").tz_localize(None)
     return index
 
 
-def _parse_dates(column: pd.Series) -> _Dates:
-    """Parse a time column, trying each spelling of :data:`DATE_FORMATS` on the distinct texts."""
+def _parse_dates(column: pd.Series, date_format: str | None = None) -> _Dates:
+    """Parse a time column, trying each spelling of :data:`DATE_FORMATS` on the distinct texts.
+
+    One reading for the whole column: the spelling that reads most of the
+    distinct texts (``date_format`` when given). When the day-first and the
+    month-first reading both read every text and give different dates, the
+    one that puts every date on the 1st or the last day of a month is taken
+    (with a note); when neither or both do, the column is undecided. Stamps
+    with UTC offsets (or a zone) are UTC in ``values``, their own wall time
+    in ``wall``.
+    """
     count = len(column)
     if column.dtype.kind == "M":
-        values = pd.Series(pd.DatetimeIndex(column), index=column.index)
-        if values.dt.tz is not None:
-            values = values.dt.tz_localize(None)
+        index = pd.DatetimeIndex(column)
+        wall = None
+        if index.tz is not None:
+            wall = pd.Series(index.tz_localize(None), index=column.index)
+            index = index.tz_convert("UTC").tz_localize(None)
+        values = pd.Series(index, index=column.index)
         blank = values.isna().to_numpy()
-        return _Dates(values=values, bad=np.zeros(count, dtype=bool), blank=blank)
+        return _Dates(values=values, bad=np.zeros(count, dtype=bool), blank=blank, wall=wall)
     text = _as_text(column)
     blank = (text.isna() | text.eq("")).to_numpy(dtype=bool, na_value=True)
     codes, distinct = pd.factorize(text.where(~pd.Series(blank, index=column.index)))
@@ -1167,24 +1286,68 @@ def _parse_dates(column: pd.Series) -> _Dates:
     # Every spelling of a date has a digit; skip the formats for text like "acme".
     if len(distinct_text) and distinct_text.str.contains(r"\d", regex=True).any():
         first = distinct_text.iloc[:1]
-        for date_format in DATE_FORMATS:
-            if _to_datetime(first, date_format).isna().all():
+        for candidate in (date_format,) if date_format else DATE_FORMATS:
+            if not date_format and _to_datetime(first, candidate).isna().all():
                 continue
-            parsed = _to_datetime(distinct_text, date_format)
+            parsed = _to_datetime(distinct_text, candidate, keep_zone=True)
             n_parsed = int(np.count_nonzero(parsed.notna()))
             if n_parsed > best_parsed:
-                best, best_format, best_parsed = parsed, date_format, n_parsed
+                best, best_format, best_parsed = parsed, candidate, n_parsed
             if n_parsed == len(distinct_text):
                 break
     if best is None:
         values = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
         return _Dates(values=values, bad=~blank, blank=blank)
-    picked = np.where(codes >= 0, codes, 0)
-    parsed_values = best.to_numpy()[picked]
-    parsed_values[codes < 0] = np.datetime64("NaT")
-    values = pd.Series(parsed_values, index=column.index)
+    note = undecided = ""
+    partner = DAY_MONTH_PARTNERS.get(best_format) if not date_format else None
+    if partner is not None and best_parsed == len(distinct_text):
+        other = _to_datetime(distinct_text, partner)
+        if other.notna().all() and not other.equals(best):
+            anchored, other_anchored = _on_month_anchor(best), _on_month_anchor(other)
+            if other_anchored and not anchored:
+                best, best_format, other = other, partner, best
+            if anchored != other_anchored:
+                note = (
+                    f"read it as {_reading(best_format)} ({best_format}): every date is then "
+                    "the 1st or the last day of a month, as "
+                    f"{_reading(DAY_MONTH_PARTNERS[best_format])} they would not be"
+                )
+            else:
+                sample = str(distinct.take([0])[0]) if len(distinct) else ""
+                undecided = (
+                    f"dates such as {sample!r} read both as day/month/year and as "
+                    "month/day/year, and neither reading is clearly right"
+                )
+    wall = None
+    if best.tz is not None:
+        # the wall time in each stamp's own zone: a single offset's own reading, or the
+        # text without its offset (several offsets, as a zone with daylight saving has)
+        if str(best.tz) != "UTC":
+            own = best.tz_localize(None)
+        else:
+            unzoned = distinct_text.str.replace(OFFSET_PATTERN, "", regex=True)
+            own = _to_datetime(unzoned, best_format)
+        wall = pd.Series(_by_codes(own, codes), index=column.index)
+        best = best.tz_convert("UTC").tz_localize(None)
+    values = pd.Series(_by_codes(best, codes), index=column.index)
     bad = ~blank & values.isna().to_numpy()
-    return _Dates(values=values, bad=bad, blank=blank, date_format=best_format)
+    return _Dates(
+        values=values,
+        bad=bad,
+        blank=blank,
+        date_format=best_format,
+        wall=wall,
+        note=note,
+        undecided=undecided,
+    )
+
+
+def _by_codes(parsed: pd.DatetimeIndex, codes: np.ndarray) -> np.ndarray:
+    """The parsed distinct texts mapped back to the rows (NaT for blank rows)."""
+    picked = np.where(codes >= 0, codes, 0)
+    values = parsed.to_numpy()[picked]
+    values[codes < 0] = np.datetime64("NaT")
+    return values
 
 
 # --------------------------------------------------------------------------
@@ -1200,6 +1363,8 @@ class _Validator:
         self.name = table.name
         self.rows = table.rows
         self.notes: list[str] = list(table.notes)
+        #: the spelling of dates given by the caller (``date_format=``), if any
+        self.date_format: str | None = None
         self._numbers: dict[str, _Numbers] = {}
         self._dates: dict[str, _Dates] = {}
         self._is_numeric: dict[str, bool] = {}
@@ -1224,7 +1389,7 @@ class _Validator:
 
     def dates(self, column: str) -> _Dates:
         if column not in self._dates:
-            self._dates[column] = _parse_dates(self.frame[column])
+            self._dates[column] = _parse_dates(self.frame[column], self.date_format)
         return self._dates[column]
 
     # -- messages ------------------------------------------------------
@@ -1458,13 +1623,23 @@ class _Validator:
                 "fill it in or delete the row",
             )
         if parsed.bad.any():
-            raise self.cell_error(
-                InputError, parsed.bad, column, "cannot read {text} as a date", DATE_FIX
+            fix = (
+                f"fix the cell to match --date-format {self.date_format}"
+                if self.date_format
+                else DATE_FIX
             )
-        if parsed.date_format == "%m/%d/%Y":
-            other = _to_datetime(_as_text(self.frame[column]), "%d/%m/%Y")
-            if other.notna().all():
-                self.note(f"read {column} as month/day/year (it could also be day/month/year)")
+            raise self.cell_error(
+                InputError, parsed.bad, column, "cannot read {text} as a date", fix
+            )
+        if parsed.undecided:
+            raise _fail(
+                InputError,
+                f"{self.name}, column {column!r}: {parsed.undecided}; pass --date-format "
+                f"{DAY_MONTH_PARTNERS.get(parsed.date_format, '%d/%m/%Y')} or --date-format "
+                f"{parsed.date_format} (date_format=) to say which",
+            )
+        if parsed.note:
+            self.note(f"{column}: {parsed.note}")
         return parsed.values
 
     def parse_ids(self, ids: list[str]) -> dict[str, pd.Series]:
@@ -1508,7 +1683,7 @@ class _Validator:
             before = original.filter(pa.array(changed)).to_pylist()
             after = cleaned.filter(pa.array(changed)).to_pylist()
             listing = ", ".join(
-                f"{old!r} -> {new!r}" for old, new in zip(before, after, strict=True)
+                f"{_shown_id(old)} -> {new!r}" for old, new in zip(before, after, strict=True)
             )
             self.note(
                 f"normalised {len(before)} id(s) in {column} (Unicode NFC, spaces trimmed), "
@@ -1689,47 +1864,21 @@ class _Validator:
         return parsed.values
 
 
-def _infer_freq(
-    periods: pd.Series, name: str, distinct: np.ndarray | None = None
-) -> tuple[str, str]:
-    """The frequency of the distinct periods, and a sentence saying how it was found.
+def _shown_id(text: str) -> str:
+    """``repr`` of an id, with combining marks spelled out when it is not NFC (visibly)."""
+    import unicodedata
 
-    The finest frequency ``f`` such that (a) the median gap between distinct
-    periods is at least about one ``f`` step (the data is not finer than
-    ``f``) and (b) at least two distinct periods are consecutive ``f``
-    periods (the data is not coarser than ``f``). Using the median plus the
-    smallest step copes with missing periods and with month-end and
-    month-start dates mixed across series.
-    """
-    if distinct is None:
-        distinct = pd.unique(periods.to_numpy(dtype="datetime64[ns]"))
-    distinct = np.sort(distinct)
-    if len(distinct) < 2:
-        raise _fail(
-            InputError,
-            f"{name}: all rows have the same period, so the frequency cannot be inferred; "
-            f"pass freq= (--freq) one of {', '.join(FREQUENCIES)}",
-        )
-    gaps_days = np.diff(distinct).astype("timedelta64[s]").astype(np.float64) / 86_400
-    median_days = float(np.median(gaps_days))
-    spacing = f"{median_days * 24:.3g} hours" if median_days < 1 else f"{median_days:.3g} days"
-    for freq, (low_days, _high_days) in SPACING_DAYS.items():
-        if median_days < low_days:
-            continue
-        steps = np.diff(np.unique(period_ordinals(pd.DatetimeIndex(distinct), freq)))
-        if len(steps) and int(steps.min()) == 1:
-            return freq, f"inferred --freq {freq} (median gap between periods: {spacing})"
-    raise _fail(
-        InputError,
-        f"{name}: periods are irregularly spaced (median gap {spacing}), so no frequency fits; "
-        f"pass freq= (--freq) one of {', '.join(FREQUENCIES)} (with --aggregate sum to roll up)",
-    )
+    return ascii(text) if unicodedata.normalize("NFC", text) != text else repr(text)
 
 
 def _normalise_periods(
     periods: pd.Series, freq: str, distinct: np.ndarray | None = None
 ) -> pd.Series:
-    """Snap each period to the start of its month/quarter/year/day/hour (weekly: the day).
+    """Snap each period to the start of its month/quarter/year/day (weekly: the day).
+
+    A step shorter than a day floors to its step from midnight (10:17 is the
+    10:15 period of ``15min``); stamps with their own phase are aligned
+    before (:func:`revwatch.data.steps.align_sub_daily`) and not passed here.
 
     Done on the ``datetime64`` values (a unit cast floors), which gives the
     same result as pandas' ``to_period(...).to_timestamp()`` and ``floor``
@@ -1754,11 +1903,15 @@ def _normalise_periods(
 
 def _snap(stamps: np.ndarray, freq: str) -> np.ndarray:
     """``datetime64[ns]`` values floored to the start of their period (see above)."""
+    if freq in SUB_DAILY:
+        step = STEP_SECONDS[freq] * 10**9
+        nanoseconds = stamps.astype("datetime64[ns]").view(np.int64)
+        return (nanoseconds - nanoseconds % step).view("datetime64[ns]")
     if freq == "quarterly":
         months = stamps.astype("datetime64[M]").astype(np.int64)
         snapped = (months - months % 3).astype("datetime64[M]")
     else:
-        unit = {"monthly": "M", "yearly": "Y", "hourly": "h"}.get(freq, "D")
+        unit = {"monthly": "M", "yearly": "Y"}.get(freq, "D")
         snapped = stamps.astype(f"datetime64[{unit}]")
     return snapped.astype("datetime64[ns]")
 
@@ -1770,8 +1923,8 @@ def _describe_period(period: pd.Timestamp, freq: str) -> str:
         return f"{period.year}Q{(period.month - 1) // 3 + 1}"
     if freq == "yearly":
         return str(period.year)
-    if freq == "hourly":
-        return period.strftime("%Y-%m-%d %H:00")
+    if freq in SUB_DAILY:
+        return period.strftime("%Y-%m-%d %H:%M:%S" if period.second else "%Y-%m-%d %H:%M")
     return period.strftime("%Y-%m-%d")
 
 
@@ -1784,6 +1937,8 @@ def _build_panel(
     metric_names: Sequence[str] | None,
     aggregate: str | None,
     freq: str | None,
+    tz: str | None = None,
+    date_format: str | None = None,
 ) -> Panel:
     """The one validation path shared by :func:`load` and :func:`from_frame`."""
     name = table.name
@@ -1804,6 +1959,7 @@ def _build_panel(
         raise _fail(InputError, f"{name}: {table.is_empty_message}")
     table.frame = frame.reset_index(drop=True)
     validator = _Validator(table)
+    validator.date_format = date_format
 
     ids, time_column, value_column, metrics = validator.roles(
         id_names, time_name, value_name, metric_names
@@ -1830,13 +1986,9 @@ def _build_panel(
             "the date {text} is out of range (years 1678-2261)",
             "fix the year",
         ) from None
-    # the distinct periods (a hash pass over every row) serve inference and normalising
-    distinct = pd.unique(raw_periods.to_numpy(dtype="datetime64[ns]"))
-    if freq is None:
-        freq, how = _infer_freq(raw_periods, name, distinct)
-        validator.note(how)
-    periods = _normalise_periods(raw_periods, freq, distinct)
-    if freq == "weekly":
+    absolute, wall = _zoned(validator, raw_periods, keys, time_column, tz)
+    freq, periods = _steps(validator, absolute, keys, freq, time_column, wall=wall, tz=tz)
+    if freq in ("weekly", "fortnightly"):
         # 1970-01-01 was a Thursday (3); integer days avoid calendar fields per row
         days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
         weekdays = (days + 3) % 7
@@ -1846,10 +1998,25 @@ def _build_panel(
                 InputError,
                 weekdays != usual,
                 time_column,
-                "weekly periods fall on different weekdays ({text} is not a "
+                ("two-weekly" if freq == "fortnightly" else "weekly")
+                + " periods fall on different weekdays ({text} is not a "
                 + pd.Timestamp(2024, 1, 1 + usual).day_name()
                 + " like most)",
                 "put every week on the same weekday, or pass --freq daily",
+            )
+
+    if freq == "fortnightly":
+        days = periods.to_numpy(dtype="datetime64[ns]").view(np.int64) // (86_400 * 10**9)
+        parity = (days // 7) % 2
+        if len(np.unique(parity)) > 1:
+            usual = int(np.bincount(parity).argmax())
+            raise validator.cell_error(
+                InputError,
+                parity != usual,
+                time_column,
+                "two-weekly periods are not all a whole number of two weeks apart "
+                "({text} is one week off most)",
+                "put every period on the same two-week cycle, or pass --freq weekly",
             )
 
     # the arrays are this function's own (or Series, tracked by copy-on-write): no copy
@@ -1866,7 +2033,7 @@ def _build_panel(
         index=pd.RangeIndex(len(periods)),
         copy=False,
     )
-    out, order = _resolve_duplicates(out, ids, freq, aggregate, validator)
+    out, order = _resolve_duplicates(out, ids, freq, aggregate, validator, raw_periods)
     return Panel._assemble(
         out,
         order,
@@ -1877,6 +2044,122 @@ def _build_panel(
         time_name=time_column,
         notes=tuple(validator.notes),
     )
+
+
+def _series_namer(keys: dict[str, pd.Series], order: SeriesOrder) -> Callable[[int], str]:
+    """Name the ``i``-th series of ``order`` by its key values."""
+
+    def name(series: int) -> str:
+        row = int(order.positions(order.starts[series : series + 1])[0])
+        return "series " + ", ".join(f"{column}={keys[column].iloc[row]!r}" for column in keys)
+
+    return name
+
+
+def _zoned(
+    validator: _Validator,
+    raw_periods: pd.Series,
+    keys: dict[str, pd.Series],
+    time_column: str,
+    tz: str | None,
+) -> tuple[pd.Series, pd.Series | None]:
+    """Each row's absolute time (naive UTC) and, where it differs, its wall time.
+
+    Stamps with UTC offsets: absolute is UTC; the wall time is in ``tz`` when
+    given, else in each stamp's own zone (a Berlin export's offsets change
+    with daylight saving; its dates are still Berlin dates). Naive stamps
+    with ``tz``: they are its wall time; the absolute time places the hour
+    the clocks repeat in autumn by its order within its series (first the
+    summer one) and refuses a time the clocks skip in spring.
+    """
+    wall_cells = validator.dates(time_column).wall
+    if wall_cells is None and tz is None:
+        return raw_periods, None
+    if wall_cells is not None:
+        if tz is None:
+            wall = wall_cells.reset_index(drop=True).astype("datetime64[ns]")
+        else:
+            wall = raw_periods.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+        return raw_periods, wall.astype("datetime64[ns]")
+    assert tz is not None
+    first_time = ~pd.DataFrame({**keys, PERIOD: raw_periods}, copy=False).duplicated().to_numpy()
+    localised = raw_periods.dt.tz_localize(tz, ambiguous=first_time, nonexistent="NaT")
+    skipped = localised.isna().to_numpy()
+    if skipped.any():
+        raise validator.cell_error(
+            InputError,
+            skipped,
+            time_column,
+            f"{{text}} does not exist in {tz} (the clocks skip it for daylight saving)",
+            "fix the stamp, or pass the zone the stamps are really in with --tz (UTC if none)",
+        )
+    absolute = localised.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    return absolute, raw_periods
+
+
+def _steps(
+    validator: _Validator,
+    raw_periods: pd.Series,
+    keys: dict[str, pd.Series],
+    freq: str | None,
+    time_column: str,
+    *,
+    wall: pd.Series | None = None,
+    tz: str | None = None,
+) -> tuple[str, pd.Series]:
+    """The frequency (inferred when None) and each row's period.
+
+    ``raw_periods`` is absolute time (naive UTC when the stamps had offsets
+    or ``tz`` was given), ``wall`` the wall time where it differs. A step
+    shorter than a day keeps the input's own (absolute) stamps, moved onto
+    the series' phase when a few seconds off; daily and coarser periods are
+    the start of their day, month, quarter or year in wall time.
+    """
+    stamps = raw_periods.to_numpy(dtype="datetime64[ns]")
+    inferred = freq is None
+    order: SeriesOrder | None = None
+    if freq is None or freq in SUB_DAILY:
+        order = series_order(stamps, keys, validator.id_pairs)
+    if freq is None:
+        assert order is not None
+        try:
+            freq, how = infer_steps(order, validator.name, series_name=_series_namer(keys, order))
+        except InputError as error:
+            raise _fail(InputError, str(error)) from None
+        validator.note(how)
+    if freq not in SUB_DAILY:
+        if wall is not None:
+            zone = f"in {tz}" if tz else "in their own zone (from their UTC offsets)"
+            validator.note(f"{freq} periods of {time_column} are dates {zone}")
+            raw_periods, stamps = wall, wall.to_numpy(dtype="datetime64[ns]")
+        # the distinct periods (a hash pass over every row) serve normalising
+        distinct = pd.unique(stamps) if len(stamps) >= DISTINCT_FIRST else None
+        return freq, _normalise_periods(raw_periods, freq, distinct)
+    if wall is not None:
+        validator.note(
+            f"{freq} periods of {time_column} are UTC (absolute time, so no hour is doubled "
+            "or lost when the clocks change)"
+        )
+    assert order is not None
+    aligned = align_sub_daily(order, freq)
+    if aligned is not None:
+        if aligned.moved:
+            validator.note(
+                f"moved {aligned.moved} stamp(s) in {time_column} by up to "
+                f"{aligned.largest_seconds:g} s onto the {freq} step of their series "
+                f"(e.g. {validator.rows.name(aligned.first_moved)})"
+            )
+        return freq, pd.Series(aligned.stamps, index=raw_periods.index, name=raw_periods.name)
+    if inferred:
+        raise _fail(
+            InputError,
+            f"{validator.name}, column {time_column!r}: periods are irregularly spaced "
+            f"(about {freq} apart, but not on a regular {freq} step); pass --freq (freq=) "
+            f"one of {', '.join(FREQUENCIES)} with {AGGREGATE_FIX} to roll the rows up "
+            "to that step",
+        )
+    validator.note(f"rounded {time_column} down to the start of its {freq} step")
+    return freq, _normalise_periods(raw_periods, freq)
 
 
 def _panel_column(validator: _Validator, column: str, parsed: np.ndarray) -> pd.Series | np.ndarray:
@@ -1893,9 +2176,19 @@ def _panel_column(validator: _Validator, column: str, parsed: np.ndarray) -> pd.
 
 
 def _resolve_duplicates(
-    out: pd.DataFrame, ids: list[str], freq: str, aggregate: str | None, validator: _Validator
+    out: pd.DataFrame,
+    ids: list[str],
+    freq: str,
+    aggregate: str | None,
+    validator: _Validator,
+    raw_periods: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, KeyOrder | None]:
-    """The frame with duplicate keys refused or summed, and its key order when sorted."""
+    """The frame with duplicate keys refused or aggregated, and its key order when sorted.
+
+    ``raw_periods``: each row's stamp before it was snapped to its period, so
+    that ``aggregate="last"`` keeps the latest row (the last in the file among
+    rows with the same stamp).
+    """
     keys = [*ids, PERIOD]
     order = key_order(out, ids, validator.id_pairs)
     if order is not None and not order.same_key.any():
@@ -1923,12 +2216,22 @@ def _resolve_duplicates(
             DuplicateRowsError,
             f"{validator.name}: {len(positions)} rows share a series and period "
             f"in {n_groups} place(s), e.g. {'; '.join(examples)}; "
-            "pass --aggregate sum to add them up (aggregate='sum'), or remove the duplicates",
+            "pass --aggregate sum to add them up (aggregate='sum'), --aggregate mean to "
+            "average them or --aggregate last to keep the latest, or remove the duplicates",
         )
     measures = [column for column in out.columns if column not in keys]
-    summed = out.groupby(keys, sort=False, dropna=False)[measures].sum(min_count=1).reset_index()
+    n_repeated = int(repeated.sum())
+    if aggregate == "last":
+        latest = out if raw_periods is None else out.iloc[np.argsort(raw_periods, kind="stable")]
+        rolled = latest.drop_duplicates(keys, keep="last").reset_index(drop=True)
+        done = "kept the latest of"
+    else:
+        grouped = out.groupby(keys, sort=False, dropna=False)[measures]
+        rolled = grouped.mean() if aggregate == "mean" else grouped.sum(min_count=1)
+        rolled = rolled.reset_index()
+        done = "averaged" if aggregate == "mean" else "added up"
     validator.note(
-        f"added up {int(repeated.sum())} rows that shared a series and period "
-        f"into {len(summed) - (len(out) - int(repeated.sum()))} (--aggregate sum)"
+        f"{done} {n_repeated} rows that shared a series and period "
+        f"into {len(rolled) - (len(out) - n_repeated)} (--aggregate {aggregate})"
     )
-    return summed, None
+    return rolled, None

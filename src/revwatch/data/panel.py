@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "FREQUENCIES",
+    "STEP_SECONDS",
+    "SUB_DAILY",
     "KeyOrder",
     "Panel",
     "PanelMatrix",
@@ -35,15 +37,41 @@ __all__ = [
     "sorted_keys",
 ]
 
-#: Supported frequencies: name -> (pandas offset alias, periods per year, seasonal period).
+#: Supported frequencies, finest first: name -> (pandas offset alias, periods per year,
+#: seasonal period). The seasonal period of a step shorter than a day is one day of
+#: steps (a day of 5-minute steps is 288 periods); two-weekly data has a yearly season.
 FREQUENCIES: dict[str, tuple[str, float, int]] = {
+    "1min": ("min", 1440 * 365.25, 1440),
+    "5min": ("5min", 288 * 365.25, 288),
+    "10min": ("10min", 144 * 365.25, 144),
+    "15min": ("15min", 96 * 365.25, 96),
+    "30min": ("30min", 48 * 365.25, 48),
     "hourly": ("h", 24 * 365.25, 24),
     "daily": ("D", 365.25, 7),
     "weekly": ("W", 52.18, 52),
+    "fortnightly": ("14D", 26.09, 26),
     "monthly": ("MS", 12.0, 12),
     "quarterly": ("QS", 4.0, 4),
     "yearly": ("YS", 1.0, 1),
 }
+
+#: Frequencies that are a fixed duration: name -> seconds per step. A period of one of
+#: these keeps the input's own stamp (an hourly series stamped at :15 stays at :15;
+#: weekly and two-weekly ones keep their weekday).
+STEP_SECONDS: dict[str, int] = {
+    "1min": 60,
+    "5min": 300,
+    "10min": 600,
+    "15min": 900,
+    "30min": 1800,
+    "hourly": 3600,
+    "daily": 86_400,
+    "weekly": 7 * 86_400,
+    "fortnightly": 14 * 86_400,
+}
+
+#: Frequencies with a step shorter than a day (their periods have a time of day).
+SUB_DAILY: tuple[str, ...] = ("1min", "5min", "10min", "15min", "30min", "hourly")
 
 PERIOD = "period"
 VALUE = "value"
@@ -97,12 +125,10 @@ def period_ordinals(periods: pd.Series | pd.DatetimeIndex, freq: str) -> np.ndar
     if freq == "yearly":
         return np.asarray(values.year, dtype=np.int64)
     seconds = values.asi8
-    if freq == "daily":
-        return seconds // 86_400
-    if freq == "weekly":
-        return seconds // (7 * 86_400)
-    if freq == "hourly":
-        return seconds // 3_600
+    if freq in STEP_SECONDS:
+        # floor division: stamps with a common phase (every 5 minutes at :02:53, weeks on
+        # a Wednesday) map to consecutive integers
+        return seconds // STEP_SECONDS[freq]
     raise ParameterError(f"unknown frequency {freq!r}; use one of {', '.join(FREQUENCIES)}")
 
 
@@ -470,8 +496,10 @@ class Panel:
 
     def _grid(self, first: pd.Timestamp, n_periods: int) -> pd.DatetimeIndex:
         """``n_periods`` consecutive periods from ``first``."""
-        if self.freq == "weekly":
-            return pd.date_range(first, periods=n_periods, freq="7D")
+        if self.freq in STEP_SECONDS:
+            # a fixed step from the first stamp keeps its phase (weekday, :02:53, ...)
+            step = pd.Timedelta(seconds=STEP_SECONDS[self.freq])
+            return pd.date_range(first, periods=n_periods, freq=step)
         return pd.date_range(first, periods=n_periods, freq=FREQUENCIES[self.freq][0])
 
     def _full_grid(self, starts: np.ndarray, first: pd.Timestamp) -> pd.DatetimeIndex | None:

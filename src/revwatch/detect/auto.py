@@ -18,8 +18,9 @@ the peers explain most of the movement, uses its scores instead:
 * Otherwise (independent accounts, a single series, too few peers) ``auto``
   is the robust detector, unchanged.
 
-On daily data it also divides out each series' month-start billing effect
-before the robust part (:func:`~revwatch.detect.calendar.month_start_effect`)
+On daily data it also divides out each series' calendar effects (day of
+month, recurring dates, public holidays with ``country``) before the robust
+part (:func:`~revwatch.detect.calendar.calendar_effects`)
 and, once 15 months of history exist, adds the changes of year-over-year
 growth that the day-level flags missed
 (:func:`~revwatch.detect.growth.yoy_growth_change`: a slow decline under the
@@ -42,8 +43,8 @@ import numpy as np
 
 from revwatch.data.panel import VALUE, Panel
 from revwatch.detect.base import TYPE_CODES, Scores
+from revwatch.detect.calendar import CalendarEffects, calendar_effects, same_weekday_median
 from revwatch.detect.calendar import closed_days as find_closed_days
-from revwatch.detect.calendar import month_start_effect
 from revwatch.detect.growth import yoy_growth_change
 from revwatch.detect.intermittent import intermittent_cells, intermittent_scores
 from revwatch.detect.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
@@ -70,10 +71,22 @@ _GATE_SERIES = 2_000
 #: the onset's deviation is gone): with 2 units, a +12 % shift in a series with
 #: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
 #: one day in three), so shifts were closed as one-day spikes.
+_SUB_HOURLY = {"30min": 2, "15min": 4, "10min": 6, "5min": 12, "1min": 60}  # steps an hour
 _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
-    "scale_window": {"daily": 91, "hourly": 168, "other": None},
-    "seasonal_cycles": {"daily": 5, "hourly": 5, "other": 3},
-    "cusum_limit": {"daily": 11.0, "hourly": 11.0, "other": 6.5},
+    # steps shorter than an hour are treated as hourly data (a week of steps for the scale)
+    "scale_window": {
+        "daily": 91,
+        "hourly": 168,
+        **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
+        "other": None,
+    },
+    "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
+    "cusum_limit": {
+        "daily": 11.0,
+        "hourly": 11.0,
+        **dict.fromkeys(_SUB_HOURLY, 11.0),
+        "other": 6.5,
+    },
     "confirm": {"daily": 7, "other": 3},
     "revert": {"daily": 1.0, "other": 2.0},
     "revert_fraction": {"daily": 0.1, "other": 0.25},
@@ -151,10 +164,15 @@ class AutoDetector(RobustShiftDetector):
         Series that must be observed in a period for the peer model.
     peer_strength : float, default 0.7
         Gate: largest ratio of peer-adjusted to unadjusted spread.
-    month_start : bool, default True
-        On daily data, learn each series' first-business-day effect (billing
-        day) from earlier months and score those days after it
-        (:func:`~revwatch.detect.calendar.month_start_effect`).
+    calendar : bool, default True
+        On daily data, learn each series' calendar effects from its own past
+        (day of month: the 1st, first and last business day, month end; dates
+        that recur every year; with ``country`` its public holidays and the
+        days next to them) and score those days after dividing them out
+        (:func:`~revwatch.detect.calendar.calendar_effects`).
+    country : str or None, default None
+        ISO country code whose public holidays (the ``holidays`` package) are
+        calendar terms; ``revwatch detect --country``.
     yoy : bool, default True
         On daily data with 15 months of history or more, also report changes
         of the year-over-year growth that no single day shows (a slow decline
@@ -201,7 +219,8 @@ class AutoDetector(RobustShiftDetector):
         peers: bool = True,
         peer_min_series: int = 5,
         peer_strength: float = 0.7,
-        month_start: bool = True,
+        calendar: bool = True,
+        country: str | None = None,
         yoy: bool = True,
         intermittent: bool = True,
         closed_days: bool = True,
@@ -226,7 +245,8 @@ class AutoDetector(RobustShiftDetector):
         self.peers = peers
         self.peer_min_series = peer_min_series
         self.peer_strength = peer_strength
-        self.month_start = month_start
+        self.calendar = calendar
+        self.country = country
         self.yoy = yoy
         self.intermittent = intermittent
         self.closed_days = closed_days
@@ -235,8 +255,9 @@ class AutoDetector(RobustShiftDetector):
         """Score every period of every series causally; see the module docstring."""
         self._check_auto_params()
         panel, closed = self._without_closed_days(panel)
+        panel, effects = self._without_calendar(panel)
         own = self._robust(panel.freq)
-        robust = self._detect_own(panel, own)
+        robust = own.detect(panel)
         if closed is not None:
             robust.extra["closed"] = closed
         n_series, n_periods = robust.score.shape
@@ -272,7 +293,14 @@ class AutoDetector(RobustShiftDetector):
         if self.intermittent:
             self._score_intermittent(robust, panel, own)
         if self.yoy and panel.freq == "daily":
+            # on the calendar-adjusted values: a holiday is no change of growth
             _add_growth_change(robust, panel.matrix().values, float(self.threshold))
+        if effects is not None:
+            _not_judged(robust, effects.unknown)
+            for name in ("baseline", "lower", "upper"):
+                getattr(robust, name)[...] *= effects.factor
+            robust.extra["calendar_factor"] = effects.factor
+            robust.extra["calendar_unknown"] = effects.unknown
         return robust
 
     def _without_closed_days(self, panel: Panel) -> tuple[Panel, np.ndarray | None]:
@@ -331,9 +359,11 @@ class AutoDetector(RobustShiftDetector):
             )
         if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
             raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
-        for name in ("peers", "month_start", "seasonal", "yoy", "intermittent", "closed_days"):
+        for name in ("peers", "calendar", "seasonal", "yoy", "intermittent", "closed_days"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not (self.country is None or isinstance(self.country, str)):
+            raise ParameterError(f"country must be a country code such as US, got {self.country!r}")
         limit = self.cusum_limit
         if not (limit is None or limit == "auto" or (_is_number(limit) and float(limit) >= 0)):
             raise ParameterError(
@@ -354,21 +384,40 @@ class AutoDetector(RobustShiftDetector):
                 params[name] = by_freq.get(freq, by_freq["other"])
         return RobustShiftDetector(**params)
 
-    def _detect_own(self, panel: Panel, robust: RobustShiftDetector) -> Scores:
-        """The robust detector, on daily data after the month-start effect."""
-        if not (self.month_start and panel.freq == "daily"):
-            return robust.detect(panel)
+    def _without_calendar(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
+        """The panel with each series' calendar effects divided out (daily data)."""
+        if not (self.calendar and panel.freq == "daily"):
+            return panel, None
         matrix = panel.matrix()
-        factor = month_start_effect(matrix.values, matrix.periods)
-        if np.all(factor == 1.0):
-            return robust.detect(panel)
-        logger.info("auto: adjusting %d month-start days for billing", int((factor != 1).sum()))
-        frame = panel.frame.assign(**{VALUE: matrix.to_rows(matrix.values / factor)})
-        scores = robust.detect(dataclasses.replace(panel, frame=frame))
-        for name in ("baseline", "lower", "upper"):
-            getattr(scores, name)[...] *= factor
-        scores.extra["month_start_factor"] = factor
-        return scores
+        effects = calendar_effects(matrix.values, matrix.periods, country=self.country)
+        if np.all(effects.factor == 1.0) and not effects.unknown.any():
+            return panel, None
+        logger.info(
+            "auto: %d calendar days adjusted, %d not judged (effect not known yet)",
+            int((effects.factor != 1).sum()),
+            int(effects.unknown.sum()),
+        )
+        adjusted = matrix.values / effects.factor
+        if effects.unknown.any():
+            # a day whose effect is not known yet is not judged; the baselines after it see
+            # the median of its weekday over the three weeks before instead (a gap would
+            # shorten the windows and widen every band after it)
+            adjusted = np.where(effects.unknown, same_weekday_median(adjusted), adjusted)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
+        return dataclasses.replace(panel, frame=frame), effects
+
+
+def _not_judged(scores: Scores, cells: np.ndarray) -> None:
+    """Clear the scores and flags of ``cells`` (calendar days whose effect is unknown)."""
+    if not cells.any():
+        return
+    scores.flag[cells] = False
+    scores.kind[cells] = 0
+    scores.provisional[cells] = False
+    for name in ("score", "z"):
+        getattr(scores, name)[cells] = np.nan
+    if scores.severity is not None:
+        scores.severity[cells] = np.nan
 
 
 def _is_number(value: object) -> bool:
@@ -377,10 +426,8 @@ def _is_number(value: object) -> bool:
 
 def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> None:
     """Add the year-over-year growth changes the day-level flags missed (in place)."""
-    factor = scores.extra.get("month_start_factor")
-    adjusted = values / factor if factor is not None else values
     shift = scores.flag & np.isin(scores.kind, [TYPE_CODES["level_shift"], _TREND])
-    found = yoy_growth_change(adjusted, scores.z, scores.flag, shift, threshold=threshold)
+    found = yoy_growth_change(values, scores.z, scores.flag, shift, threshold=threshold)
     scores.extra["yoy_change"] = found.change
     cells = found.flag & ~scores.flag
     scores.extra["yoy"] = cells

@@ -54,9 +54,15 @@ __all__ = ["DEFAULT_MIN_HISTORY", "ProphetDetector", "import_prophet"]
 
 #: Periods of history before the first block, by frequency, when ``min_history=None``.
 DEFAULT_MIN_HISTORY: dict[str, int] = {
+    "1min": 2 * 1440,
+    "5min": 2 * 288,
+    "10min": 2 * 144,
+    "15min": 2 * 96,
+    "30min": 2 * 48,
     "hourly": 14 * 24,
     "daily": 90,
     "weekly": 104,
+    "fortnightly": 52,
     "monthly": 24,
     "quarterly": 8,
     "yearly": 5,

@@ -79,7 +79,21 @@ __all__ = ["RobustShiftDetector"]
 _MAD_TO_SIGMA = 1.4826
 _MAD_EFFICIENCY = 0.4
 #: Default baseline window by frequency.
-_WINDOWS = {"monthly": 12, "quarterly": 8, "weekly": 13, "daily": 28, "hourly": 48, "yearly": 5}
+_WINDOWS = {
+    "monthly": 12,
+    "quarterly": 8,
+    "fortnightly": 8,
+    "weekly": 13,
+    "daily": 28,
+    "hourly": 48,
+    # steps shorter than an hour: two days of steps, as for hourly data
+    "30min": 96,
+    "15min": 192,
+    "10min": 288,
+    "5min": 576,
+    "1min": 2880,
+    "yearly": 5,
+}
 _SPIKE = TYPE_CODES["spike"]
 _DROP = TYPE_CODES["drop"]
 _LEVEL = TYPE_CODES["level_shift"]

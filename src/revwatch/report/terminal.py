@@ -174,6 +174,8 @@ def format_period(
     fmt = (_ISO_FORMATS if iso else _DISPLAY_FORMATS)[chosen]
     if stamps.empty:
         return pd.Series([], index=stamps.index, dtype=object)
+    if chosen == "time" and not iso and bool((stamps.dt.second.fillna(0) != 0).any()):
+        fmt += ":%S"  # steps with a phase in seconds (every 5 minutes at :02:53) keep it
     text = stamps.dt.strftime(fmt)
     return text.astype(object).where(stamps.notna(), "")
 
@@ -384,7 +386,7 @@ def render_table(
 
     total = len(results)
     if total == 0:
-        prefix = f"{title}: " if title else ""
+        prefix = f"{printable(title)}: " if title else ""
         out.print(f"{prefix}No anomalies found.", style="bold green", markup=False)
         return
 
@@ -419,7 +421,7 @@ def render_table(
 
     # On a narrow terminal ids and types wrap or shorten first; periods and numbers never wrap.
     table = Table(
-        title=title,
+        title=None if title is None else Text(printable(title), style="bold"),
         header_style="bold",
         title_style="bold",
         box=box.SIMPLE_HEAVY,

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revwatch.data.panel import STEP_SECONDS, SUB_DAILY
 from revwatch.errors import ParameterError
 from revwatch.store import INCIDENT_STATES, LABELS, Store
 from revwatch.units import Unit, format_amount
@@ -326,7 +327,11 @@ def _grain(frame: pd.DataFrame) -> str:
     if len(frame) < 2:
         return "daily"
     days = pd.Timedelta(frame["period"].diff().median()).total_seconds() / 86400
-    for name, limit in (("hourly", 0.5), ("daily", 3), ("weekly", 20), ("monthly", 60)):
+    if days < 0.5:  # the step shorter than a day nearest to the spacing
+        return min(
+            SUB_DAILY, key=lambda name: abs(np.log(max(days, 1e-9) * 86400 / STEP_SECONDS[name]))
+        )
+    for name, limit in (("daily", 3), ("weekly", 10), ("fortnightly", 20), ("monthly", 60)):
         if days < limit:
             return name
     return "quarterly" if days < 200 else "yearly"

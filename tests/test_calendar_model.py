@@ -1,0 +1,192 @@
+"""The calendar terms of ``auto``'s expected value on daily data (``calendar_effects``)."""
+
+from __future__ import annotations
+
+import holidays
+import numpy as np
+import pandas as pd
+import pytest
+
+from revwatch.api import to_panel
+from revwatch.detect.auto import AutoDetector
+from revwatch.detect.calendar import calendar_effects, day_of_month_classes
+
+WEEK = np.array([1.0, 1.05, 1.05, 1.0, 1.1, 0.8, 0.6])  # Mon..Sun
+US_EFFECTS = {
+    "New Year's Day": 0.4,
+    "Independence Day": 0.6,
+    "Thanksgiving": 0.5,
+    "Christmas Day": 0.3,
+}
+
+
+def daily_panel(
+    *,
+    n_series: int = 8,
+    days: int = 730,
+    bump: float = 1.0,
+    holiday_effects: dict[str, float] | None = None,
+    drop_at: str | None = None,
+    seed: int = 0,
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Weekly pattern, 4 % noise, optional 1st-of-month bump, US holidays and a planted drop."""
+    rng = np.random.default_rng(seed)
+    periods = pd.date_range("2023-01-01", periods=days, freq="D")
+    y = 1_000.0 * WEEK[periods.day_of_week][None, :] * rng.lognormal(0, 0.04, (n_series, days))
+    y[:, periods.day == 1] *= bump
+    if holiday_effects:
+        names = holidays.country_holidays("US", years=range(2023, 2026))
+        for pos, day in enumerate(periods):
+            y[:, pos] *= holiday_effects.get(names.get(day.date()), 1.0)
+    if drop_at is not None:
+        y[:, periods.get_loc(pd.Timestamp(drop_at))] *= 0.4
+    return periods, y
+
+
+def run(periods: pd.DatetimeIndex, y: np.ndarray, **params: object) -> tuple[np.ndarray, list]:
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat([f"s{i}" for i in range(y.shape[0])], y.shape[1]),
+            "day": np.tile(periods, y.shape[0]),
+            "value": y.ravel(),
+        }
+    )
+    panel = to_panel(frame, id="id", time="day", value="value")
+    scores = AutoDetector(**params).detect(panel)  # type: ignore[arg-type]
+    return scores.flag, list(panel.matrix().periods)
+
+
+def flagged_days(flag: np.ndarray, periods: list, mask: np.ndarray) -> int:
+    return int(flag[:, mask].sum())
+
+
+@pytest.mark.parametrize(
+    ("case", "panel", "params", "days", "most"),
+    [
+        # a weekly pattern is the expectation, not an anomaly: noise flags only, at most one
+        # per series-year (8 series, two years)
+        ("weekly", {}, {}, lambda p: np.ones(len(p), bool), 16),
+        # the 1st of the month once its bump has been seen three times
+        ("first of month", {"bump": 1.6}, {}, lambda p: (p.day == 1) & (p >= "2023-04-01"), 0),
+        # holidays with the country: neither the holiday nor the days next to it
+        (
+            "holidays, country",
+            {"holiday_effects": US_EFFECTS},
+            {"country": "US"},
+            lambda p: near_holiday(p, 1),
+            1,  # of 8 series x 48 days: noise, not the holiday effect
+        ),
+        # nor the same weekday in the two weeks after one (the holiday no longer drags it)
+        (
+            "weeks after a holiday",
+            {"holiday_effects": US_EFFECTS},
+            {"country": "US"},
+            lambda p: after_holiday(p),
+            0,
+        ),
+        # without a country, fixed-date holidays in the second year
+        (
+            "fixed dates, no country",
+            {"holiday_effects": US_EFFECTS},
+            {},
+            lambda p: fixed_dates(p) & (p >= "2024-01-01"),
+            0,
+        ),
+    ],
+)
+def test_calendar_terms_are_not_flagged(
+    case: str, panel: dict, params: dict, days: object, most: int
+) -> None:
+    periods, y = daily_panel(**panel)
+    flag, _ = run(periods, y, **params)
+    mask = days(periods)  # type: ignore[operator]
+    assert flagged_days(flag, list(periods), np.asarray(mask)) <= most, case
+
+
+def near_holiday(periods: pd.DatetimeIndex, reach: int) -> np.ndarray:
+    names = holidays.country_holidays("US", years=range(2023, 2026))
+    marked = np.zeros(len(periods), dtype=bool)
+    for pos, day in enumerate(periods):
+        if names.get(day.date()) in US_EFFECTS:
+            marked[max(0, pos - reach) : pos + reach + 1] = True
+    return marked
+
+
+def after_holiday(periods: pd.DatetimeIndex) -> np.ndarray:
+    base = near_holiday(periods, 0)
+    marked = np.zeros(len(periods), dtype=bool)
+    for pos in np.flatnonzero(base):
+        for lag in (7, 14):
+            if pos + lag < len(periods):
+                marked[pos + lag] = True
+    return marked
+
+
+def fixed_dates(periods: pd.DatetimeIndex) -> np.ndarray:
+    stamp = periods.month * 100 + periods.day
+    return np.asarray(np.isin(stamp, [101, 704, 1225]))
+
+
+@pytest.mark.parametrize(
+    ("panel", "params"),
+    [
+        ({"bump": 1.6, "drop_at": "2024-06-12"}, {}),
+        ({"holiday_effects": US_EFFECTS, "drop_at": "2024-06-12"}, {"country": "US"}),
+        ({"holiday_effects": US_EFFECTS, "drop_at": "2024-06-12"}, {}),
+    ],
+)
+def test_a_real_drop_is_still_flagged(panel: dict, params: dict) -> None:
+    periods, y = daily_panel(**panel)
+    flag, _ = run(periods, y, **params)
+    assert flag[:, periods.get_loc(pd.Timestamp("2024-06-12"))].all()
+
+
+def test_first_holiday_with_country_is_not_judged_before_its_effect_is_known() -> None:
+    periods, y = daily_panel(n_series=1, holiday_effects=US_EFFECTS)
+    effects = calendar_effects(y, periods, country="US")
+    christmas = [periods.get_loc(pd.Timestamp(d)) for d in ("2023-12-25", "2024-12-25")]
+    assert effects.unknown[0, christmas[0]]
+    assert not effects.unknown[0, christmas[1]]
+    assert effects.factor[0, christmas[1]] == pytest.approx(0.3, rel=0.15)
+
+
+@pytest.mark.parametrize("cut", [200, 400, 500, 690])
+@pytest.mark.parametrize("country", [None, "US"])
+def test_calendar_effects_are_causal(cut: int, country: str | None) -> None:
+    periods, y = daily_panel(bump=1.4, holiday_effects=US_EFFECTS, seed=3)
+    full = calendar_effects(y, periods, country=country)
+    part = calendar_effects(y[:, :cut], periods[:cut], country=country)
+    np.testing.assert_array_equal(full.factor[:, :cut], part.factor)
+    np.testing.assert_array_equal(full.unknown[:, :cut], part.unknown)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # Fri 31 May is the last business day and month end; Sat 1 June a closed 1st; Mon 3rd
+        ("2024-05-29", "2024-06-04", [0, 0, 4, 5, 0, 2, 0]),
+        # Mon 1 July: the 1st on a business day; Wed 31 July month end
+        ("2024-07-01", "2024-07-02", [1, 0]),
+        ("2024-07-30", "2024-07-31", [0, 4]),
+        # Fri 29 Nov 2024 is the last business day (Sat 30 the month end)
+        ("2024-11-28", "2024-11-30", [0, 3, 4]),
+    ],
+)
+def test_day_of_month_classes(start: str, end: str, expected: list[int]) -> None:
+    assert day_of_month_classes(pd.date_range(start, end, freq="D")).tolist() == expected
+
+
+def test_series_with_zeros_are_left_alone() -> None:
+    periods, y = daily_panel(n_series=2, bump=1.5)
+    y[1, 10] = 0.0
+    effects = calendar_effects(y, periods)
+    assert (effects.factor[0] != 1.0).any()
+    assert np.all(effects.factor[1] == 1.0)
+
+
+def test_unknown_country_is_a_parameter_error() -> None:
+    from revwatch.errors import ParameterError
+
+    periods, y = daily_panel(n_series=1, days=60)
+    with pytest.raises(ParameterError, match="country"):
+        calendar_effects(y, periods, country="XX")
