@@ -584,3 +584,39 @@ def test_health_with_a_past_now_prints_no_negative_ages(tmp_path: Path) -> None:
     assert "after the reference time" in details["freshness:revenue"]
     later = health(store, now=pd.Timestamp("2026-03-03").to_pydatetime())
     assert "last fit 2.0 days ago" in {c.name: c.detail for c in later.checks}["model:revenue"]
+
+
+def test_serve_says_its_start_up_line_once(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("fastapi", reason="the web extra is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "REVWATCH_API_TOKEN": "serve-token-0123456789abcdef0123"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from revwatch.cli import main; main()", "serve",
+         "--store", f"sqlite:///{tmp_path}/s.db", "--port", str(port)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Uvicorn running" in line or "Application startup complete" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = "".join(lines)
+    assert "Application startup complete" in text or "Uvicorn running" in text, text
+    assert text.count(f"http://127.0.0.1:{port}/incidents") == 1, text

@@ -106,6 +106,14 @@ def test_monitor_detect_web_and_report_show_the_same_incidents(
         assert (api["incident_id"], api["tier"]) == (top["incident_id"], top["tier"])
         assert api["impact"] == pytest.approx(top["impact"], abs=1e-3)
         assert api["root_cause"] == top["root_cause"]
+        # a series incident has no root cause in the model: the page adds no invented one,
+        # it describes what the series did, apart
+        plain = next(d for d in detected if not d["root_cause"])
+        other = client.get(
+            f"/api/incidents/{plain['incident_id']}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).json()
+        assert other["root_cause"] == [] and other["series_lines"]
         login = client.post("/login", data={"token": TOKEN}, follow_redirects=False)
         assert login.status_code == 303
         page = client.get(f"/incidents/{top['incident_id']}").text

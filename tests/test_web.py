@@ -371,8 +371,12 @@ def test_form_posts_update_the_store_and_redirect_back(client: TestClient, store
     assert Store(store_url).incident(second)["status"] == "resolved"
     bad = client.post(f"/incidents/{second}/label", data={"label": "maybe", "csrf_token": csrf})
     assert bad.status_code == 400 and "benign or confirmed" in bad.text
-    missing = client.post(f"/incidents/{second}/label", data={"csrf_token": csrf})
-    assert missing.status_code == 422
+    missing = client.post(
+        f"/incidents/{second}/label", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert missing.status_code == 303  # nothing selected: back to the page, with a message
+    assert "Choose benign or confirmed" in client.get(missing.headers["location"]).text
+    assert "Choose benign" not in client.get(f"/incidents/{second}?problem=forged text").text
     assert len(Store(store_url).labels()) == 1
 
 

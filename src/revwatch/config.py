@@ -319,8 +319,9 @@ class AlertsConfig(_Model):
     #: Each channel's time for all its sends (retries included) in one run; the rest waits.
     channel_budget_seconds: float = Field(default=120.0, gt=0)
     in_doubt: Literal["resend", "skip"] = "resend"
-    #: a run alerts only incidents still open or that ended within this many days of its
-    #: newest period; older ones (a catch-up over months) are recorded silently
+    #: a run alerts only incidents still open or that ended within this many days (at least
+    #: one period of the metric's grain) of its newest period; older ones (a catch-up over
+    #: months) are recorded silently
     recent_days: float = Field(default=7.0, ge=0)
     dashboard_url: str | None = None
     slack: SlackConfig | None = None

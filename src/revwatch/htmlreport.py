@@ -132,7 +132,8 @@ def render_html_report(
     for rank, row in enumerate(rows):
         item = views.public_incident(row)
         item["chart"] = None
-        item["root_cause"], item["annotations"] = [], []
+        item["root_cause"] = list(row.get("root_cause") or [])  # the incident model's lines
+        item["annotations"], item["series_lines"] = list(row.get("annotations") or []), []
         item["impact_low"] = item["impact_high"] = None
         item.setdefault("unit", None)
         if rank < charts:
@@ -143,6 +144,7 @@ def render_html_report(
             if detail is not None:
                 item.update(
                     root_cause=detail["root_cause"],
+                    series_lines=detail["series_lines"],
                     annotations=detail["annotations"],
                     impact_low=detail["impact_low"],
                     impact_high=detail["impact_high"],

@@ -21,10 +21,10 @@
    ``resolved``), the score summary, the model record and the new
    watermark. Incidents in a direction the metric does not alert on
    (``directions``) are routed as ``info``. A run alerts only incidents
-   still open or that ended within ``alerts.recent_days`` of its newest
-   period; older ones (the first run, a catch-up over months) are recorded
-   silently as ``history``. A crash before the commit leaves nothing of this
-   metric; the re-run redoes it.
+   still open or that ended within ``alerts.recent_days`` (at least one
+   period of the grain) of its newest period; older ones (the first run, a
+   catch-up over months) are recorded silently as ``history``. A crash
+   before the commit leaves nothing of this metric; the re-run redoes it.
 4. deliver the pending ledger rows (from this run or earlier, failed runs).
 
 Delivery semantics
@@ -332,6 +332,21 @@ def incident_settings(metric: MetricConfig, threshold: float) -> IncidentSetting
     )
 
 
+def recent_start(last: pd.Timestamp, recent_days: float, freq: str) -> pd.Timestamp:
+    """The start of a run's recent window: ``recent_days``, but at least one period of the grain.
+
+    A new incident that ended before it (a catch-up over months) is recorded
+    without alerts; the period before the newest one is always recent.
+
+    Examples
+    --------
+    >>> last = pd.Timestamp("2026-06-01")
+    >>> recent_start(last, 7, "daily").date(), recent_start(last, 7, "monthly").date()
+    (datetime.date(2026, 5, 25), datetime.date(2026, 5, 1))
+    """
+    return last - pd.Timedelta(days=max(float(recent_days), GRAIN_DAYS.get(freq, 1.0)))
+
+
 def metric_incidents(detection: Detection, metric: MetricConfig) -> list[Incident]:
     """The incidents of one metric: :func:`revwatch.incidents.build_incidents`, as everywhere.
 
@@ -445,7 +460,7 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
     confirmed_ids = {lab["incident_id"] for lab in confirmed}
     first_run = mark is None
     routing = metric.routing or config.routing
-    recent = last - pd.Timedelta(days=config.alerts.recent_days)
+    recent = recent_start(last, config.alerts.recent_days, detection.panel.freq)
     with store.begin() as conn:
         known = {r["incident_id"]: r for r in store.incidents(metric=metric.name, conn=conn)}
         seen: set[str] = set()

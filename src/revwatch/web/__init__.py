@@ -119,7 +119,8 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: A
             f"act through the pages; set {options['token_env']} or listen on 127.0.0.1"
         )
     app = create_app(store, host=host, **options)
-    logger.info("revwatch review app on http://%s:%d/incidents", host, port)
-    if announce is not None:
+    if announce is not None:  # the caller says it (the CLI on stderr): once, not also logged
         announce()
+    else:
+        logger.info("revwatch review app on http://%s:%d/incidents", host, port)
     uvicorn.Server(uvicorn_config(app, host=host, port=port)).run()

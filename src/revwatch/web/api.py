@@ -114,7 +114,8 @@ class IncidentDetail(Incident):
     impact_low: float | None = None
     impact_high: float | None = None
     impact_kind: Literal["interval", "band", "none"] = "none"
-    root_cause: list[str] = []
+    root_cause: list[str] = Field([], description="The incident model's root-cause lines.")
+    series_lines: list[str] = Field([], description="What the series did against its band.")
     annotations: list[str] = []
     series: list[dict[str, Any]] = []
 

@@ -426,6 +426,10 @@ def _set_session_cookie(request: Request, response: Response, session_id: str) -
     )
 
 
+#: Messages the incident page shows for a ``problem`` code of a form's redirect.
+_PAGE_PROBLEMS = {"no-label": "Choose benign or confirmed, then save the label."}
+
+
 def _safe_next(target: str | None) -> str:
     """Only local paths (no ``//host`` or scheme) are followed after the login."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -550,7 +554,13 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         )
 
     @app.get("/incidents/{incident_id}", include_in_schema=False)
-    def incident_page(request: Request, incident_id: str, web: Reader, done: str = "") -> Response:
+    def incident_page(
+        request: Request,
+        incident_id: str,
+        web: Reader,
+        done: str = "",
+        problem: Annotated[str, Query(max_length=200)] = "",
+    ) -> Response:
         detail = views.incident_detail(
             web.store, incident_id, currency=web.currency, country=web.country
         )
@@ -561,6 +571,8 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
             "incident.html",
             inc=detail,
             done=done,
+            # a fixed text per known code: nothing from the query string is shown
+            problem=_PAGE_PROBLEMS.get(problem, ""),
             can_write=web.logged_in(request),
             nav="incidents",
         )
@@ -600,10 +612,15 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
     def label_form(
         incident_id: str,
         web: Writer,
-        label: Annotated[str, Form(max_length=20)],
+        label: Annotated[str, Form(max_length=20)] = "",
         cause: Annotated[str, Form(max_length=MAX_CAUSE)] = "",
     ) -> Response:
         ident = _known(web, incident_id)
+        if not label:  # nothing selected: back to the page with a message, nothing saved
+            return RedirectResponse(
+                f"/incidents/{ident}?" + urlencode({"problem": "no-label"}),
+                status_code=303,
+            )
         web.store.add_label(ident, views.check_label(label), cause.strip() or None)
         return _back(ident, f"labelled {label}")
 

@@ -361,11 +361,12 @@ def _impact_range(incident: dict[str, Any], frame: pd.DataFrame) -> dict[str, An
     return {"low": min(low_v, high_v), "high": max(low_v, high_v), "kind": "band"}
 
 
-def _cause_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -> list[str]:
-    """Stored root-cause lines, else what the series did against its band (in its unit)."""
-    stored = _stored(incident, "root_cause")
-    if stored:
-        return [str(line) for line in stored]
+def _series_lines(incident: dict[str, Any], frame: pd.DataFrame, currency: str) -> list[str]:
+    """What the series did against its band (in its unit): a description, not a root cause.
+
+    The root cause is the incident model's (stored by the monitor); these
+    lines describe the stored chart context for incidents without one.
+    """
     unit = unit_of(incident, currency=currency)
 
     def fmt(v: float) -> str:
@@ -448,7 +449,8 @@ def incident_detail(
         ``labels``, ``series`` (the context frame as records), ``impact_low``
         / ``impact_high`` / ``impact_kind`` (``interval`` when the monitor
         stored one, ``band`` when derived from the normal band, ``none``),
-        ``root_cause``, ``annotations`` and ``related``.
+        ``root_cause`` (the incident model's lines, as stored), ``series_lines``
+        (what the series did against its band), ``annotations`` and ``related``.
     """
     row = store.incident(incident_id)
     if row is None:
@@ -460,7 +462,8 @@ def incident_detail(
     detail["labels"] = [r for r in store.labels(metric=row["metric"]) if r["incident_id"] == ident]
     impact = _impact_range(row, frame)
     detail.update(impact_low=impact["low"], impact_high=impact["high"], impact_kind=impact["kind"])
-    detail["root_cause"] = _cause_lines(row, frame, currency)
+    detail["root_cause"] = [str(line) for line in (_stored(row, "root_cause") or [])]
+    detail["series_lines"] = _series_lines(row, frame, currency)
     notes = list(_stored(row, "annotations") or [])
     computed = _annotations(row, frame, country)
     detail["annotations"] = list(dict.fromkeys([*notes, *computed]))
