@@ -52,9 +52,10 @@ value = "revenue"
 keys = ["account"]
 grain = "monthly"
 
-[metrics.tiers]
-critical_severity = 3.0
-warning_severity = 2.0
+[metrics.tiers]  # every flagged incident is critical (was critical_severity = 3.0)
+critical_confidence = 0.3
+warning_confidence = 0.1
+info_confidence = 0.1
 
 [routing]
 critical = ["webhook"]
@@ -62,6 +63,7 @@ warning = ["webhook"]
 info = ["webhook"]
 
 [alerts]
+recent_days = 400  # the scenario catches up six months and must still alert
 retries = 0
 timeout_seconds = 60
 channel_budget_seconds = 120
