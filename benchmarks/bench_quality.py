@@ -63,6 +63,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -310,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, help="Markdown file to put the tables in.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="bench_quality: %(message)s")
+    # scikit-learn's joblib warns once per fit in every worker; keep the progress readable
+    quiet = "ignore:`sklearn.utils.parallel.delayed`:UserWarning"
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        w for w in (os.environ.get("PYTHONWARNINGS"), quiet) if w
+    )
+    warnings.filterwarnings("ignore", message="`sklearn.utils.parallel.delayed`")
 
     from revwatch.evaluate import parse_methods
 

@@ -41,10 +41,6 @@ value = "revenue"
 keys = ["account"]
 grain = "monthly"
 
-[metrics.tiers]
-critical_severity = 3.0
-warning_severity = 2.0
-
 [routing]
 critical = ["pagerduty", "slack", "webhook", "email"]
 warning = ["pagerduty", "slack", "webhook", "email"]
@@ -126,7 +122,7 @@ def test_a_dead_and_a_hanging_channel_never_delay_the_others(
     _stage(tmp_path, "2025-12-01")
     run(config)
     http.modes.update({"/slack": "echo500", "/hook": "hang"})
-    _stage(tmp_path, "2026-06-01")
+    _stage(tmp_path, "2026-02-01")
     outcome, _seconds = _run(config)
     assert "failed" in outcome
     pd_rows, mail_rows = _rows(config, "pagerduty"), _rows(config, "email")
@@ -179,7 +175,7 @@ def test_permanent_errors_are_recorded_not_retried_and_shown_by_health(
     _stage(tmp_path, "2025-12-01")
     run(config)
     http.modes.update({"/slack": "notfound"})
-    _stage(tmp_path, "2026-06-01")
+    _stage(tmp_path, "2026-02-01")
     outcome, _ = _run(config)
     assert "failed" in outcome
     slack_rows = _rows(config, "slack")

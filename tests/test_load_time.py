@@ -7,11 +7,14 @@ values, the note when a reading was chosen) or the one-line exit-2 error.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from revwatch.cli import app
@@ -478,6 +481,14 @@ def test_naive_stamp_the_clocks_skip_is_refused(tmp_path: Path) -> None:
     assert "line 3" in str(caught.value) and "does not exist in Europe/Berlin" in str(caught.value)
 
 
+def test_dates_in_a_zone_whose_clocks_change_at_midnight_load(tmp_path: Path) -> None:
+    days = pd.date_range("2024-09-01", periods=20, freq="D")  # Santiago: 2024-09-08 00:00 skipped
+    path = write_rows(tmp_path, "cl.csv", pd.DataFrame({"d": days.strftime("%Y-%m-%d"), "v": 1.0}))
+    panel = load(path, tz="America/Santiago")
+    assert panel.freq == "daily"
+    assert stamps_of(panel) == days.strftime("%Y-%m-%d %H:%M:%S").tolist()
+
+
 def test_tz_says_where_the_reporting_day_starts(tmp_path: Path) -> None:
     utc = pd.date_range("2024-07-01 20:00", periods=8, freq="h", tz="UTC")
     path = write_rows(tmp_path, "h.csv", pd.DataFrame({"t": _iso(utc), "v": 1.0}))
@@ -578,3 +589,58 @@ def test_api_detect_takes_the_time_options(tmp_path: Path) -> None:
     flags = revwatch.detect(path, date_format="%d/%m/%Y", tz="Europe/Berlin", all_rows=True)
     assert len(flags) == 12
     assert pd.to_datetime(flags["period"]).min() == pd.Timestamp("2024-01-01")
+
+
+# --------------------------------------------------------------------------
+# Property: a known panel written with any date spelling reads back exactly, or exit 2
+# --------------------------------------------------------------------------
+
+SPELLINGS = ["ISO8601", "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d %b %Y"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    spelling=st.sampled_from(SPELLINGS),
+    freq=st.sampled_from(["daily", "weekly", "monthly"]),
+    start=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2030, 12, 31)),
+    n_periods=st.integers(min_value=3, max_value=30),
+    n_series=st.integers(min_value=1, max_value=3),
+)
+def test_any_date_spelling_reads_the_known_panel_or_exits_2(
+    tmp_path: Path, spelling: str, freq: str, start: dt.date, n_periods: int, n_series: int
+) -> None:
+    step = {"daily": "D", "weekly": "7D", "monthly": "MS"}[freq]
+    periods = pd.date_range(start, periods=n_periods, freq=step)
+    texts = periods.strftime("%Y-%m-%d" if spelling == "ISO8601" else spelling)
+    frame = pd.DataFrame(
+        {
+            "account": np.repeat([f"a{i}" for i in range(n_series)], n_periods),
+            "day": np.tile(texts, n_series),
+            "revenue": np.arange(n_periods * n_series, dtype=float),
+        }
+    )
+    path = tmp_path / f"{spelling.replace('%', '').replace('/', '-')}-{freq}.csv"
+    frame.to_csv(path, index=False)
+    refused = ""
+    try:
+        panel = load(path, id="account", time="day", value="revenue")
+    except InputError as error:
+        refused = str(error)
+    if refused:
+        assert "\n" not in refused and path.name in refused
+        return
+    chosen = [note for note in panel.notes if "read it as" in note]
+    if chosen:  # both day/month readings fit: the one on month starts was taken, and said
+        spelling = chosen[0].split("(")[1].split(")")[0]
+        periods = pd.DatetimeIndex(pd.to_datetime(texts, format=spelling))
+        freq = "monthly"
+    assert panel.freq == freq
+    expected = (
+        pd.Series(periods).dt.to_period("M").dt.to_timestamp() if freq == "monthly" else periods
+    )
+    assert (
+        stamps_of(panel) == [*pd.DatetimeIndex(expected).strftime("%Y-%m-%d %H:%M:%S")] * n_series
+    )
+    assert panel.frame["value"].tolist() == frame["revenue"].tolist()

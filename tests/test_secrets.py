@@ -54,10 +54,6 @@ value = "revenue"
 keys = ["account"]
 grain = "monthly"
 
-[metrics.tiers]
-critical_severity = 3.0
-warning_severity = 2.0
-
 [routing]
 critical = ["pagerduty", "slack", "webhook", "email"]
 warning = ["slack", "webhook", "email"]

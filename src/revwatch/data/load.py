@@ -2085,6 +2085,12 @@ def _zoned(
     first_time = ~pd.DataFrame({**keys, PERIOD: raw_periods}, copy=False).duplicated().to_numpy()
     localised = raw_periods.dt.tz_localize(tz, ambiguous=first_time, nonexistent="NaT")
     skipped = localised.isna().to_numpy()
+    if skipped.any() and bool((raw_periods == raw_periods.dt.normalize()).all()):
+        # dates only, in a zone whose clocks change at midnight: the day starts an hour late
+        localised = raw_periods.dt.tz_localize(
+            tz, ambiguous=first_time, nonexistent="shift_forward"
+        )
+        skipped = localised.isna().to_numpy()
     if skipped.any():
         raise validator.cell_error(
             InputError,

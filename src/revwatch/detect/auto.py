@@ -38,10 +38,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import warnings
 
 import numpy as np
 
 from revwatch.data.panel import VALUE, Panel
+from revwatch.detect._arrays import nanmedian_rows
 from revwatch.detect.base import TYPE_CODES, Scores
 from revwatch.detect.calendar import CalendarEffects, calendar_effects, same_weekday_median
 from revwatch.detect.calendar import closed_days as find_closed_days
@@ -258,6 +260,8 @@ class AutoDetector(RobustShiftDetector):
         panel, effects = self._without_calendar(panel)
         own = self._robust(panel.freq)
         robust = own.detect(panel)
+        if panel.freq in _SWING_FREQS:
+            _drop_drifts_within_swing(robust, panel.matrix().values, _SWING_FREQS[panel.freq])
         if closed is not None:
             robust.extra["closed"] = closed
         n_series, n_periods = robust.score.shape
@@ -405,6 +409,72 @@ class AutoDetector(RobustShiftDetector):
             adjusted = np.where(effects.unknown, same_weekday_median(adjusted), adjusted)
         frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
         return dataclasses.replace(panel, frame=frame), effects
+
+
+#: Frequencies whose CUSUM drifts must leave the series' own swing, and the swing's period.
+_SWING_FREQS = {"monthly": 12, "quarterly": 4}
+#: Share of the series' earlier departures a drift must exceed.
+_SWING_QUANTILE = 0.9
+
+
+def drift_beyond_swing(values: np.ndarray, rows: np.ndarray, t: int, period: int) -> np.ndarray:
+    """Whether each of ``rows`` departs at ``t`` further than its own earlier swing (boolean).
+
+    The departure of a period is its log value minus the median of the ``period`` periods
+    before it (a year for monthly data); the swing is the 90 % quantile of the absolute
+    departures of the ``2 * period`` periods before ``t`` (at least ``period // 2`` of them,
+    otherwise there is no swing to compare with and the drift stands). A yearly cycle or heavy
+    noise departs this much every year; a sustained change of growth departs further.
+
+    Examples
+    --------
+    >>> cycle = 100 * np.exp(0.2 * np.sin(np.arange(36) * np.pi / 6))
+    >>> erosion = cycle.copy(); erosion[30:] *= np.exp(-0.1 * np.arange(1, 7))
+    >>> drift_beyond_swing(np.vstack([cycle, erosion]), np.array([0, 1]), 35, 12).tolist()
+    [False, True]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.where(values[rows, : t + 1] > 0, values[rows, : t + 1], np.nan))
+    least = max(period // 2, 2)
+    lo = max(period, t - 2 * period)
+    if t - lo < least:
+        return np.ones(rows.size, dtype=bool)
+    depart = np.full((rows.size, t + 1 - lo), np.nan)
+    for k, s in enumerate(range(lo, t + 1)):
+        ref, _ = nanmedian_rows(logs[:, s - period : s])
+        depart[:, k] = np.abs(logs[:, s] - ref)
+    past = depart[:, :-1]
+    enough = np.count_nonzero(~np.isnan(past), axis=1) >= least
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        swing = np.nanquantile(past, _SWING_QUANTILE, axis=1)
+    return ~enough | ~(depart[:, -1] <= swing)
+
+
+def _drop_drifts_within_swing(scores: Scores, values: np.ndarray, period: int) -> None:
+    """Un-flag CUSUM drifts that do not leave the series' own swing (in place).
+
+    A CUSUM alarm is a ``trend_change`` confirmed on its own period; the regime restart it
+    caused stays (the detector has moved on), only the report goes.
+    """
+    confirm_at = scores.extra.get("confirm_at")
+    if confirm_at is None:
+        return
+    cols = np.arange(scores.flag.shape[1])[None, :]
+    drift = scores.flag & (scores.kind == _TREND) & (confirm_at == cols)
+    if not drift.any():
+        return
+    dropped = 0
+    for t in np.unique(np.nonzero(drift)[1]).tolist():
+        rows = np.flatnonzero(drift[:, t])
+        within = rows[~drift_beyond_swing(values, rows, t, period)]
+        if within.size:
+            scores.flag[within, t] = False
+            scores.kind[within, t] = 0
+            confirm_at[within, t] = -1
+            dropped += within.size
+    if dropped:
+        logger.info("auto: %d slow drifts within their series' own swing not reported", dropped)
 
 
 def _not_judged(scores: Scores, cells: np.ndarray) -> None:

@@ -1,18 +1,15 @@
-"""Calendar effects the weekly cycle does not explain: month-start billing, closed days.
+"""Calendar effects the weekly cycle does not explain: day of month, holidays, closed days.
 
-B2B revenue is often billed on the first business day of the month (seed
-001's "month-start enterprise billing"): that day is 10-30 % above the same
-weekday in the weeks around it, every month. A weekly seasonal index cannot
-see it (the first business day falls on any weekday), so without help a
-daily detector reports it as a spike twelve times a year.
+B2B revenue is often billed on the 1st or the first business day of the
+month (seed 001's "month-start enterprise billing"), public holidays and the
+days next to them move revenue, and some dates recur every year. A weekly
+seasonal index cannot see any of them (they fall on any weekday), so without
+help a daily detector reports them as spikes and drops every time.
 
-:func:`month_start_effect` learns the effect causally, per series, from the
-month starts before each one: the ratio of each first business day to the
-median of the same weekday in the three weeks before it, then the median of
-the last ``cycles`` such ratios. Where at least ``min_events`` earlier month
-starts exist and the effect is at least ``min_effect``, the day is divided by
-it before scoring (and the baseline multiplied back), so the bump is normal
-but a month start that misses it, or doubles it, is not.
+:func:`calendar_effects` learns each of these terms causally, per series,
+from the term's earlier occurrences (the ratio of the day to the same weekday
+around it), with the portfolio's as a prior for holidays, and marks the days
+whose effect cannot be known yet (``auto`` does not judge them).
 
 :func:`closed_days` finds the days a business is closed: a B2B account that
 invoices Monday to Friday has zero revenue every weekend. Those zeros are not

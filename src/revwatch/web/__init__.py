@@ -106,6 +106,12 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: A
     from revwatch.web.app import create_app
 
     announce = options.pop("announce", None)
+    if config is not None and getattr(config, "alerts", None) is not None:
+        # read the channels' secrets only to register them for redaction, so that even
+        # errors stored by an older revwatch never show them on a page
+        from revwatch.alerts import build_channels
+
+        build_channels(config.alerts, errors={})
     token = options.get("token") or os.environ.get(options["token_env"]) or None
     if token is None and not is_loopback(host):
         raise ConfigError(
