@@ -285,6 +285,11 @@ def _commit() -> str:
     return head + (" (with uncommitted changes in src/)" if dirty else "")
 
 
+def _short(path: Path) -> str:
+    """``../shared/data/labelled`` for the default, the path as given otherwise."""
+    return "../shared/data/labelled" if path == DEFAULT_LABELLED else str(path)
+
+
 def write_between_markers(file: Path, text: str, part: str) -> None:
     """Replace the text between a part's markers in ``file`` (append them the first time)."""
     start, end = markers(part)
@@ -329,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     sections: list[str] = []
     runners: list[tuple[str, str, str, Callable[[], str] | None]] = [
-        ("labelled", f"Labelled real series ({args.labelled}, `revwatch evaluate`)",
+        ("labelled", f"Labelled real series ({_short(args.labelled)}, `revwatch evaluate`)",
          f"--labelled-methods {','.join(labelled_methods)}",
          (lambda: labelled_part(args.labelled, labelled_methods))
          if (args.labelled / "truth.json").is_file() else None),

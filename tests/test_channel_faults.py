@@ -47,7 +47,6 @@ warning = ["pagerduty", "slack", "webhook", "email"]
 info = ["pagerduty", "slack", "webhook", "email"]
 
 [alerts]
-recent_days = 3650  # the six-month catch-up below alerts all it finds (delivery is under test)
 retries = 2
 backoff_seconds = 0.05
 timeout_seconds = {timeout}

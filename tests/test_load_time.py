@@ -644,3 +644,23 @@ def test_any_date_spelling_reads_the_known_panel_or_exits_2(
         stamps_of(panel) == [*pd.DatetimeIndex(expected).strftime("%Y-%m-%d %H:%M:%S")] * n_series
     )
     assert panel.frame["value"].tolist() == frame["revenue"].tolist()
+
+
+def test_naive_local_stamps_over_the_autumn_change_point_at_tz(tmp_path: Path) -> None:
+    # Berlin clocks go back at 03:00 on 2024-10-27: 02:00-02:59 happens twice
+    stamps = [*pd.date_range("2024-10-27 00:00", "2024-10-27 02:45", freq="15min")]
+    stamps += [*pd.date_range("2024-10-27 02:00", "2024-10-27 04:00", freq="15min")]
+    frame = pd.DataFrame({"time": [s.strftime("%Y-%m-%d %H:%M:%S") for s in stamps], "value": 1.0})
+    path = write_rows(tmp_path, "berlin.csv", frame)
+    with pytest.raises(DuplicateRowsError, match="--tz") as caught:
+        load(path)
+    assert "\n" not in str(caught.value)
+    panel = load(path, tz="Europe/Berlin")
+    assert len(panel.frame) == len(stamps)  # every local stamp kept, none doubled or lost
+
+
+def test_daily_duplicates_do_not_mention_time_zones(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"time": ["2024-01-01", "2024-01-01", "2024-01-02"], "value": 1.0})
+    with pytest.raises(DuplicateRowsError) as caught:
+        load(write_rows(tmp_path, "days.csv", frame))
+    assert "--tz" not in str(caught.value)

@@ -58,6 +58,7 @@ warning = ["webhook"]
 info = ["webhook"]
 
 [alerts]
+recent_days = 400  # the scenario catches up six months and must still alert
 retries = 0
 timeout_seconds = 60
 channel_budget_seconds = 120

@@ -2218,12 +2218,20 @@ def _resolve_duplicates(
                 f"({validator.rows.plural} {where})"
             )
         n_groups = int(groups.max()) + 1
+        # local stamps without an offset repeat an hour when the clocks go back
+        clocks = (
+            "; if the stamps are local time across a daylight-saving change, pass --tz with "
+            "their zone (e.g. --tz Europe/Berlin) instead"
+            if freq in SUB_DAILY
+            else ""
+        )
         raise _fail(
             DuplicateRowsError,
             f"{validator.name}: {len(positions)} rows share a series and period "
             f"in {n_groups} place(s), e.g. {'; '.join(examples)}; "
             "pass --aggregate sum to add them up (aggregate='sum'), --aggregate mean to "
-            "average them or --aggregate last to keep the latest, or remove the duplicates",
+            "average them or --aggregate last to keep the latest, or remove the duplicates"
+            f"{clocks}",
         )
     measures = [column for column in out.columns if column not in keys]
     n_repeated = int(repeated.sum())
