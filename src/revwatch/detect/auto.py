@@ -39,13 +39,19 @@ import dataclasses
 import inspect
 import logging
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 
-from revwatch.data.panel import VALUE, Panel
+from revwatch.data.panel import STEP_SECONDS, SUB_DAILY, VALUE, Panel
 from revwatch.detect._arrays import nanmedian_rows
 from revwatch.detect.base import TYPE_CODES, Scores
-from revwatch.detect.calendar import CalendarEffects, calendar_effects, same_weekday_median
+from revwatch.detect.calendar import (
+    CalendarEffects,
+    calendar_effects,
+    same_weekday_median,
+    time_of_day_effects,
+)
 from revwatch.detect.calendar import closed_days as find_closed_days
 from revwatch.detect.growth import yoy_growth_change
 from revwatch.detect.intermittent import intermittent_cells, intermittent_scores
@@ -74,6 +80,43 @@ _GATE_SERIES = 2_000
 #: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
 #: one day in three), so shifts were closed as one-day spikes.
 _SUB_HOURLY = {"30min": 2, "15min": 4, "10min": 6, "5min": 12, "1min": 60}  # steps an hour
+#: Steps a day of each sub-daily frequency.
+_PER_DAY = {"hourly": 24, **{freq: 24 * per_hour for freq, per_hour in _SUB_HOURLY.items()}}
+#: The daily defaults whose false-alarm rate sub-daily data keeps per series-day.
+_DAILY_THRESHOLD, _DAILY_CUSUM_LIMIT = 3.5, 11.0
+
+
+def _per_day_threshold(per_day: int) -> float:
+    """Threshold with the daily default's false alarms per series-day at ``per_day`` steps a day.
+
+    At 3.5 a Gaussian residual passes about once in 2,150 steps: once in six years of days, but
+    every eight days of 5-minute steps. The threshold whose two-sided tail is the daily one
+    divided by the steps a day keeps the expected false alarms per series-day.
+
+    Examples
+    --------
+    >>> [round(_per_day_threshold(n), 2) for n in (1, 24, 288)]
+    [3.5, 4.27, 4.8]
+    """
+    tail = 2.0 * (1.0 - NormalDist().cdf(_DAILY_THRESHOLD)) / per_day
+    return float(NormalDist().inv_cdf(1.0 - tail / 2.0))
+
+
+def _per_day_cusum_limit(per_day: int) -> float:
+    """CUSUM limit with the daily default's run length in days at ``per_day`` steps a day.
+
+    Siegmund's approximation of the in-control run length grows as ``exp(2 k h)`` (drift ``k``
+    0.5): adding ``log(per_day) / (2 k)`` to the limit multiplies it by ``per_day``, so a drift
+    alarm is as rare per day as on daily data (monthly 6.5 -> daily 11 follows the same rule).
+
+    Examples
+    --------
+    >>> [round(_per_day_cusum_limit(n), 1) for n in (1, 24, 288)]
+    [11.0, 14.2, 16.7]
+    """
+    return _DAILY_CUSUM_LIMIT + float(np.log(per_day))
+
+
 _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
     # steps shorter than an hour are treated as hourly data (a week of steps for the scale)
     "scale_window": {
@@ -83,10 +126,14 @@ _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
         "other": None,
     },
     "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
+    # sub-daily: as many false alarms per series-day as the daily defaults
+    "threshold": {
+        **{freq: _per_day_threshold(n) for freq, n in _PER_DAY.items()},
+        "other": _DAILY_THRESHOLD,
+    },
     "cusum_limit": {
-        "daily": 11.0,
-        "hourly": 11.0,
-        **dict.fromkeys(_SUB_HOURLY, 11.0),
+        "daily": _DAILY_CUSUM_LIMIT,
+        **{freq: _per_day_cusum_limit(n) for freq, n in _PER_DAY.items()},
         "other": 6.5,
     },
     "confirm": {"daily": 7, "other": 3},
@@ -150,8 +197,11 @@ class AutoDetector(RobustShiftDetector):
     Takes every parameter of :class:`~revwatch.detect.robust.RobustShiftDetector`
     (``window``, ``threshold``, ``min_change``, ``confirm``, ``revert``, ...;
     ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` (``"auto"``)
-    default by frequency: 91, 5 and 11 for daily data, 168, 5 and 11 hourly,
-    otherwise ``window``, 3 and 6.5; ``confirm``, ``revert`` and
+    default by frequency: 91, 5 and 11 for daily data, a week of steps, 5 and
+    ``11 + ln(steps a day)`` (14.2 hourly, 16.7 at 5 minutes) for sub-daily
+    data, otherwise ``window``, 3 and 6.5; ``threshold`` (None) is 3.5, and
+    on sub-daily data the value with the same expected false alarms per
+    series-day (4.27 hourly, 4.80 at 5 minutes); ``confirm``, ``revert`` and
     ``revert_fraction``: 7, 1.0 and 0.1 for daily data, otherwise 3, 2.0 and
     0.25;
     the peer part shares ``window``, ``threshold``, ``min_change``,
@@ -171,7 +221,9 @@ class AutoDetector(RobustShiftDetector):
         (day of month: the 1st, first and last business day, month end; dates
         that recur every year; with ``country`` its public holidays and the
         days next to them) and score those days after dividing them out
-        (:func:`~revwatch.detect.calendar.calendar_effects`).
+        (:func:`~revwatch.detect.calendar.calendar_effects`); on sub-daily
+        data, its time-of-day shape, weekdays and weekends apart
+        (:func:`~revwatch.detect.calendar.time_of_day_effects`).
     country : str or None, default None
         ISO country code whose public holidays (the ``holidays`` package) are
         calendar terms; ``revwatch detect --country``.
@@ -204,7 +256,7 @@ class AutoDetector(RobustShiftDetector):
         *,
         window: int | None = None,
         scale_window: int | None = None,
-        threshold: float = 3.5,
+        threshold: float | None = None,
         min_change: float = 0.05,
         min_history: int = 3,
         confirm: int | None = None,
@@ -230,7 +282,7 @@ class AutoDetector(RobustShiftDetector):
         # stored as given (scikit-learn style); None/"auto" are resolved in detect()
         self.window = window
         self.scale_window = scale_window
-        self.threshold = threshold
+        self.threshold = threshold  # type: ignore[assignment]  # None allowed here
         self.min_change = min_change
         self.min_history = min_history
         self.confirm = confirm  # type: ignore[assignment]  # None allowed here
@@ -284,7 +336,7 @@ class AutoDetector(RobustShiftDetector):
                 )
                 peer = PeerRelativeDetector(
                     window=window,
-                    threshold=self.threshold,
+                    threshold=own.threshold,
                     min_change=self.min_change,
                     min_peers=int(self.peer_min_series),
                     confirm=own.confirm,
@@ -298,11 +350,13 @@ class AutoDetector(RobustShiftDetector):
             self._score_intermittent(robust, panel, own)
         if self.yoy and panel.freq == "daily":
             # on the calendar-adjusted values: a holiday is no change of growth
-            _add_growth_change(robust, panel.matrix().values, float(self.threshold))
+            _add_growth_change(robust, panel.matrix().values, float(own.threshold))
         if effects is not None:
             _not_judged(robust, effects.unknown)
             for name in ("baseline", "lower", "upper"):
                 getattr(robust, name)[...] *= effects.factor
+                if effects.offset is not None:
+                    getattr(robust, name)[...] += effects.offset
             robust.extra["calendar_factor"] = effects.factor
             robust.extra["calendar_unknown"] = effects.unknown
         return robust
@@ -348,7 +402,7 @@ class AutoDetector(RobustShiftDetector):
             int(cells.any(axis=1).sum()),
         )
         fallback = intermittent_scores(
-            part, window, threshold=float(self.threshold), min_change=float(self.min_change)
+            part, window, threshold=float(own.threshold), min_change=float(self.min_change)
         )
         mask = np.zeros(values.shape, dtype=bool)
         mask[rows] = cells
@@ -390,6 +444,8 @@ class AutoDetector(RobustShiftDetector):
 
     def _without_calendar(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
         """The panel with each series' calendar effects divided out (daily data)."""
+        if self.calendar and panel.freq in SUB_DAILY:
+            return self._without_time_of_day(panel)
         if not (self.calendar and panel.freq == "daily"):
             return panel, None
         matrix = panel.matrix()
@@ -407,6 +463,25 @@ class AutoDetector(RobustShiftDetector):
             # the median of its weekday over the three weeks before instead (a gap would
             # shorten the windows and widen every band after it)
             adjusted = np.where(effects.unknown, same_weekday_median(adjusted), adjusted)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
+        return dataclasses.replace(panel, frame=frame), effects
+
+    def _without_time_of_day(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
+        """The panel with each series' time-of-day shape taken out (sub-daily data)."""
+        matrix = panel.matrix()
+        effects = time_of_day_effects(matrix.values, matrix.periods, STEP_SECONDS[panel.freq])
+        offset = effects.offset if effects.offset is not None else 0.0
+        if np.all(effects.factor == 1.0) and np.all(offset == 0.0) and not effects.unknown.any():
+            return panel, None
+        logger.info(
+            "auto: time of day taken out of %d series; %d steps not judged (too little history)",
+            int(((effects.factor != 1.0) | (offset != 0.0)).any(axis=1).sum()),
+            int(effects.unknown.sum()),
+        )
+        adjusted = matrix.values / effects.factor - offset
+        # a step whose shape cannot be known yet (the first days) is not judged, nor part of
+        # any baseline: its raw daily cycle would read as shifts against the adjusted values
+        adjusted = np.where(effects.unknown, np.nan, adjusted)
         frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
         return dataclasses.replace(panel, frame=frame), effects
 

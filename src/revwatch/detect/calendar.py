@@ -42,6 +42,7 @@ __all__ = [
     "first_business_days",
     "public_holidays",
     "same_weekday_median",
+    "time_of_day_effects",
 ]
 
 
@@ -84,6 +85,9 @@ class CalendarEffects:
 
     factor: np.ndarray
     unknown: np.ndarray
+    #: Additive effect to subtract after dividing by ``factor`` (and add back to the baseline
+    #: and band); None where every term is multiplicative (daily data).
+    offset: np.ndarray | None = None
 
 
 #: Offsets (days) of the same weekday around a day that form its reference.
@@ -466,3 +470,170 @@ def closed_days(
             open_otherwise = other_zero <= max_open_zeros * other_obs
         closed[:, t] = zero[:, t] & (this_zero >= min_closed) & open_otherwise & (other_obs > 0)
     return closed
+
+
+def _neighbours(cube: np.ndarray, width: int) -> np.ndarray:
+    """``cube`` (series, days, slots) with each slot's neighbours on a new axis (wrapping)."""
+    if not width:
+        return cube[:, :, None, :]
+    n_slots = cube.shape[2]
+    padded = np.concatenate([cube[:, :, -1:], cube, cube[:, :, :1]], axis=2)
+    return np.stack([padded[:, :, k : k + n_slots] for k in range(3)], axis=2)
+
+
+def _last_days(cube: np.ndarray, days: np.ndarray, size: int) -> np.ndarray:
+    """``cube[:, days]`` padded with NaN days in front to ``size`` days (at least ``days.size``)."""
+    out = np.full((cube.shape[0], max(size, days.size), *cube.shape[2:]), np.nan)
+    if days.size:
+        out[:, out.shape[1] - days.size :] = cube[:, days]
+    return out
+
+
+#: Days of the same kind (weekday, weekend day) whose time-of-day shape is combined.
+_TOD_DAYS = {"weekday": 10, "weekend": 4}
+
+
+def time_of_day_effects(
+    y: np.ndarray,
+    periods: pd.DatetimeIndex,
+    step_seconds: int,
+    *,
+    min_days: int = 2,
+    min_amplitude: float = 0.05,
+    min_observed: float = 0.5,
+) -> CalendarEffects:
+    """Causal time-of-day effects of sub-daily series (one slot per step of the day).
+
+    A 5-minute checkout's orders follow the clock: quiet at night, busy at
+    lunch. For every series and every slot of the day, the effect on day
+    ``d`` is the median, over the last days of the same kind before ``d``
+    (10 weekdays or 4 weekend days: two weeks; the last 10 days of any kind
+    while fewer than ``min_days`` of the kind exist), of the slot's value
+    relative to the mean level of the week ending with its day (so a quieter
+    weekend keeps its level in its shape): the ratio for series that are
+    never negative (a zero stays a zero; a slot whose shape is zero is left
+    alone), the difference otherwise. Steps of a quarter hour or less also
+    use the two neighbouring slots. The day ``d`` itself and everything after
+    it are never used, so the expectation at ``t`` does not depend on values
+    after ``t``. A day's shape is applied only where its size (root mean
+    square log ratio, or difference over the series' mean level) is at least
+    ``min_amplitude`` and twice the noise of its own estimate; a day with
+    fewer than ``min_observed`` of its slots observed teaches nothing.
+    Before ``min_days`` earlier days exist the cells are ``unknown`` (not
+    judged): the shape of a day cannot be known from less.
+
+    Examples
+    --------
+    >>> steps = pd.date_range("2024-01-01", periods=4 * 24, freq="h")
+    >>> y = np.tile(np.where(np.arange(24) < 12, 50.0, 150.0), 4)[None, :]
+    >>> effects = time_of_day_effects(y, steps, 3600)
+    >>> effects.unknown[0, :48].all(), [round(float(v), 2) for v in effects.factor[0, [48, 60]]]
+    (np.True_, [0.5, 1.5])
+    """
+    shape = y.shape
+    factor = np.ones(shape)
+    offset = np.zeros(shape)
+    unknown = np.zeros(shape, dtype=bool)
+    n_series, n_periods = shape
+    n_slots = 86_400 // int(step_seconds)
+    if n_series == 0 or n_periods == 0 or n_slots < 2:
+        return CalendarEffects(factor, unknown, offset)
+    midnight = periods.normalize()
+    day = np.asarray((midnight - midnight[0]).days, dtype=np.int64)
+    seconds = np.asarray((periods - midnight).total_seconds(), dtype=np.float64)
+    slot = np.minimum((seconds // int(step_seconds)).astype(np.int64), n_slots - 1)
+    n_days = int(day[-1]) + 1
+    # (series, days, slots); a day of a time change has a slot twice or not at all
+    cube = np.full((n_series, n_days, n_slots), np.nan)
+    cube[:, day, slot] = y
+    observed = np.count_nonzero(~np.isnan(cube), axis=2)
+    full_day = observed >= float(min_observed) * n_slots
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.where(full_day, np.nanmean(cube, axis=2), np.nan)
+        # each day against the mean level of the week that ends with it (of the days there
+        # are): a weekend that is quieter than the week keeps its own level in the shape
+        known_level = ~np.isnan(level)
+        pad = np.zeros((n_series, 1))
+        total = np.concatenate([pad, np.cumsum(np.nan_to_num(level), axis=1)], axis=1)
+        count = np.concatenate([pad, np.cumsum(known_level, axis=1, dtype=np.float64)], axis=1)
+        lo = np.maximum(np.arange(n_days) - 6, 0)
+        hi = np.arange(n_days) + 1
+        week = (total[:, hi] - total[:, lo]) / (count[:, hi] - count[:, lo])
+        # counts and revenue (never negative) scale with their level, a zero stays a zero:
+        # a ratio while every earlier value was >= 0 (and every earlier week's level > 0)
+        bad = np.any((cube < 0) | (week[:, :, None] <= 0), axis=2)
+        multiplicative_day = np.concatenate(
+            [np.ones((n_series, 1), dtype=bool), np.cumsum(bad, axis=1)[:, :-1] == 0], axis=1
+        )
+        ratio = cube / week[:, :, None]
+        diff = cube - week[:, :, None]
+        # the mean level of the earlier days: the unit of a difference
+        earlier = count[:, 1:-1]
+        scale = np.abs(
+            np.concatenate([np.full((n_series, 1), np.nan), total[:, 1:-1] / earlier], axis=1)
+        )
+    ratio[~full_day] = np.nan
+    diff[~full_day] = np.nan
+    weekend = np.asarray(
+        pd.DatetimeIndex(midnight[0] + pd.to_timedelta(np.arange(n_days), "D")).day_of_week >= 5
+    )
+    # steps of a quarter hour or less: each slot also borrows its two neighbours (a median over
+    # three slots keeps a step of the shape, opening hours, where it is and removes the noise)
+    width = 1 if int(step_seconds) <= 900 and n_slots >= 24 else 0
+    stacked_ratio, stacked_diff = _neighbours(ratio, width), _neighbours(diff, width)
+    profile = np.full((n_series, n_days, n_slots), np.nan)
+    noise = np.full((n_series, n_days), np.nan)
+    known = np.zeros((n_series, n_days), dtype=bool)
+    for d in range(1, n_days):
+        kind = "weekend" if weekend[d] else "weekday"
+        same = np.flatnonzero(weekend[:d] == weekend[d])[-_TOD_DAYS[kind] :]
+        any_day = np.arange(max(0, d - _TOD_DAYS["weekday"]), d)
+        use_same = full_day[:, same].sum(axis=1) >= int(min_days)
+        known[:, d] = use_same | (full_day[:, any_day].sum(axis=1) >= int(min_days))
+        rows = np.flatnonzero(known[:, d])
+        if rows.size == 0:
+            continue
+        mult_rows = multiplicative_day[rows, d]
+        stacked = np.where(mult_rows[:, None, None, None], stacked_ratio[rows], stacked_diff[rows])
+        # the days of the same kind where there are enough of them, the last days otherwise
+        pool = np.where(
+            use_same[rows, None, None, None],
+            _last_days(stacked, same, any_day.size),
+            stacked[:, any_day],
+        ).reshape(rows.size, -1, n_slots)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            est = np.nanmedian(pool, axis=1)
+            # the noise of one slot's shape: the robust sd of the days' departures from the
+            # median over the number of values behind it (the median's own uncertainty)
+            dev = np.abs(pool - est[:, None, :]).reshape(rows.size, -1)
+            n_used = np.count_nonzero(~np.isnan(pool), axis=1).mean(axis=1)
+            noise[rows, d] = (
+                1.25 * 1.4826 * np.nanmedian(dev, axis=1) / np.sqrt(np.maximum(n_used, 1.0))
+            )
+        profile[rows, d] = est
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mult = multiplicative_day
+        # the size of the shape in units of the level: its root mean square log ratio, or
+        # difference over the series' mean level (a weekend flat at half the week counts)
+        unit = np.where(mult, 1.0, scale)
+        size = np.where(
+            mult,
+            np.sqrt(np.nanmean(np.log(np.where(profile > 0, profile, np.nan)) ** 2, axis=2)),
+            np.sqrt(np.nanmean(profile**2, axis=2)) / unit,
+        )
+        # applied where at least min_amplitude and twice the noise of its own estimate (as for
+        # the seasonal index): noise is no time of day
+        spread_ok = (size >= float(min_amplitude)) & (size >= 2.0 * noise / unit)
+    # a slot whose shape is unknown, zero or not finite is left alone (the series keeps it)
+    apply = known & spread_ok
+    cell_apply = apply[:, day]
+    cell = profile[:, day, slot]
+    cell_mult = mult[:, day]
+    good = cell_apply & np.isfinite(cell) & (~cell_mult | (cell > 0))
+    factor = np.where(good & cell_mult, cell, 1.0)
+    offset = np.where(good & ~cell_mult, cell, 0.0)
+    unknown = ~known[:, day] & ~np.isnan(y)
+    return CalendarEffects(factor, unknown, offset)
