@@ -181,3 +181,20 @@ def test_daily_and_monthly_panels_are_unchanged(freq: str, monkeypatch: pytest.M
     np.testing.assert_array_equal(now.kind, expected.kind)
     np.testing.assert_allclose(now.baseline, expected.baseline, equal_nan=True)
     assert expected.flag.any()
+
+
+def test_blocks_of_series_give_the_same_effects(monkeypatch: pytest.MonkeyPatch) -> None:
+    from revwatch.detect import calendar
+
+    stamps = _clock(6, "hourly")
+    rng = np.random.default_rng(10)
+    y = 100.0 * _daily_cycle(stamps) * np.exp(0.05 * rng.standard_normal((7, stamps.size)))
+    y[3] -= 120.0  # one additive series among them
+    whole = time_of_day_effects(y, stamps, 3600)
+    monkeypatch.setattr(calendar, "_TOD_BLOCK", 2)
+    blocks = time_of_day_effects(y, stamps, 3600)
+    assert whole.offset is not None and blocks.offset is not None
+    np.testing.assert_array_equal(whole.factor, blocks.factor)
+    np.testing.assert_array_equal(whole.offset, blocks.offset)
+    np.testing.assert_array_equal(whole.unknown, blocks.unknown)
+    assert np.ptp(whole.offset[3]) > 0 and np.ptp(whole.factor[0]) > 0

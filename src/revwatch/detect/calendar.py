@@ -489,6 +489,8 @@ def _last_days(cube: np.ndarray, days: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+#: Series per block of :func:`time_of_day_effects` (its work arrays are per block).
+_TOD_BLOCK = 64
 #: Days of the same kind (weekday, weekend day) whose time-of-day shape is combined.
 _TOD_DAYS = {"weekday": 10, "weekend": 4}
 
@@ -530,6 +532,24 @@ def time_of_day_effects(
     >>> effects.unknown[0, :48].all(), [round(float(v), 2) for v in effects.factor[0, [48, 60]]]
     (np.True_, [0.5, 1.5])
     """
+    if y.shape[0] > _TOD_BLOCK:
+        # blocks of series bound the (series, days, slots) work arrays (about 80 bytes a cell)
+        parts = [
+            time_of_day_effects(
+                y[lo : lo + _TOD_BLOCK],
+                periods,
+                step_seconds,
+                min_days=min_days,
+                min_amplitude=min_amplitude,
+                min_observed=min_observed,
+            )
+            for lo in range(0, y.shape[0], _TOD_BLOCK)
+        ]
+        return CalendarEffects(
+            np.concatenate([p.factor for p in parts]),
+            np.concatenate([p.unknown for p in parts]),
+            np.concatenate([p.offset for p in parts if p.offset is not None]),
+        )
     shape = y.shape
     factor = np.ones(shape)
     offset = np.zeros(shape)
