@@ -510,6 +510,18 @@ def content_edits() -> None:
     top.write_text(text)
     touched.add(top)
 
+    # the old name's reason no longer holds
+    notes_module = PKG / "incidents" / "annotations.py"
+    text = notes_module.read_text()
+    text = re.sub(
+        r"\nNamed ``events_calendar`` so that it does not shadow the standard library's\n"
+        r"``calendar`` module\.\n",
+        "\nNamed ``annotations`` (it was ``events_calendar``): what it adds to an incident, and\n"
+        "no third module called calendar beside :mod:`revwatch.detectors.calendar`.\n",
+        text,
+    )
+    notes_module.write_text(text)
+
     # a module one level deeper finds the web templates one level up
     html = PKG / "report" / "html.py"
     text = html.read_text()
@@ -701,6 +713,8 @@ def map_dotted(text: str, index: Index) -> str:
             return text
     if not rest_old:
         return dotted(new_module_of(old_prefix))
+    if old_prefix == "detect" and rest_old[0].startswith("__"):
+        return text  # an attribute of the function revwatch.detect
     target = route(old_prefix, rest_old[0], index, f"reference {text}")
     return ".".join([dotted(target), *rest_old])
 
