@@ -1,6 +1,6 @@
 """Print detection results as a ranked table in the terminal.
 
-:func:`render_table` prints the results frame that :mod:`revwatch.detect`
+:func:`render_table` prints the results frame that :mod:`revwatch.detectors`
 returns (most severe first) as a :class:`rich.table.Table`.
 :func:`format_period` turns periods into the strings every writer uses:
 ``YYYY-MM`` for monthly data, ``YYYY-MM-DD`` for daily or weekly data and
