@@ -291,10 +291,22 @@ def _definitions(name: str) -> list[str]:
         ("app", "revwatch.cli._common"),
         ("_user_errors", "revwatch.cli._common"),
         ("_setup_logging", "revwatch.cli._common"),
-        ("_stderr", "revwatch.cli._common"),
+        ("_open_store", "revwatch.cli._common"),
+        ("open_store", "revwatch.monitor.runner"),
+        ("stderr_console", "revwatch.report.terminal"),
         ("WebState", "revwatch.web.state"),
         ("state_of", "revwatch.web.state"),
     ],
 )
 def test_shared_piece_exists_once(name: str, home: str) -> None:
     assert _definitions(name) == [home]
+
+
+def test_one_stderr_console() -> None:
+    """Tables and notes on stderr come from one function (one width rule)."""
+    makers = [
+        module
+        for module, (path, _) in _modules().items()
+        if "Console(stderr=True" in path.read_text(encoding="utf-8")
+    ]
+    assert makers == ["revwatch.report.terminal"]

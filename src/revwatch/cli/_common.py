@@ -1,5 +1,6 @@
-"""What every command module shares: the typer app, the store options,
-the one stderr console, the error handling and the logging set-up.
+"""What every command module shares: the typer app, the store options and the store they
+name, the error handling and the logging set-up (tables and notes go to
+:func:`revwatch.report.terminal.stderr_console`).
 
 The command modules import this module, never each other, so there is no import circle
 inside :mod:`revwatch.cli`.
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from revwatch.errors import ParameterError, RevwatchError
 from revwatch.redact import RedactingFilter, redact
 from revwatch.report.terminal import printable
 
 if TYPE_CHECKING:
+    from revwatch.monitor.config import Config
     from revwatch.monitor.store import Store
 
 
@@ -34,14 +35,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def _stderr() -> Console:
-    """Console on stderr; wide when it is not a terminal (pipes, CI logs) so tables fit."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        console = Console(stderr=True, width=140)
-    return console
 
 
 @contextlib.contextmanager
@@ -87,16 +80,23 @@ ConfigOpt = Annotated[
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL (instead of --config).")]
 
 
-def _store(config: Path | None, store: str | None) -> Store:
+def _open_store(config: Path | None, store: str | None) -> tuple[Store, Config | None]:
+    """The store ``--store`` or ``--config`` names, and the config when ``--config`` was given.
+
+    Without either, the store of ``revwatch.toml`` in the working directory (its config is not
+    returned: only an explicit ``--config`` switches on what a config adds, such as the
+    stale-source checks of ``health``). SQLAlchemy and pydantic are imported here: they cost
+    about 0.4 s that ``revwatch detect`` never needs.
+    """
     from revwatch.monitor.config import load_config
     from revwatch.monitor.runner import open_store
     from revwatch.monitor.store import Store
 
+    cfg = load_config(config) if config else None
     if store:
-        return Store(store)
-    if config is None:
-        if Path("revwatch.toml").exists():
-            config = Path("revwatch.toml")
-        else:
-            raise ParameterError("give --config revwatch.toml or --store URL")
-    return open_store(load_config(config))
+        return Store(store), cfg
+    if cfg is not None:
+        return open_store(cfg), cfg
+    if not Path("revwatch.toml").exists():
+        raise ParameterError("give --config revwatch.toml or --store URL")
+    return open_store(load_config(Path("revwatch.toml"))), None

@@ -18,11 +18,12 @@ import typer
 from rich.table import Table
 
 from revwatch.cli import datasets as cli_datasets
-from revwatch.cli._common import _setup_logging, _stderr, _user_errors, app
+from revwatch.cli._common import _setup_logging, _user_errors, app
 from revwatch.datasets import DATASETS
 from revwatch.errors import ParameterError
 from revwatch.report import write_results
 from revwatch.report.formats import check_output_path
+from revwatch.report.terminal import stderr_console
 
 if TYPE_CHECKING:
     from revwatch.evaluation.metrics import Comparison
@@ -68,7 +69,7 @@ def _print_table(frame: pd.DataFrame, title: str) -> None:
         table.add_column(str(column), justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in frame.itertuples(index=False):
         table.add_row(*("" if pd.isna(v) else _cell(v) for v in row))
-    console = _stderr()
+    console = stderr_console()
     if not console.is_terminal:  # a log or a pipe: do not wrap at 80 columns
         console.width = 240
     console.print(table)
@@ -87,7 +88,7 @@ def _write(frame: pd.DataFrame, fmt: str, output: Path | None) -> None:
     if text is not None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        _stderr().print(f"wrote {len(frame)} rows to {output}", highlight=False)
+        stderr_console().print(f"wrote {len(frame)} rows to {output}", highlight=False)
 
 
 @app.command("evaluate")
@@ -170,7 +171,7 @@ def evaluate_command(
         else:
             _write(table, fmt, output)
         if table["retrospective"].any():
-            _stderr().print(
+            stderr_console().print(
                 "note: retrospective methods judge each period with data after it; "
                 "they cannot run as a live monitor",
                 highlight=False,
@@ -184,7 +185,7 @@ def _evaluate_labelled_set(
     from revwatch.evaluation.labelled import evaluate_labelled, markdown_table
     from revwatch.evaluation.metrics import parse_methods
 
-    err = _stderr()
+    err = stderr_console()
     result = evaluate_labelled(
         source,
         parse_methods(methods),
@@ -279,7 +280,7 @@ def compare_command(
             realistic=realistic,
         )
         names = parse_methods(methods) if methods else None
-        err = _stderr()
+        err = stderr_console()
         result = compare(
             dataset,
             names,
@@ -313,7 +314,7 @@ def _emit_comparison(
     else:
         _write(result.runs if raw else result.summary, fmt, output)
     for name, why in result.skipped.items():
-        _stderr().print(f"note: skipped {name}: {why}", highlight=False)
+        stderr_console().print(f"note: skipped {name}: {why}", highlight=False)
 
 
 @app.command("advise")

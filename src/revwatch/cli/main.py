@@ -22,14 +22,14 @@ import typer
 import revwatch
 from revwatch import report
 from revwatch.cli import datasets as cli_datasets
-from revwatch.cli._common import _setup_logging, _stderr, _user_errors, app
+from revwatch.cli._common import _setup_logging, _user_errors, app
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detectors.registry import get_detector, method_names
 from revwatch.errors import ParameterError
 from revwatch.pipeline import Detection, analyze
 from revwatch.report import render_table, write_results
 from revwatch.report.formats import check_output_path
-from revwatch.report.terminal import printable
+from revwatch.report.terminal import printable, stderr_console
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _emit(
     """Write the results of one detection as the user asked."""
     ids = list(detection.panel.id_columns)
     results = detection.results(all_rows=all_rows, details=details)
-    err = _stderr()
+    err = stderr_console()
     if fmt == "table":
         table_rows = detection.results(details=True)
         render_table(
@@ -118,7 +118,7 @@ def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
     ids = list(detection.panel.id_columns)
     report.plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
     if not quiet:
-        _stderr().print(f"wrote chart to {chart}")
+        stderr_console().print(f"wrote chart to {chart}")
 
 
 def _with_country(params: dict[str, Any], method: str, country: str | None) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def detect_command(
         )
         if not quiet:
             for note in detection.panel.notes:
-                _stderr().print(f"note: {printable(note)}", highlight=False, markup=False)
+                stderr_console().print(f"note: {printable(note)}", highlight=False, markup=False)
         _emit(
             detection,
             fmt=fmt,
@@ -328,7 +328,7 @@ def generate_command(
         )
         dataset = generate(name, seed=seed, **options)
         data_path, labels_path = write_dataset(dataset, output)
-        _stderr().print(
+        stderr_console().print(
             f"wrote {len(dataset.frame)} rows to {data_path} and labels to {labels_path}",
             highlight=False,
         )
@@ -354,7 +354,7 @@ def demo_command(
     """Generate the seed's SaaS MRR data, detect, print the ranked table, write CSV and chart."""
     _setup_logging(False)
     with _user_errors():
-        err = _stderr()
+        err = stderr_console()
         dataset = generate("saas-mrr", seed=seed)
         data_path, _ = write_dataset(dataset, output_dir / "saas_mrr.csv")
         detection = analyze(

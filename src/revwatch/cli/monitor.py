@@ -21,13 +21,13 @@ import typer
 from revwatch.cli._common import (
     ConfigOpt,
     StoreOpt,
+    _open_store,
     _setup_logging,
-    _stderr,
-    _store,
     _user_errors,
     app,
 )
 from revwatch.errors import ConfigError, ParameterError
+from revwatch.report.terminal import stderr_console
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def run_command(
             if report.incidents_recorded
             else ""
         )
-        _stderr().print(
+        stderr_console().print(
             f"run {report.run_id} {report.status}: {report.new_periods} new periods, "
             f"{report.incidents_opened} incidents opened, {escalated}"
             f"{report.incidents_resolved} resolved, {report.deliveries_sent} alerts sent"
@@ -75,7 +75,7 @@ def validate_command(file: Annotated[Path, typer.Argument(help="The config file.
 
     with _user_errors():
         cfg = load_config(file)
-        _stderr().print(
+        stderr_console().print(
             f"{file}: ok ({len(cfg.sources)} sources, {len(cfg.metrics)} metrics)", highlight=False
         )
 
@@ -93,7 +93,7 @@ def init_command(
             raise ConfigError(f"{file} exists; pass --force to overwrite it")
         parse_config(EXAMPLE_CONFIG, path=str(file))
         file.write_text(EXAMPLE_CONFIG, encoding="utf-8")
-        _stderr().print(f"wrote {file}; edit it, then `revwatch config validate {file}`")
+        stderr_console().print(f"wrote {file}; edit it, then `revwatch config validate {file}`")
 
 
 _LIST_HEADER = (
@@ -139,7 +139,7 @@ def list_command(
 ) -> None:
     """List incidents, newest first (a header line, then one line each; --json: JSON lines)."""
     with _user_errors():
-        rows = _store(config, store).incidents(status=status, limit=limit)
+        rows = _open_store(config, store)[0].incidents(status=status, limit=limit)
         for row in rows:
             row.pop("context", None)
         if as_json:
@@ -156,7 +156,7 @@ def show_command(
 ) -> None:
     """Show one incident, its deliveries and labels as JSON."""
     with _user_errors():
-        st = _store(config, store)
+        st = _open_store(config, store)[0]
         row = st.incident(incident)
         if row is None:
             raise ParameterError(f"no incident {incident!r}; see `revwatch incidents list`")
@@ -172,8 +172,8 @@ def ack_command(
 ) -> None:
     """Acknowledge an incident."""
     with _user_errors():
-        row = _store(config, store).set_status(incident, "acknowledged")
-        _stderr().print(f"{row['incident_id']} acknowledged", highlight=False)
+        row = _open_store(config, store)[0].set_status(incident, "acknowledged")
+        stderr_console().print(f"{row['incident_id']} acknowledged", highlight=False)
 
 
 @incidents_app.command("resolve")
@@ -182,8 +182,8 @@ def resolve_command(
 ) -> None:
     """Resolve an incident; its resolve alerts go out with the next run."""
     with _user_errors():
-        row = _store(config, store).set_status(incident, "resolved")
-        _stderr().print(f"{row['incident_id']} resolved", highlight=False)
+        row = _open_store(config, store)[0].set_status(incident, "resolved")
+        stderr_console().print(f"{row['incident_id']} resolved", highlight=False)
 
 
 @incidents_app.command("label")
@@ -196,8 +196,8 @@ def label_command(
 ) -> None:
     """Label an incident: benign suppresses similar alerts, confirmed masks it from baselines."""
     with _user_errors():
-        row = _store(config, store).add_label(incident, label, cause)
-        _stderr().print(f"{row['incident_id']} labelled {label}", highlight=False)
+        row = _open_store(config, store)[0].add_label(incident, label, cause)
+        stderr_console().print(f"{row['incident_id']} labelled {label}", highlight=False)
 
 
 @app.command("health")
@@ -213,13 +213,10 @@ def health_command(
 
     Exit 0 when nothing is critical, 1 when something is (for cron/alerting).
     """
-    from revwatch.monitor.config import load_config
-    from revwatch.monitor.runner import health, open_store
-    from revwatch.monitor.store import Store
+    from revwatch.monitor.runner import health
 
     with _user_errors():
-        cfg = load_config(config) if config else None
-        st = Store(store) if store else (open_store(cfg) if cfg else _store(None, None))
+        st, cfg = _open_store(config, store)
         try:
             when = dt.datetime.fromisoformat(now) if now else None
         except ValueError:
@@ -235,7 +232,7 @@ def health_command(
             }
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
-            err = _stderr()
+            err = stderr_console()
             for check in report.checks:
                 err.print(f"{check.status:<8} {check.name:<24} {check.detail}", highlight=False)
             err.print(f"health: {report.status}", highlight=False)

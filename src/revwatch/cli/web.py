@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from revwatch.cli._common import (
     ConfigOpt,
     StoreOpt,
+    _open_store,
     _setup_logging,
-    _stderr,
-    _store,
     _user_errors,
     app,
 )
+from revwatch.report.terminal import stderr_console
 from revwatch.web.security import DEFAULT_TOKEN_ENV
 
 if TYPE_CHECKING:
-    from revwatch.monitor.store import Store
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +32,6 @@ CurrencyOpt = Annotated[str, typer.Option("--currency", help="Symbol on amounts 
 CountryOpt = Annotated[
     str | None, typer.Option("--country", help="Country code for holiday annotations.")
 ]
-
-
-def _open(config: Path | None, store: str | None) -> tuple[Store, Any]:
-    # imported here: SQLAlchemy and pydantic cost ~0.4 s that `revwatch detect` never needs
-    from revwatch.monitor.config import load_config
-    from revwatch.monitor.runner import open_store
-    from revwatch.monitor.store import Store
-
-    cfg = load_config(config) if config else None
-    if store:
-        return Store(store), cfg
-    return (open_store(cfg) if cfg else _store(None, None)), cfg
 
 
 @app.command("serve")
@@ -78,10 +66,10 @@ def serve_command(
         from revwatch.web import require_web, serve
 
         require_web()
-        st, cfg = _open(config, store)
+        st, cfg = _open_store(config, store)
 
         def announce() -> None:
-            _stderr().print(
+            stderr_console().print(
                 f"revwatch: review app on http://{host}:{port}/incidents "
                 f"(API schema at /api/openapi.json)",
                 highlight=False,
@@ -117,8 +105,8 @@ def report_command(
     with _user_errors():
         from revwatch.report.html import write_html_report
 
-        st, _cfg = _open(config, store)
+        st, _cfg = _open_store(config, store)
         out = write_html_report(
             st, html, run_id=run, currency=currency, charts=charts, country=country
         )
-        _stderr().print(f"wrote {out} ({out.stat().st_size:,} bytes)", highlight=False)
+        stderr_console().print(f"wrote {out} ({out.stat().st_size:,} bytes)", highlight=False)

@@ -1470,11 +1470,10 @@ def emit_incidents(
     if fmt == "table":
         if output is not None:
             raise ParameterError("--output needs --format csv, json or markdown")
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
-        from revwatch.report.terminal import printable
+        from revwatch.report.terminal import printable, stderr_console
 
         table = Table(title=Text(printable(f"revwatch incidents: {result.detection.panel.source}")))
         columns = ("tier", "id", "series", "type", "start", "end", "impact", "interval")
@@ -1495,9 +1494,7 @@ def emit_incidents(
                 Text("\n".join(map(printable, rec["root_cause"][:2]))),
                 Text("\n".join(map(printable, rec["annotations"]))),
             )
-        console = Console(stderr=True)
-        if not console.is_terminal:  # pipes and CI logs: wide enough for every column
-            console = Console(stderr=True, width=180)
+        console = stderr_console(width=180)  # pipes and CI logs: wide enough for every column
         console.print(table)
         if not quiet:
             console.print(f"expected false alarms per week with these settings: {rate:.2f}")

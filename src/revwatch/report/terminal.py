@@ -60,6 +60,23 @@ _TABLE_COLUMNS: tuple[str, ...] = (
 _MISSING = "–"
 
 
+def stderr_console(width: int = 140) -> Console:
+    """The console for tables and notes: stderr, ``width`` columns when it is not a terminal.
+
+    Pipes and CI logs get a fixed width so that wide tables are not cut to 80 columns; a
+    terminal keeps its own width.
+
+    Examples
+    --------
+    >>> stderr_console(width=180).stderr
+    True
+    """
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=width)
+    return console
+
+
 def _as_datetimes(periods: pd.Series | pd.Index | Sequence[Any]) -> pd.Series:
     """Return ``periods`` as a datetime64 Series (NaT where unparseable)."""
     series = periods.copy() if isinstance(periods, pd.Series) else pd.Series(list(periods))
@@ -339,7 +356,7 @@ def render_table(
     id_columns : sequence of str
         The columns that identify a series (may be empty).
     console : rich.console.Console, optional
-        Where to print; default a new ``Console(stderr=True)``.
+        Where to print; default :func:`stderr_console`.
     limit : int or None, default 20
         Print at most this many rows (None prints all) and, when rows were
         left out, a ``showing N of M rows`` line.
@@ -382,7 +399,7 @@ def render_table(
         raise ParameterError(f"limit must be a positive number of rows or None; got {limit}")
     ids = list(id_columns)
     _check_columns(results, [*ids, *_TABLE_COLUMNS], "the results frame")
-    out = console if console is not None else Console(stderr=True)
+    out = console if console is not None else stderr_console()
 
     total = len(results)
     if total == 0:
