@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-import revwatch.api as api
+import revwatch.pipeline as api
 
 
 def make_panel(n_series: int, n_periods: int, seed: int = 0) -> pd.DataFrame:

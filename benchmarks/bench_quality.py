@@ -14,14 +14,14 @@ Three parts, each a Markdown table (``--parts`` picks them):
     by default, outside the repository; skipped when absent): window recall,
     flag precision, F1 and false flags per 1000 scored rows per group, pooled
     and macro over groups, with the shared scoring script's rules
-    (:mod:`revwatch.evaluate_labelled`).
+    (:mod:`revwatch.evaluation.labelled`).
 ``real``
     The shared real series (``../shared/data/real``; skipped when absent). US
     retail sales: Decembers after 1992 flagged (should be 0) and whether a
     downward flag falls in 2008-06..2009-06. Melbourne pedestrians, per
     lockdown of ``melbourne_lockdowns.csv``: a downward flag within 7 days of
     its start (either side: crowds thinned before the orders), and the
-    downward incidents (:func:`revwatch.incidents.build_incidents`, reported
+    downward incidents (:func:`revwatch.incidents.build.build_incidents`, reported
     ones) that start from 7 days before it to its end (one is right).
 ``generators``
     ``revwatch compare`` on the three generators over ``--seeds`` seeds, each
@@ -105,7 +105,7 @@ def _fmt(value: object, digits: int = 2) -> str:
 
 def labelled_part(path: Path, methods: list[str]) -> str:
     """One row per method: F1 per group, overall false flags per 1000 rows, macro F1."""
-    from revwatch.evaluate_labelled import evaluate_labelled, read_labelled_set
+    from revwatch.evaluation.labelled import evaluate_labelled, read_labelled_set
 
     groups = read_labelled_set(path).groups
     header = (
@@ -140,7 +140,7 @@ def labelled_part(path: Path, methods: list[str]) -> str:
 
 
 def _flags(path: Path, method: str) -> pd.DataFrame:
-    from revwatch.api import analyze
+    from revwatch.pipeline import analyze
 
     detection = analyze(path, time="ds", value="y", method=method)
     return detection.results()
@@ -158,8 +158,8 @@ def us_retail(path: Path, method: str) -> dict[str, object]:
 
 def melbourne(path: Path, lockdowns: pd.DataFrame, method: str) -> dict[str, object]:
     """Per lockdown: a downward flag within 7 days of its start; downward incidents in it."""
-    from revwatch.api import analyze
-    from revwatch.incidents import build_incidents
+    from revwatch.incidents.build import build_incidents
+    from revwatch.pipeline import analyze
 
     detection = analyze(path, time="ds", value="y", method=method)
     flags = detection.results()
@@ -223,7 +223,7 @@ def real_part(path: Path, methods: list[str]) -> str:
 def generator_part(methods: list[str], seeds: int, jobs: int) -> str:
     from revwatch.data.panel import FREQUENCIES
     from revwatch.datasets import REALISTIC
-    from revwatch.evaluate import compare
+    from revwatch.evaluation.metrics import compare
 
     freq = {"smartphone-sales": "monthly", "saas-mrr": "monthly", "daily-revenue": "daily"}
     runs = [
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     warnings.filterwarnings("ignore", message="`sklearn.utils.parallel.delayed`")
 
-    from revwatch.evaluate import parse_methods
+    from revwatch.evaluation.metrics import parse_methods
 
     methods = parse_methods(args.methods)
     labelled_methods = parse_methods(args.labelled_methods)

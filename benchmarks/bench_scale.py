@@ -96,7 +96,7 @@ STAGES_CODE = """
 import json, resource, sys, time
 from revwatch.classify import results_frame
 from revwatch.data.load import load
-from revwatch.detect.registry import get_detector
+from revwatch.detectors.registry import get_detector
 from revwatch.report import write_results
 path, method, out = sys.argv[1:4]
 seconds = {}

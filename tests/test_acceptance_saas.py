@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import revwatch.api as api
+import revwatch.pipeline as api
 from revwatch.datasets import generate
 
 ANOMALY_ACCOUNTS = {

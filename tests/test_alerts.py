@@ -13,7 +13,8 @@ from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
 
-from revwatch.alerts import (
+from revwatch.errors import DeliveryError
+from revwatch.monitor.alerts import (
     Alert,
     EmailChannel,
     HttpPolicy,
@@ -21,7 +22,6 @@ from revwatch.alerts import (
     SlackChannel,
     WebhookChannel,
 )
-from revwatch.errors import DeliveryError
 
 FAST = HttpPolicy(retries=3, backoff=0.001, max_backoff=0.01, timeout=5)
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import revwatch
-from revwatch.detect import get_detector
+from revwatch.detectors import get_detector
 
 
 @pytest.fixture(scope="module")

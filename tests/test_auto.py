@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from revwatch.api import detect
 from revwatch.datasets import generate
-from revwatch.detect.auto import AutoDetector
-from revwatch.detect.robust import RobustShiftDetector
+from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.robust import RobustShiftDetector
 from revwatch.errors import ParameterError
+from revwatch.pipeline import detect
 from tests.conftest import make_panel
 
 

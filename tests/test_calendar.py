@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.api import to_panel
 from revwatch.data.panel import Panel
 from revwatch.datasets import generate
-from revwatch.detect.auto import AutoDetector
-from revwatch.detect.calendar import calendar_effects, closed_days, first_business_days
-from revwatch.evaluate import evaluate
+from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.calendar import calendar_effects, closed_days, first_business_days
+from revwatch.evaluation.metrics import evaluate
+from revwatch.pipeline import to_panel
 
 WEEK = np.array([1.04, 1.06, 1.06, 1.05, 1.0, 0.8, 0.74])  # Mon..Sun
 

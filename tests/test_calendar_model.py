@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.api import to_panel
-from revwatch.detect.auto import AutoDetector
-from revwatch.detect.calendar import calendar_effects, day_of_month_classes
+from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.calendar import calendar_effects, day_of_month_classes
+from revwatch.pipeline import to_panel
 
 WEEK = np.array([1.0, 1.05, 1.05, 1.0, 1.1, 0.8, 0.6])  # Mon..Sun
 US_EFFECTS = {

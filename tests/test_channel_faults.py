@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from revwatch.alerts import Alert, HttpPolicy, WebhookChannel, post_json
-from revwatch.config import load_config
 from revwatch.datasets import generate
 from revwatch.errors import DeliveryError, RevwatchError
-from revwatch.monitor import health, open_store, run
+from revwatch.monitor.alerts import Alert, HttpPolicy, WebhookChannel, post_json
+from revwatch.monitor.config import load_config
+from revwatch.monitor.runner import health, open_store, run
 from tests.endpoints import HttpEndpoints, SmtpEndpoint
 
 CONFIG = """
@@ -266,7 +266,7 @@ INCIDENT = {
 def test_email_has_date_message_id_and_the_incident_link(
     servers: tuple[HttpEndpoints, SmtpEndpoint],
 ) -> None:
-    from revwatch.alerts import EmailChannel
+    from revwatch.monitor.alerts import EmailChannel
 
     _http, smtp = servers
     channel = EmailChannel(
@@ -292,7 +292,7 @@ def test_email_has_date_message_id_and_the_incident_link(
 
 
 def test_slack_escapes_control_characters() -> None:
-    from revwatch.alerts import SlackChannel
+    from revwatch.monitor.alerts import SlackChannel
 
     body = SlackChannel("http://x", dashboard_url="https://rw.example").payload(
         [Alert(incident=INCIDENT, state="open")]

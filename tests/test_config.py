@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from revwatch.cli import app
-from revwatch.config import EXAMPLE_CONFIG, config_lines, load_config, parse_config
 from revwatch.errors import ConfigError
+from revwatch.monitor.config import EXAMPLE_CONFIG, config_lines, load_config, parse_config
 
 runner = CliRunner()
 
@@ -120,11 +120,11 @@ def _with_tiers(table: str) -> str:
 
 
 def test_deprecated_tier_keys_map_onto_the_tier_rule(caplog: pytest.LogCaptureFixture) -> None:
-    from revwatch.monitor import incident_settings
+    from revwatch.monitor.runner import incident_settings
 
     old_keys = "critical_severity = 6.0\nwarning_severity = 4.5\ncritical_impact = 500.0"
     text = _with_tiers(old_keys)
-    with caplog.at_level("WARNING", logger="revwatch.config"):
+    with caplog.at_level("WARNING", logger="revwatch.monitor.config"):
         cfg = parse_config(text, path="old.toml")
     message = " ".join(r.getMessage() for r in caplog.records)
     assert "old.toml:" in message and "deprecated" in message
@@ -137,7 +137,7 @@ def test_deprecated_tier_keys_map_onto_the_tier_rule(caplog: pytest.LogCaptureFi
     assert settings.critical_amount == 500.0
     # the new keys load without a warning
     caplog.clear()
-    with caplog.at_level("WARNING", logger="revwatch.config"):
+    with caplog.at_level("WARNING", logger="revwatch.monitor.config"):
         fresh = parse_config(EXAMPLE_CONFIG, path="new.toml")
     assert not caplog.records
     assert incident_settings(fresh.metrics[0], threshold=3.5).critical_amount == 20000.0

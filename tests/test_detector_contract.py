@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revwatch.detect import METHODS, Detector, get_detector
+from revwatch.detectors import METHODS, Detector, get_detector
 from revwatch.errors import MissingDependencyError
 from tests.conftest import make_panel
 

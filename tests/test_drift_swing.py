@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.api import to_panel
-from revwatch.detect.auto import AutoDetector, drift_beyond_swing
-from revwatch.detect.base import TYPE_CODES
+from revwatch.detectors.auto import AutoDetector, drift_beyond_swing
+from revwatch.detectors.base import TYPE_CODES
+from revwatch.pipeline import to_panel
 
 MONTHS = pd.date_range("2023-01-01", periods=36, freq="MS")
 
@@ -57,7 +57,7 @@ def false_drifts(seeds: range) -> int:
 
 
 def test_drifts_within_the_own_swing_are_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    import revwatch.detect.auto as auto
+    import revwatch.detectors.auto as auto
 
     with_rule = false_drifts(range(3))
     monkeypatch.setattr(auto, "_SWING_FREQS", {})

@@ -1,4 +1,4 @@
-"""Tests of revwatch.evaluate, revwatch.advise and their commands."""
+"""Tests of revwatch.evaluation.metrics, revwatch.evaluation.advise and their commands."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from revwatch.advise import Advice, advise, seasonal_strength
 from revwatch.cli import app
 from revwatch.data.panel import Panel
 from revwatch.datasets import generate, write_dataset
 from revwatch.errors import InputError, MissingColumnError, ParameterError
-from revwatch.evaluate import align_labels, compare, evaluate, flag_metrics
+from revwatch.evaluation.advise import Advice, advise, seasonal_strength
+from revwatch.evaluation.metrics import align_labels, compare, evaluate, flag_metrics
 
 from .conftest import make_panel
 
@@ -210,7 +210,7 @@ def test_retrospective_methods_are_marked() -> None:
 def test_evaluate_matches_hand_computation_on_real_detection() -> None:
     dataset = generate("smartphone-sales", seed=2)
     table = evaluate(dataset, methods="iqr-retro").iloc[0]
-    from revwatch.api import analyze
+    from revwatch.pipeline import analyze
 
     det = analyze(dataset.frame, id=["product", "region"], time="month", value="volume",
                   method="iqr-retro")  # fmt: skip
@@ -222,7 +222,7 @@ def test_evaluate_matches_hand_computation_on_real_detection() -> None:
 
 
 def test_evaluate_accepts_detections() -> None:
-    from revwatch.api import analyze
+    from revwatch.pipeline import analyze
 
     ds = generate("saas-mrr", seed=1)
     det = analyze(ds.frame, id="account", time="month", value="revenue", method="auto")

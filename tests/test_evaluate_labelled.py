@@ -1,4 +1,4 @@
-"""Tests of revwatch.evaluate_labelled and ``revwatch evaluate`` on a labelled set's directory.
+"""Tests of revwatch.evaluation.labelled and ``revwatch evaluate`` on a labelled set's directory.
 
 The expected numbers are worked out by hand from the scoring rules of the
 shared labelled sets (window recall, flag precision, false flags per 1000
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from revwatch.cli import app
 from revwatch.errors import InputError
-from revwatch.evaluate_labelled import (
+from revwatch.evaluation.labelled import (
     count_flags,
     evaluate_labelled,
     is_labelled_set,

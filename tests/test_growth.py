@@ -1,4 +1,4 @@
-"""Year-over-year growth change (``revwatch.detect.growth``) and its use in ``auto``."""
+"""Year-over-year growth change (``revwatch.detectors.growth``) and its use in ``auto``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from revwatch.api import to_panel
 from revwatch.datasets import generate
-from revwatch.detect.auto import AutoDetector
-from revwatch.detect.base import TYPE_CODES
-from revwatch.detect.growth import growth_threshold, yoy_growth_change
+from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.base import TYPE_CODES
+from revwatch.detectors.growth import growth_threshold, yoy_growth_change
 from revwatch.errors import ParameterError
+from revwatch.pipeline import to_panel
 
 DAYS = 900
 DECLINE_START = 700
@@ -196,7 +196,7 @@ def test_auto_yoy_must_be_a_boolean(value: object) -> None:
 
 
 def test_chunks_of_series_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    import revwatch.detect.growth as growth
+    import revwatch.detectors.growth as growth
 
     y = _series(n=5, seed=10, decline=0.006)
     whole = _run(y)
@@ -247,7 +247,7 @@ def test_a_lasting_change_is_reported_once() -> None:
 def test_auto_growth_change_is_a_one_day_episode() -> None:
     # a month-long episode would merge the portfolio's other flags of that month into one
     # incident (tests/test_incidents.py: the DE card outage stays its own 2-day incident)
-    from revwatch.incidents import active_cells
+    from revwatch.incidents.build import active_cells
 
     panel, _ = _daily_revenue_panel(seed=1)
     with_yoy = AutoDetector().detect(panel)  # type: ignore[arg-type]
@@ -264,7 +264,7 @@ def test_auto_growth_change_is_a_one_day_episode() -> None:
 
 
 def test_details_say_which_rows_are_growth_changes() -> None:
-    from revwatch.api import analyze
+    from revwatch.pipeline import analyze
 
     panel, _ = _daily_revenue_panel(seed=1)
     rows = analyze(panel, method="auto").results(details=True)  # type: ignore[arg-type]
@@ -285,6 +285,6 @@ def test_importing_auto_does_not_import_scipy_special() -> None:
     import subprocess
     import sys
 
-    code = "import sys, revwatch.detect.auto; print('scipy.special' in sys.modules)"
+    code = "import sys, revwatch.detectors.auto; print('scipy.special' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
 
-from revwatch.config import load_config
 from revwatch.errors import ParameterError
-from revwatch.incidents import incident_id
-from revwatch.monitor import open_store, run
-from revwatch.store import LATEST_VERSION, Store, ack_refusal
+from revwatch.incidents.build import incident_id
+from revwatch.monitor.config import load_config
+from revwatch.monitor.runner import open_store, run
+from revwatch.monitor.store import LATEST_VERSION, Store, ack_refusal
 from tests.test_alerts import _Inbox, free_port
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -561,7 +561,7 @@ def test_help_shows_no_bool_or_list_types() -> None:
 
 
 def test_health_with_a_past_now_prints_no_negative_ages(tmp_path: Path) -> None:
-    from revwatch.monitor import health
+    from revwatch.monitor.runner import health
 
     url = f"sqlite:///{tmp_path}/h.db"
     store = Store(url)

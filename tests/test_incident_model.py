@@ -20,10 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from revwatch.cli import app as cli_app
-from revwatch.config import load_config
 from revwatch.datasets import generate
-from revwatch.htmlreport import render_html_report
-from revwatch.monitor import open_store, run
+from revwatch.monitor.config import load_config
+from revwatch.monitor.runner import open_store, run
+from revwatch.report.html import render_html_report
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient

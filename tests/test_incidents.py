@@ -11,12 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from revwatch.api import analyze
 from revwatch.cli import app
 from revwatch.errors import InputError, MissingColumnError, ParameterError
-from revwatch.events_calendar import annotate_windows, load_events
-from revwatch.impact import ImpactSettings, band_sigma, window_impact
-from revwatch.incidents import (
+from revwatch.incidents.annotations import annotate_windows, load_events
+from revwatch.incidents.build import (
     IncidentSettings,
     analyze_incidents,
     benjamini_hochberg,
@@ -25,6 +23,8 @@ from revwatch.incidents import (
     expected_false_alarms_per_week,
     tiers,
 )
+from revwatch.incidents.impact import ImpactSettings, band_sigma, window_impact
+from revwatch.pipeline import analyze
 
 NO_FDR = IncidentSettings(fdr=None)
 DAY0 = pd.Timestamp("2025-01-01")

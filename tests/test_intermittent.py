@@ -1,4 +1,4 @@
-"""Intermittent series (``revwatch.detect.intermittent``) and their use in ``auto``."""
+"""Intermittent series (``revwatch.detectors.intermittent``) and their use in ``auto``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.api import analyze
-from revwatch.detect.auto import AutoDetector
-from revwatch.detect.intermittent import (
-    _trailing_max,
-    intermittent_cells,
-    intermittent_scores,
-)
+from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.intermittent import _trailing_max, intermittent_cells, intermittent_scores
 from revwatch.errors import ParameterError
+from revwatch.pipeline import analyze
 
 DAYS = 800
 

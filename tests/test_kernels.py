@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from revwatch.detect import _kernels
-from revwatch.detect.robust import _window_stats_numpy
+from revwatch.detectors import _kernels
+from revwatch.detectors.robust import _window_stats_numpy
 
 pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba (the fast extra) missing")
 
@@ -38,7 +38,7 @@ def test_kernel_matches_numpy(seed: int, t: int, window: int, window_scale: int)
 
 
 def test_seasonal_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from revwatch.detect.robust import _own_seasonal_index, log_spread
+    from revwatch.detectors.robust import _own_seasonal_index, log_spread
 
     clean, seg_start, _ = _random_state(4)
     clean[5, 10:20] = -3.0  # non-positive values inside a cycle

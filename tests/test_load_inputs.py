@@ -788,8 +788,8 @@ warning = []
 def test_monitor_event_queries_are_read_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
-    from revwatch.config import load_config
-    from revwatch.monitor import _read_events
+    from revwatch.monitor.config import load_config
+    from revwatch.monitor.runner import _read_events
 
     monkeypatch.chdir(tmp_path)
     database = tmp_path / "events.db"

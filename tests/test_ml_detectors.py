@@ -11,8 +11,8 @@ import pytest
 from revwatch.data.load import from_frame
 from revwatch.data.panel import Panel
 from revwatch.datasets.daily_revenue import daily_revenue
-from revwatch.detect import get_detector
-from revwatch.detect.ensemble import WeightedEnsemble, normalise_causal
+from revwatch.detectors import get_detector
+from revwatch.detectors.ensemble import WeightedEnsemble, normalise_causal
 from revwatch.errors import MissingDependencyError, ParameterError
 from tests.conftest import make_panel
 

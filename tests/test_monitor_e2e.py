@@ -25,10 +25,10 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from revwatch.cli import app
-from revwatch.config import load_config
 from revwatch.datasets import generate
 from revwatch.errors import RevwatchError
-from revwatch.monitor import open_store, run
+from revwatch.monitor.config import load_config
+from revwatch.monitor.runner import open_store, run
 from tests.test_alerts import _Inbox, free_port
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

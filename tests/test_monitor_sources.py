@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.config import load_config
 from revwatch.datasets import generate
 from revwatch.errors import RevwatchError
-from revwatch.monitor import open_store, run
+from revwatch.monitor.config import load_config
+from revwatch.monitor.runner import open_store, run
 
 EVENTS_CONFIG = """
 [store]

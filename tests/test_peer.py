@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.api import to_panel
 from revwatch.data.panel import Panel
 from revwatch.datasets import generate
-from revwatch.detect import get_detector
-from revwatch.detect.auto import AutoDetector, peer_gate
-from revwatch.detect.base import TYPE_CODES
-from revwatch.detect.peer import PeerRelativeDetector, peer_strength
+from revwatch.detectors import get_detector
+from revwatch.detectors.auto import AutoDetector, peer_gate
+from revwatch.detectors.base import TYPE_CODES
+from revwatch.detectors.peer import PeerRelativeDetector, peer_strength
 from revwatch.errors import ParameterError
-from revwatch.evaluate import evaluate
+from revwatch.evaluation.metrics import evaluate
+from revwatch.pipeline import to_panel
 
 SEASON = np.array([0.8, 0.75, 0.85, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.5, 1.8])
 

@@ -1,6 +1,6 @@
 """The compiled default method (one numba pass) gives what the NumPy loop gives.
 
-``RobustShiftDetector.detect`` runs :func:`revwatch.detect._kernels.detect_arrays`
+``RobustShiftDetector.detect`` runs :func:`revwatch.detectors._kernels.detect_arrays`
 when numba is installed and its NumPy loop otherwise; both must report the
 same anomalies (flags, types, provisional marks exactly; scores, bands and
 severities to float rounding).
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from revwatch.detect import _kernels
-from revwatch.detect.base import TYPE_CODES
-from revwatch.detect.robust import RobustShiftDetector
+from revwatch.detectors import _kernels
+from revwatch.detectors.base import TYPE_CODES
+from revwatch.detectors.robust import RobustShiftDetector
 
 pytestmark = [
     pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba (the fast extra) missing"),
@@ -99,8 +99,8 @@ def _assert_same(fast, slow) -> None:  # type: ignore[no-untyped-def]
     [("saas-mrr", 1), ("smartphone-sales", 2), ("daily-revenue", 0)],
 )
 def test_bundled_datasets(name: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from revwatch.api import to_panel
     from revwatch.datasets import generate
+    from revwatch.pipeline import to_panel
 
     ds = generate(name, seed=seed)
     panel = to_panel(
@@ -150,7 +150,7 @@ def test_empty_and_all_missing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_portfolio_medians_match_numpy() -> None:
     """The cross-series medians use NumPy's definitions (nanmedian_rows and np.median)."""
-    from revwatch.detect._arrays import nanmedian_rows
+    from revwatch.detectors._arrays import nanmedian_rows
 
     _kernels._compile()
     rng = np.random.default_rng(0)
@@ -198,7 +198,7 @@ def test_sorted_mad() -> None:
 )
 def test_smallest_scale_is_the_plain_formula_without_temporaries(values: list) -> None:
     """1e-12 x the largest |y|, or 1e-12 when no value is finite, as the plain formula."""
-    from revwatch.detect.robust import _smallest_scale
+    from revwatch.detectors.robust import _smallest_scale
 
     y = np.array(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -224,7 +224,7 @@ def test_preload_failure_is_left_to_detect(
         raise RuntimeError("no compiler")
 
     monkeypatch.setattr(_kernels, "detect_arrays", broken)
-    with caplog.at_level("DEBUG", logger="revwatch.detect._kernels"):
+    with caplog.at_level("DEBUG", logger="revwatch.detectors._kernels"):
         _kernels.preload_kernel()  # does not raise
     assert "no compiler" in caplog.text
 

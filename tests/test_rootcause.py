@@ -8,7 +8,7 @@ import pytest
 
 from revwatch.datasets import generate
 from revwatch.errors import MissingColumnError, ParameterError
-from revwatch.rootcause import explain, match_past, metric_signature, seasonal_expectation
+from revwatch.incidents.rootcause import explain, match_past, metric_signature, seasonal_expectation
 
 
 @pytest.fixture(scope="module")

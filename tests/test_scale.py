@@ -139,7 +139,7 @@ def test_period_ordinals_match_calendar_fields(freq: str) -> None:
 def _results_frame_reference(panel, scores, *, all_rows, details, method):  # type: ignore[no-untyped-def]
     """results_frame as it was before it selected the flagged rows first (commit 69bfc3e)."""
     from revwatch.classify import _typed
-    from revwatch.detect.base import TYPE_NAMES
+    from revwatch.detectors.base import TYPE_NAMES
 
     mat = panel.matrix()
     kind, sign, severity = _typed(scores)
@@ -193,8 +193,8 @@ def _results_frame_reference(panel, scores, *, all_rows, details, method):  # ty
 @pytest.mark.parametrize("method", ["auto", "seed-rolling", "rolling-iqr"])
 @pytest.mark.parametrize(("all_rows", "details"), [(False, False), (True, False), (False, True)])
 def test_results_frame_same_as_reference(method: str, all_rows: bool, details: bool) -> None:
-    from revwatch.api import analyze
     from revwatch.classify import results_frame
+    from revwatch.pipeline import analyze
 
     frame = _long(40, 18, seed=5)
     frame["region"] = np.where(frame["account"].str[-1].isin(list("01234")), "EU", "US")
@@ -243,7 +243,7 @@ def parquet_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFra
 
 
 def _whole(frame: pd.DataFrame, method: str) -> pd.DataFrame:
-    from revwatch.api import detect
+    from revwatch.pipeline import detect
 
     flags = detect(frame, id="account", time="month", value="revenue", method=method,
                    all_rows=True)  # fmt: skip
@@ -251,7 +251,7 @@ def _whole(frame: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def _partitioned(path: str, method: str, **options: object) -> pd.DataFrame:
-    from revwatch.scale import detect_partitioned
+    from revwatch.scale.partitioned import detect_partitioned
 
     flags = detect_partitioned(path, id="account", time="month", value="revenue", method=method,
                                all_rows=True, **options)  # fmt: skip
@@ -301,7 +301,7 @@ def test_partitioned_by_series_count_and_output(
 ) -> None:
     from pathlib import Path
 
-    from revwatch.scale import detect_partitioned
+    from revwatch.scale.partitioned import detect_partitioned
 
     frame, path = parquet_source
     folder = Path(str(tmp_path))
@@ -319,7 +319,7 @@ def test_partitioned_by_series_count_and_output(
 
 def test_partitioned_bad_input(tmp_path: object) -> None:
     from revwatch.errors import InputError, ParameterError
-    from revwatch.scale import detect_partitioned
+    from revwatch.scale.partitioned import detect_partitioned
 
     with pytest.raises(InputError, match="does not exist"):
         detect_partitioned(f"{tmp_path}/none.parquet", id="a", time="t", value="v")

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from revwatch.cli import app as cli_app
 from revwatch.datasets import generate
+from revwatch.monitor.store import Store
 from revwatch.redact import clear_secrets
-from revwatch.store import Store
 from tests.endpoints import HttpEndpoints, SmtpEndpoint
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
@@ -214,8 +214,8 @@ def test_no_secret_leaks_when_endpoints_break(
 
 
 def test_every_secret_place_is_registered_by_the_channels(monkeypatch: pytest.MonkeyPatch) -> None:
-    from revwatch.alerts import build_channels
-    from revwatch.config import parse_config
+    from revwatch.monitor.alerts import build_channels
+    from revwatch.monitor.config import parse_config
     from revwatch.redact import redact
 
     text = CONFIG.format(folder="/tmp/x", pd_url="http://127.0.0.1:1/pd", smtp_port=25)

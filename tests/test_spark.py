@@ -1,4 +1,4 @@
-"""revwatch.spark in Spark local mode: the same rows as the local and partitioned paths."""
+"""revwatch.scale.spark in Spark local mode: the same rows as the local and partitioned paths."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, str]:
 
 
 def _spark_rows(spark: Any, frame: pd.DataFrame, method: str, buckets: int) -> pd.DataFrame:
-    from revwatch.spark import detect_spark
+    from revwatch.scale.spark import detect_spark
 
     result = detect_spark(spark.createDataFrame(frame), id="account", time="month",
                           value="revenue", method=method, buckets=buckets,
@@ -72,7 +72,7 @@ def test_spark_local_partitioned_row_for_row(spark: Any, data: tuple[pd.DataFram
 
 def test_missing_column_is_one_line(spark: Any, data: tuple[pd.DataFrame, str]) -> None:
     from revwatch.errors import MissingColumnError
-    from revwatch.spark import detect_spark
+    from revwatch.scale.spark import detect_spark
 
     with pytest.raises(MissingColumnError, match="no column 'mrr'"):
         detect_spark(spark.createDataFrame(data[0]), id="account", time="month", value="mrr")
@@ -80,7 +80,7 @@ def test_missing_column_is_one_line(spark: Any, data: tuple[pd.DataFrame, str]) 
 
 def test_missing_pyspark_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from revwatch.errors import MissingDependencyError
-    from revwatch.spark import detect_spark
+    from revwatch.scale.spark import detect_spark
 
     monkeypatch.setitem(sys.modules, "pyspark", None)
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)

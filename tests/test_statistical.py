@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from revwatch.data.panel import Panel
-from revwatch.detect.base import Detector, Scores
-from revwatch.detect.normality import normality_table
-from revwatch.detect.registry import METHODS, get_detector
-from revwatch.detect.statistical import SCORE_CAP
+from revwatch.detectors.base import Detector, Scores
+from revwatch.detectors.normality import normality_table
+from revwatch.detectors.registry import METHODS, get_detector
+from revwatch.detectors.statistical import SCORE_CAP
 from revwatch.errors import ParameterError
 
 STATISTICAL = sorted(name for name, target in METHODS.items() if ".statistical:" in target)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from revwatch.errors import ParameterError, StoreError
-from revwatch.store import LATEST_VERSION, Store
+from revwatch.monitor.store import LATEST_VERSION, Store
 
 
 def _incident(store: Store, incident_id: str = "inc0000000000001") -> None:

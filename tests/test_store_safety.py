@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 
 from revwatch.cli import app as cli_app
 from revwatch.datasets import generate
-from revwatch.runlock import LOCK_TABLE, RunLock, RunLockedError
-from revwatch.store import Store
+from revwatch.monitor.runlock import LOCK_TABLE, RunLock, RunLockedError
+from revwatch.monitor.store import Store
 from tests.endpoints import HttpEndpoints
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revwatch.api import detect
 from revwatch.data.panel import Panel
-from revwatch.detect import auto as auto_module
-from revwatch.detect.auto import AutoDetector
-from revwatch.detect.calendar import time_of_day_effects
+from revwatch.detectors import auto as auto_module
+from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.calendar import time_of_day_effects
+from revwatch.pipeline import detect
 from tests.conftest import make_panel
 
 #: 2024-01-01 is a Monday.
@@ -184,7 +184,7 @@ def test_daily_and_monthly_panels_are_unchanged(freq: str, monkeypatch: pytest.M
 
 
 def test_blocks_of_series_give_the_same_effects(monkeypatch: pytest.MonkeyPatch) -> None:
-    from revwatch.detect import calendar
+    from revwatch.detectors import calendar
 
     stamps = _clock(6, "hourly")
     rng = np.random.default_rng(10)

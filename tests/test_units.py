@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from revwatch.cli import app
-from revwatch.config import EXAMPLE_CONFIG, parse_config
 from revwatch.errors import ConfigError, ParameterError
+from revwatch.monitor.config import EXAMPLE_CONFIG, parse_config
 from revwatch.units import Unit, format_amount, infer_unit, totals_by_unit
 from revwatch.web.views import amount, money
 

@@ -22,10 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from revwatch.cli import app as cli_app
-from revwatch.config import parse_config
 from revwatch.datasets import generate
-from revwatch.monitor import run
-from revwatch.store import Store
+from revwatch.monitor.config import parse_config
+from revwatch.monitor.runner import run
+from revwatch.monitor.store import Store
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient
@@ -383,7 +383,7 @@ def test_form_posts_update_the_store_and_redirect_back(client: TestClient, store
 def test_ack_on_a_resolved_incident_is_refused_by_cli_api_and_page(
     client: TestClient, store_url: str
 ) -> None:
-    from revwatch.store import ack_refusal
+    from revwatch.monitor.store import ack_refusal
 
     resolved = next(r["incident_id"] for r in Store(store_url).incidents(status="resolved"))
     message = ack_refusal(resolved)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from revwatch.store import Store
+from revwatch.monitor.store import Store
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 pytest.importorskip("playwright", reason="playwright is not installed (dev extra)")
@@ -299,8 +299,8 @@ warning = []
 @pytest.fixture
 def units_server(tmp_path: Path) -> Iterator[tuple[str, Store]]:
     """A store with incidents of a money metric and of a count metric (inferred units)."""
-    from revwatch.config import parse_config
-    from revwatch.monitor import run
+    from revwatch.monitor.config import parse_config
+    from revwatch.monitor.runner import run
     from tests.test_incident_lifecycle import accounts
 
     frame = accounts()

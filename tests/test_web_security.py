@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from revwatch.cli import app as cli_app
 from revwatch.errors import ConfigError
-from revwatch.store import Store
+from revwatch.monitor.store import Store
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient

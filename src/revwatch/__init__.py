@@ -11,8 +11,6 @@
 ['spike']
 """
 
-from revwatch import detect
-from revwatch.api import Detection, analyze
 from revwatch.data import Panel, from_frame, load
 from revwatch.datasets import generate
 from revwatch.errors import (
@@ -21,6 +19,7 @@ from revwatch.errors import (
     ParameterError,
     RevwatchError,
 )
+from revwatch.pipeline import Detection, analyze, detect
 
 __version__ = "0.1.0"
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from revwatch.data.panel import PERIOD, Panel
-from revwatch.detect.base import TYPE_CODES, TYPE_NAMES, Scores
+from revwatch.detectors.base import TYPE_CODES, TYPE_NAMES, Scores
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Inputs are plain DataFrames, so this package does not depend on the detectors.
 
-The **results frame** (what :mod:`revwatch.detect` returns, most severe first)
+The **results frame** (what :mod:`revwatch.detectors` returns, most severe first)
 has the id columns, ``period``, ``value``, ``baseline``, ``pct_vs_baseline``,
 ``score``, ``type``, ``direction``, ``severity``, ``impact`` and optionally
 ``provisional``, ``detected_period`` and ``method``.

@@ -1,6 +1,6 @@
 """Print detection results as a ranked table in the terminal.
 
-:func:`render_table` prints the results frame that :mod:`revwatch.detect`
+:func:`render_table` prints the results frame that :mod:`revwatch.detectors`
 returns (most severe first) as a :class:`rich.table.Table`.
 :func:`format_period` turns periods into the strings every writer uses:
 ``YYYY-MM`` for monthly data, ``YYYY-MM-DD`` for daily or weekly data and
@@ -58,6 +58,23 @@ _TABLE_COLUMNS: tuple[str, ...] = (
     "severity",
 )
 _MISSING = "–"
+
+
+def stderr_console(width: int = 140) -> Console:
+    """The console for tables and notes: stderr, ``width`` columns when it is not a terminal.
+
+    Pipes and CI logs get a fixed width so that wide tables are not cut to 80 columns; a
+    terminal keeps its own width.
+
+    Examples
+    --------
+    >>> stderr_console(width=180).stderr
+    True
+    """
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=width)
+    return console
 
 
 def _as_datetimes(periods: pd.Series | pd.Index | Sequence[Any]) -> pd.Series:
@@ -339,7 +356,7 @@ def render_table(
     id_columns : sequence of str
         The columns that identify a series (may be empty).
     console : rich.console.Console, optional
-        Where to print; default a new ``Console(stderr=True)``.
+        Where to print; default :func:`stderr_console`.
     limit : int or None, default 20
         Print at most this many rows (None prints all) and, when rows were
         left out, a ``showing N of M rows`` line.
@@ -382,7 +399,7 @@ def render_table(
         raise ParameterError(f"limit must be a positive number of rows or None; got {limit}")
     ids = list(id_columns)
     _check_columns(results, [*ids, *_TABLE_COLUMNS], "the results frame")
-    out = console if console is not None else Console(stderr=True)
+    out = console if console is not None else stderr_console()
 
     total = len(results)
     if total == 0:

@@ -2,7 +2,7 @@
 
 Server-rendered pages (FastAPI + Jinja2, plain HTML forms, no JavaScript and
 nothing loaded from the internet) and a JSON API under ``/api/`` over one
-:class:`~revwatch.store.Store`. Actions call the same store methods as the
+:class:`~revwatch.monitor.store.Store`. Actions call the same store methods as the
 ``revwatch incidents`` commands, so the CLI, the pages and the API always see
 the same state.
 
@@ -12,7 +12,7 @@ Needs the ``web`` extra (``pip install 'revwatch[web]'``). Modules:
     Framework-free data for pages, API and the HTML report.
 :mod:`revwatch.web.app`
     :func:`~revwatch.web.app.create_app`, the pages and the error handling.
-:mod:`revwatch.web.api`
+:mod:`revwatch.web.http_api`
     The ``/api/`` routes.
 :mod:`revwatch.web.security`
     Token and login-cookie rules.
@@ -109,7 +109,7 @@ def serve(store: Any, *, host: str = "127.0.0.1", port: int = 8000, **options: A
     if config is not None and getattr(config, "alerts", None) is not None:
         # read the channels' secrets only to register them for redaction, so that even
         # errors stored by an older revwatch never show them on a page
-        from revwatch.alerts import build_channels
+        from revwatch.monitor.alerts import build_channels
 
         build_channels(config.alerts, errors={})
     token = options.get("token") or os.environ.get(options["token_env"]) or None

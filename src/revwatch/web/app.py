@@ -11,14 +11,14 @@ Jinja2, no JavaScript):
     type, tier, impact with its range, root-cause lines, annotations,
     delivery and feedback history, related incidents, and the action forms
     (acknowledge, resolve, label benign/confirmed with a cause). Each form
-    posts, updates the store through the same :class:`~revwatch.store.Store`
+    posts, updates the store through the same :class:`~revwatch.monitor.store.Store`
     methods the CLI calls, and redirects back (post/redirect/get).
 ``/series``
     Search the series that have incidents.
 ``/runs``
     Run history and the monitor's health checks.
 
-The JSON API (:mod:`revwatch.web.api`) is under ``/api/``; its OpenAPI
+The JSON API (:mod:`revwatch.web.http_api`) is under ``/api/``; its OpenAPI
 schema is at ``/api/openapi.json`` (the Swagger page is off: it loads
 scripts from a CDN).
 
@@ -39,27 +39,24 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from revwatch.errors import MissingDependencyError, ParameterError, RevwatchError
-from revwatch.store import INCIDENT_STATES, Store
+from revwatch.monitor.store import INCIDENT_STATES, Store
 from revwatch.web import views
 from revwatch.web.security import (
     CSRF_FIELD,
     DEFAULT_TOKEN_ENV,
     SESSION_COOKIE,
-    LoginLimiter,
-    Session,
-    Sessions,
     check_token,
     default_allowed_hosts,
     host_allowed,
     origin_allowed,
     tokens_match,
 )
+from revwatch.web.state import WebState, state_of
 
 try:
     from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -74,7 +71,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("revwatch.web.access")
 
-__all__ = ["SECURITY_HEADERS", "WebState", "create_app"]
+__all__ = ["SECURITY_HEADERS", "create_app"]
 
 #: Headers on every response.
 SECURITY_HEADERS = {
@@ -99,47 +96,10 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
-@dataclass
-class WebState:
-    """What every request needs: the store and the access rules."""
-
-    store: Store
-    token: str | None
-    open_reads: bool
-    config: Any = None
-    currency: str = "$"
-    country: str | None = None
-    allowed_hosts: list[str] = field(default_factory=default_allowed_hosts)
-    sessions: Sessions = field(default_factory=Sessions)
-    logins: LoginLimiter = field(default_factory=LoginLimiter)
-
-    def session(self, request: Request) -> Session | None:
-        """The live server-side session the request's cookie names, or None."""
-        return self.sessions.get(request.cookies.get(SESSION_COOKIE), self.token)
-
-    def logged_in(self, request: Request) -> bool:
-        """Whether the request may act: a server without token, or a live session."""
-        if self.token is None:
-            return True
-        return self.session(request) is not None
-
-    def rotate_token(self, token: str | None) -> None:
-        """Switch to a new token; every session made under the old one is revoked."""
-        check_token(token)
-        self.token = token
-        self.sessions.revoke_all()
-
-
 class _LoginRequiredError(Exception):
     def __init__(self, next_url: str) -> None:
         super().__init__(next_url)
         self.next_url = next_url
-
-
-def state_of(request: Request) -> WebState:
-    """The :class:`WebState` of the app serving ``request``."""
-    state: WebState = request.app.state.web
-    return state
 
 
 def _page_reader(request: Request) -> WebState:
@@ -252,7 +212,7 @@ def create_app(
     >>> [p for p in app.openapi()["paths"] if p.startswith("/api/incidents")][:2]
     ['/api/incidents', '/api/incidents/{incident_id}']
     """
-    from revwatch.web.api import router as api_router
+    from revwatch.web.http_api import router as api_router
 
     st = store if isinstance(store, Store) else Store(store)
     secret = token if token is not None else (os.environ.get(token_env) or None)

@@ -1,8 +1,8 @@
 """What the review pages, the JSON API and the HTML report show, without any web framework.
 
-Everything here reads the :class:`~revwatch.store.Store` and returns plain
+Everything here reads the :class:`~revwatch.monitor.store.Store` and returns plain
 dicts, lists and PNG bytes, so :mod:`revwatch.web.app`,
-:mod:`revwatch.web.api` and :mod:`revwatch.htmlreport` show the same numbers
+:mod:`revwatch.web.http_api` and :mod:`revwatch.report.html` show the same numbers
 and rank incidents the same way:
 
 * :func:`filter_incidents` applies the list filters (tier, type, status,
@@ -46,7 +46,7 @@ import pandas as pd
 
 from revwatch.data.panel import STEP_SECONDS, SUB_DAILY
 from revwatch.errors import ParameterError
-from revwatch.store import INCIDENT_STATES, LABELS, Store
+from revwatch.monitor.store import INCIDENT_STATES, LABELS, Store
 from revwatch.units import Unit, format_amount
 
 logger = logging.getLogger(__name__)
@@ -490,7 +490,7 @@ def incident_detail(
 
 
 def _annotations(row: dict[str, Any], frame: pd.DataFrame, country: str | None) -> list[str]:
-    from revwatch.events_calendar import annotate_windows
+    from revwatch.incidents.annotations import annotate_windows
 
     try:
         notes = annotate_windows(
@@ -649,8 +649,8 @@ def search_series(rows: Iterable[dict[str, Any]], text: str | None) -> list[dict
 
 
 def health_summary(store: Store, config: Any = None) -> dict[str, Any]:
-    """Runs and the monitor's health (:func:`revwatch.monitor.health`) as plain data."""
-    from revwatch.monitor import health
+    """Runs and the monitor's health (:func:`revwatch.monitor.runner.health`) as plain data."""
+    from revwatch.monitor.runner import health
 
     report = health(store, config)
     weekly = report.weekly.copy()

@@ -1,0 +1,5 @@
+"""``python -m revwatch.cli``: the same as the ``revwatch`` command."""
+
+from revwatch.cli import main
+
+main()

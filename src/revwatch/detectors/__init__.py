@@ -1,0 +1,16 @@
+"""Detectors: each scores every row of a panel against that series' own past."""
+
+from __future__ import annotations
+
+from revwatch.detectors.base import TYPE_CODES, TYPE_NAMES, Detector, Scores
+from revwatch.detectors.registry import METHODS, get_detector, method_names
+
+__all__ = [
+    "METHODS",
+    "TYPE_CODES",
+    "TYPE_NAMES",
+    "Detector",
+    "Scores",
+    "get_detector",
+    "method_names",
+]

@@ -1,0 +1,630 @@
+"""The default method, ``auto``: the robust detector, peer-relative where peers explain.
+
+``auto`` runs :class:`~revwatch.detectors.robust.RobustShiftDetector` (each
+series against its own robust, seasonal, event-aware past) on every panel.
+When the panel holds a portfolio of series that move together (a shared
+seasonal cycle, a common launch calendar: the smartphone-sales panel of seed
+003 is the textbook case), it also runs
+:class:`~revwatch.detectors.peer.PeerRelativeDetector` and, in the periods where
+the peers explain most of the movement, uses its scores instead:
+
+* **the gate** (per period, causal): the *peer strength*
+  (:func:`~revwatch.detectors.peer.peer_strength`) over the ``window`` periods up
+  to this one: the typical spread of each series' deviation from its own level
+  once the period's common factor is removed, divided by the spread without
+  removing it. At or below ``peer_strength`` (0.7: the common factor removes
+  about half the variance or more) the peer scores are used. It needs at least
+  ``peer_min_series`` series and three periods with a common factor.
+* Otherwise (independent accounts, a single series, too few peers) ``auto``
+  is the robust detector, unchanged.
+
+On daily data it also divides out each series' calendar effects (day of
+month, recurring dates, public holidays with ``country``) before the robust
+part (:func:`~revwatch.detectors.calendar.calendar_effects`)
+and, once 15 months of history exist, adds the changes of year-over-year
+growth that the day-level flags missed
+(:func:`~revwatch.detectors.growth.yoy_growth_change`: a slow decline under the
+holiday ramp).
+
+Both parts use only the periods up to the one they judge (and the other
+series' values in that same period), so ``auto`` stays causal. The gate is
+computed on at most ``_GATE_SERIES`` evenly spaced series (all of them in
+panels up to that size), so a million-series panel pays for the peer model
+only when its series do move together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import warnings
+from statistics import NormalDist
+
+import numpy as np
+
+from revwatch.data.panel import STEP_SECONDS, SUB_DAILY, VALUE, Panel
+from revwatch.detectors._arrays import nanmedian_rows
+from revwatch.detectors.base import TYPE_CODES, Scores
+from revwatch.detectors.calendar import (
+    CalendarEffects,
+    calendar_effects,
+    same_weekday_median,
+    time_of_day_effects,
+)
+from revwatch.detectors.calendar import closed_days as find_closed_days
+from revwatch.detectors.growth import yoy_growth_change
+from revwatch.detectors.intermittent import intermittent_cells, intermittent_scores
+from revwatch.detectors.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
+from revwatch.detectors.robust import _WINDOWS, RobustShiftDetector
+from revwatch.errors import ParameterError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AutoDetector", "peer_gate"]
+
+#: Series the gate looks at, at most (evenly spaced rows of the matrix).
+_GATE_SERIES = 2_000
+#: Robust-detector parameters whose None means "by frequency" in ``auto``: on
+#: daily data the noise scale looks back 13 weeks (a 4-week scale has too few
+#: degrees of freedom and inflates every band) and the weekly index combines
+#: 5 past weeks, so a month-long change of the weekly pattern is not adopted
+#: as the new normal before it has been reported.
+#: The CUSUM's decision limit grows with the number of periods a year: the
+#: same limit that alarms falsely once in decades on monthly data alarms every
+#: few weeks on daily data (heavy tails, holidays, unmodelled yearly shape).
+#: On daily data a deviation must last a week (every weekday once) before it
+#: becomes the new normal, and an open event ends only
+#: when the series is back within 1 scale unit of its old baseline (or 90 % of
+#: the onset's deviation is gone): with 2 units, a +12 % shift in a series with
+#: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
+#: one day in three), so shifts were closed as one-day spikes.
+_SUB_HOURLY = {"30min": 2, "15min": 4, "10min": 6, "5min": 12, "1min": 60}  # steps an hour
+#: Steps a day of each sub-daily frequency.
+_PER_DAY = {"hourly": 24, **{freq: 24 * per_hour for freq, per_hour in _SUB_HOURLY.items()}}
+#: The daily defaults whose false-alarm rate sub-daily data keeps per series-day.
+_DAILY_THRESHOLD, _DAILY_CUSUM_LIMIT = 3.5, 11.0
+
+
+def _per_day_threshold(per_day: int) -> float:
+    """Threshold with the daily default's false alarms per series-day at ``per_day`` steps a day.
+
+    At 3.5 a Gaussian residual passes about once in 2,150 steps: once in six years of days, but
+    every eight days of 5-minute steps. The threshold whose two-sided tail is the daily one
+    divided by the steps a day keeps the expected false alarms per series-day.
+
+    Examples
+    --------
+    >>> [round(_per_day_threshold(n), 2) for n in (1, 24, 288)]
+    [3.5, 4.27, 4.8]
+    """
+    tail = 2.0 * (1.0 - NormalDist().cdf(_DAILY_THRESHOLD)) / per_day
+    return float(NormalDist().inv_cdf(1.0 - tail / 2.0))
+
+
+def _per_day_cusum_limit(per_day: int) -> float:
+    """CUSUM limit with the daily default's run length in days at ``per_day`` steps a day.
+
+    Siegmund's approximation of the in-control run length grows as ``exp(2 k h)`` (drift ``k``
+    0.5): adding ``log(per_day) / (2 k)`` to the limit multiplies it by ``per_day``, so a drift
+    alarm is as rare per day as on daily data (monthly 6.5 -> daily 11 follows the same rule).
+
+    Examples
+    --------
+    >>> [round(_per_day_cusum_limit(n), 1) for n in (1, 24, 288)]
+    [11.0, 14.2, 16.7]
+    """
+    return _DAILY_CUSUM_LIMIT + float(np.log(per_day))
+
+
+_FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
+    # steps shorter than an hour are treated as hourly data (a week of steps for the scale)
+    "scale_window": {
+        "daily": 91,
+        "hourly": 168,
+        **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
+        "other": None,
+    },
+    "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
+    # sub-daily: as many false alarms per series-day as the daily defaults
+    "threshold": {
+        **{freq: _per_day_threshold(n) for freq, n in _PER_DAY.items()},
+        "other": _DAILY_THRESHOLD,
+    },
+    "cusum_limit": {
+        "daily": _DAILY_CUSUM_LIMIT,
+        **{freq: _per_day_cusum_limit(n) for freq, n in _PER_DAY.items()},
+        "other": 6.5,
+    },
+    "confirm": {"daily": 7, "other": 3},
+    "revert": {"daily": 1.0, "other": 2.0},
+    "revert_fraction": {"daily": 0.1, "other": 0.25},
+}
+_TREND = TYPE_CODES["trend_change"]
+_FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
+
+
+def peer_gate(
+    y: np.ndarray, window: int, *, min_series: int = 5, strength: float = 0.7
+) -> np.ndarray:
+    """Periods where the series' peers explain their movement (boolean, per period).
+
+    A quick, causal version of the peer model on the raw values: each series'
+    level is the median of its log values over the ``window`` periods before
+    ``t`` (adjusted by the common factor), the common factor the median across
+    series of the deviation at ``t``; the gate is on where
+    :func:`~revwatch.detectors.peer.peer_strength` of the last ``window``
+    periods is at most ``strength``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> season = np.tile([1.0, 1.5, 0.7, 1.2], 4)
+    >>> shared = 100 * season * (1 + 0.02 * rng.standard_normal((8, 16)))
+    >>> bool(peer_gate(shared, 4)[-1])
+    True
+    >>> alone = 100 * (1 + 0.02 * rng.standard_normal((8, 16)))
+    >>> bool(peer_gate(alone, 4)[-1])
+    False
+    """
+    n_series, n_periods = y.shape
+    gate = np.zeros(n_periods, dtype=bool)
+    if n_series < min_series or n_periods < 4:
+        return gate
+    if n_series > _GATE_SERIES:
+        y = y[np.linspace(0, n_series - 1, _GATE_SERIES).astype(np.int64)]
+    logy = log_positive(y)
+    common = np.full(n_periods, np.nan)
+    own = np.full(logy.shape, np.nan)
+    for t in range(1, n_periods):
+        lo = max(0, t - window)
+        history = logy[:, lo:t] - np.nan_to_num(common[lo:t])[None, :]
+        _, _, dev, _, common[t] = period_common(history, logy[:, t], min_series)
+        if np.isnan(common[t]):
+            continue
+        own[:, t] = dev
+        lo_g = max(1, t - window + 1)
+        if np.isfinite(common[lo_g : t + 1]).sum() >= 3:
+            block = own[:, lo_g : t + 1]
+            ratio = peer_strength(block - common[None, lo_g : t + 1], block)
+            gate[t] = bool(ratio <= strength)
+    return gate
+
+
+class AutoDetector(RobustShiftDetector):
+    """The default method: robust per-series scoring, peer-relative where peers explain.
+
+    Takes every parameter of :class:`~revwatch.detectors.robust.RobustShiftDetector`
+    (``window``, ``threshold``, ``min_change``, ``confirm``, ``revert``, ...;
+    ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` (``"auto"``)
+    default by frequency: 91, 5 and 11 for daily data, a week of steps, 5 and
+    ``11 + ln(steps a day)`` (14.2 hourly, 16.7 at 5 minutes) for sub-daily
+    data, otherwise ``window``, 3 and 6.5; ``threshold`` (None) is 3.5, and
+    on sub-daily data the value with the same expected false alarms per
+    series-day (4.27 hourly, 4.80 at 5 minutes); ``confirm``, ``revert`` and
+    ``revert_fraction``: 7, 1.0 and 0.1 for daily data, otherwise 3, 2.0 and
+    0.25;
+    the peer part shares ``window``, ``threshold``, ``min_change``,
+    ``confirm``, ``revert`` and ``floor``), plus:
+
+    Parameters
+    ----------
+    peers : bool, default True
+        Use the peer-relative scores where the gate is on (see the module
+        docstring); False gives the robust detector alone.
+    peer_min_series : int, default 5
+        Series that must be observed in a period for the peer model.
+    peer_strength : float, default 0.7
+        Gate: largest ratio of peer-adjusted to unadjusted spread.
+    calendar : bool, default True
+        On daily data, learn each series' calendar effects from its own past
+        (day of month: the 1st, first and last business day, month end; dates
+        that recur every year; with ``country`` its public holidays and the
+        days next to them) and score those days after dividing them out
+        (:func:`~revwatch.detectors.calendar.calendar_effects`); on sub-daily
+        data, its time-of-day shape, weekdays and weekends apart
+        (:func:`~revwatch.detectors.calendar.time_of_day_effects`).
+    country : str or None, default None
+        ISO country code whose public holidays (the ``holidays`` package) are
+        calendar terms; ``revwatch detect --country``.
+    yoy : bool, default True
+        On daily data with 15 months of history or more, also report changes
+        of the year-over-year growth that no single day shows (a slow decline
+        under a holiday ramp) as ``trend_change`` events
+        (:func:`~revwatch.detectors.growth.yoy_growth_change`).
+    intermittent : bool, default True
+        Where at least half of a series' recent values are zero (a small
+        account that buys on some days), score against the mean and standard
+        deviation of the window instead of its median, which is then zero
+        (:mod:`revwatch.detectors.intermittent`).
+    closed_days : bool, default True
+        On daily data, leave out the zero days on a weekday that has been
+        zero at least 7 of the last 8 weeks (a business closed at weekends):
+        they are "not open", not "no sale"
+        (:func:`~revwatch.detectors.calendar.closed_days`).
+
+    Examples
+    --------
+    >>> AutoDetector(peers=False).get_params()["peers"]
+    False
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        *,
+        window: int | None = None,
+        scale_window: int | None = None,
+        threshold: float | None = None,
+        min_change: float = 0.05,
+        min_history: int = 3,
+        confirm: int | None = None,
+        revert: float | None = None,
+        revert_fraction: float | None = None,
+        growth: float = 2.5,
+        cusum_drift: float = 0.5,
+        cusum_limit: float | str | None = "auto",
+        prior_weight: float = 3.0,
+        floor: float = 0.005,
+        seasonal: bool = True,
+        seasonal_cycles: int | None = None,
+        seasonal_amplitude: float = 0.05,
+        peers: bool = True,
+        peer_min_series: int = 5,
+        peer_strength: float = 0.7,
+        calendar: bool = True,
+        country: str | None = None,
+        yoy: bool = True,
+        intermittent: bool = True,
+        closed_days: bool = True,
+    ) -> None:
+        # stored as given (scikit-learn style); None/"auto" are resolved in detect()
+        self.window = window
+        self.scale_window = scale_window
+        self.threshold = threshold  # type: ignore[assignment]  # None allowed here
+        self.min_change = min_change
+        self.min_history = min_history
+        self.confirm = confirm  # type: ignore[assignment]  # None allowed here
+        self.revert = revert  # type: ignore[assignment]  # None allowed here
+        self.revert_fraction = revert_fraction  # type: ignore[assignment]  # None allowed here
+        self.growth = growth
+        self.cusum_drift = cusum_drift
+        self.cusum_limit = cusum_limit  # type: ignore[assignment]  # "auto" allowed here
+        self.prior_weight = prior_weight
+        self.floor = floor
+        self.seasonal = seasonal
+        self.seasonal_cycles = seasonal_cycles  # type: ignore[assignment]  # None allowed here
+        self.seasonal_amplitude = seasonal_amplitude
+        self.peers = peers
+        self.peer_min_series = peer_min_series
+        self.peer_strength = peer_strength
+        self.calendar = calendar
+        self.country = country
+        self.yoy = yoy
+        self.intermittent = intermittent
+        self.closed_days = closed_days
+
+    def detect(self, panel: Panel) -> Scores:
+        """Score every period of every series causally; see the module docstring."""
+        self._check_auto_params()
+        panel, closed = self._without_closed_days(panel)
+        panel, effects = self._without_calendar(panel)
+        own = self._robust(panel.freq)
+        robust = own.detect(panel)
+        if panel.freq in _SWING_FREQS:
+            _drop_drifts_within_swing(robust, panel.matrix().values, _SWING_FREQS[panel.freq])
+        if closed is not None:
+            robust.extra["closed"] = closed
+        n_series, n_periods = robust.score.shape
+        peer_used = np.zeros((n_series, n_periods), dtype=bool)
+        if self.peers and n_series >= int(self.peer_min_series):
+            window = int(self.window) if self.window is not None else _WINDOWS.get(panel.freq, 12)
+            y = panel.matrix().values
+            gate = peer_gate(
+                y,
+                window,
+                min_series=int(self.peer_min_series),
+                strength=float(self.peer_strength),
+            )
+            if gate.any():
+                logger.info(
+                    "auto: peers explain the movement in %d of %d periods; scoring those "
+                    "against the peers",
+                    int(gate.sum()),
+                    n_periods,
+                )
+                peer = PeerRelativeDetector(
+                    window=window,
+                    threshold=own.threshold,
+                    min_change=self.min_change,
+                    min_peers=int(self.peer_min_series),
+                    confirm=own.confirm,
+                    revert=own.revert,
+                    floor=self.floor,
+                ).detect(panel)
+                peer_used = gate[None, :] & np.isfinite(peer.score)
+                _merge(robust, peer, peer_used)
+        robust.extra["peer"] = peer_used.astype(np.float64)
+        if self.intermittent:
+            self._score_intermittent(robust, panel, own)
+        if self.yoy and panel.freq == "daily":
+            # on the calendar-adjusted values: a holiday is no change of growth
+            _add_growth_change(robust, panel.matrix().values, float(own.threshold))
+        if effects is not None:
+            _not_judged(robust, effects.unknown)
+            for name in ("baseline", "lower", "upper"):
+                getattr(robust, name)[...] *= effects.factor
+                if effects.offset is not None:
+                    getattr(robust, name)[...] += effects.offset
+            robust.extra["calendar_factor"] = effects.factor
+            robust.extra["calendar_unknown"] = effects.unknown
+        return robust
+
+    def _without_closed_days(self, panel: Panel) -> tuple[Panel, np.ndarray | None]:
+        """The panel with the days each series is closed (weekends of a B2B account) missing."""
+        if not (self.closed_days and panel.freq == "daily"):
+            return panel, None
+        matrix = panel.matrix()
+        if not (matrix.values == 0).any():  # one cheap pass: no zero, nothing closed
+            return panel, None
+        closed = find_closed_days(matrix.values, matrix.periods)
+        if not closed.any():
+            return panel, None
+        logger.info(
+            "auto: %d series are closed on some weekdays; leaving %d closed days out",
+            int(closed.any(axis=1).sum()),
+            int(closed.sum()),
+        )
+        values = np.where(closed, np.nan, matrix.values)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(values)})
+        return dataclasses.replace(panel, frame=frame), closed
+
+    def _score_intermittent(self, scores: Scores, panel: Panel, own: RobustShiftDetector) -> None:
+        """Score mostly-zero periods against the window's mean and sd (in place)."""
+        window = (
+            int(own.scale_window)
+            if own.scale_window is not None
+            else 3 * int(own.window if own.window is not None else _WINDOWS.get(panel.freq, 12))
+        )
+        values = panel.matrix().values
+        # only series with a zero day can be intermittent: one cheap pass finds them
+        rows = np.flatnonzero((values == 0).any(axis=1))
+        if rows.size == 0:
+            return
+        part = values[rows]
+        cells = intermittent_cells(part, window)
+        if not cells.any():
+            return
+        logger.info(
+            "auto: %d series have stretches with many zero days; scoring those against the "
+            "window's mean",
+            int(cells.any(axis=1).sum()),
+        )
+        fallback = intermittent_scores(
+            part, window, threshold=float(own.threshold), min_change=float(self.min_change)
+        )
+        mask = np.zeros(values.shape, dtype=bool)
+        mask[rows] = cells
+        scores.extra["intermittent"] = mask
+        _merge_rows(scores, fallback, rows, cells)
+
+    def _check_auto_params(self) -> None:
+        """Validate the parameters ``auto`` adds or widens (the rest: the robust detector)."""
+        if not (_is_number(self.peer_min_series) and int(self.peer_min_series) >= 3):
+            raise ParameterError(
+                f"peer_min_series must be at least 3, got {self.peer_min_series!r}"
+            )
+        if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
+            raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
+        for name in ("peers", "calendar", "seasonal", "yoy", "intermittent", "closed_days"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not (self.country is None or isinstance(self.country, str)):
+            raise ParameterError(f"country must be a country code such as US, got {self.country!r}")
+        limit = self.cusum_limit
+        if not (limit is None or limit == "auto" or (_is_number(limit) and float(limit) >= 0)):
+            raise ParameterError(
+                f"cusum_limit must be 'auto', a number >= 0 or none (off), got {limit!r}"
+            )
+        cycles = self.seasonal_cycles
+        if cycles is not None and not (_is_number(cycles) and int(cycles) >= 1):
+            raise ParameterError(f"seasonal_cycles must be at least 1, got {cycles!r}")
+
+    def _robust(self, freq: str) -> RobustShiftDetector:
+        """The robust detector with this detector's parameters, defaults by frequency."""
+        names = inspect.signature(RobustShiftDetector.__init__).parameters
+        params = {k: v for k, v in self.get_params().items() if k in names}
+        for name, by_freq in _FREQ_DEFAULTS.items():
+            # None means "by frequency", except for the CUSUM, where None disables it
+            unset = "auto" if name == "cusum_limit" else None
+            if params[name] == unset:
+                params[name] = by_freq.get(freq, by_freq["other"])
+        return RobustShiftDetector(**params)
+
+    def _without_calendar(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
+        """The panel with each series' calendar effects divided out (daily data)."""
+        if self.calendar and panel.freq in SUB_DAILY:
+            return self._without_time_of_day(panel)
+        if not (self.calendar and panel.freq == "daily"):
+            return panel, None
+        matrix = panel.matrix()
+        effects = calendar_effects(matrix.values, matrix.periods, country=self.country)
+        if np.all(effects.factor == 1.0) and not effects.unknown.any():
+            return panel, None
+        logger.info(
+            "auto: %d calendar days adjusted, %d not judged (effect not known yet)",
+            int((effects.factor != 1).sum()),
+            int(effects.unknown.sum()),
+        )
+        adjusted = matrix.values / effects.factor
+        if effects.unknown.any():
+            # a day whose effect is not known yet is not judged; the baselines after it see
+            # the median of its weekday over the three weeks before instead (a gap would
+            # shorten the windows and widen every band after it)
+            adjusted = np.where(effects.unknown, same_weekday_median(adjusted), adjusted)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
+        return dataclasses.replace(panel, frame=frame), effects
+
+    def _without_time_of_day(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
+        """The panel with each series' time-of-day shape taken out (sub-daily data)."""
+        matrix = panel.matrix()
+        effects = time_of_day_effects(matrix.values, matrix.periods, STEP_SECONDS[panel.freq])
+        offset = effects.offset if effects.offset is not None else 0.0
+        if np.all(effects.factor == 1.0) and np.all(offset == 0.0) and not effects.unknown.any():
+            return panel, None
+        logger.info(
+            "auto: time of day taken out of %d series; %d steps not judged (too little history)",
+            int(((effects.factor != 1.0) | (offset != 0.0)).any(axis=1).sum()),
+            int(effects.unknown.sum()),
+        )
+        adjusted = matrix.values / effects.factor - offset
+        # a step whose shape cannot be known yet (the first days) is not judged, nor part of
+        # any baseline: its raw daily cycle would read as shifts against the adjusted values
+        adjusted = np.where(effects.unknown, np.nan, adjusted)
+        frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
+        return dataclasses.replace(panel, frame=frame), effects
+
+
+#: Frequencies whose CUSUM drifts must leave the series' own swing, and the swing's period.
+_SWING_FREQS = {"monthly": 12, "quarterly": 4}
+#: Share of the series' earlier departures a drift must exceed.
+_SWING_QUANTILE = 0.9
+
+
+def drift_beyond_swing(values: np.ndarray, rows: np.ndarray, t: int, period: int) -> np.ndarray:
+    """Whether each of ``rows`` departs at ``t`` further than its own earlier swing (boolean).
+
+    The departure of a period is its log value minus the median of the ``period`` periods
+    before it (a year for monthly data); the swing is the 90 % quantile of the absolute
+    departures of the ``2 * period`` periods before ``t`` (at least ``period // 2`` of them,
+    otherwise there is no swing to compare with and the drift stands). A yearly cycle or heavy
+    noise departs this much every year; a sustained change of growth departs further.
+
+    Examples
+    --------
+    >>> cycle = 100 * np.exp(0.2 * np.sin(np.arange(36) * np.pi / 6))
+    >>> erosion = cycle.copy(); erosion[30:] *= np.exp(-0.1 * np.arange(1, 7))
+    >>> drift_beyond_swing(np.vstack([cycle, erosion]), np.array([0, 1]), 35, 12).tolist()
+    [False, True]
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(np.where(values[rows, : t + 1] > 0, values[rows, : t + 1], np.nan))
+    least = max(period // 2, 2)
+    lo = max(period, t - 2 * period)
+    if t - lo < least:
+        return np.ones(rows.size, dtype=bool)
+    depart = np.full((rows.size, t + 1 - lo), np.nan)
+    for k, s in enumerate(range(lo, t + 1)):
+        ref, _ = nanmedian_rows(logs[:, s - period : s])
+        depart[:, k] = np.abs(logs[:, s] - ref)
+    past = depart[:, :-1]
+    enough = np.count_nonzero(~np.isnan(past), axis=1) >= least
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        swing = np.nanquantile(past, _SWING_QUANTILE, axis=1)
+    return ~enough | ~(depart[:, -1] <= swing)
+
+
+def _drop_drifts_within_swing(scores: Scores, values: np.ndarray, period: int) -> None:
+    """Un-flag CUSUM drifts that do not leave the series' own swing (in place).
+
+    A CUSUM alarm is a ``trend_change`` confirmed on its own period; the regime restart it
+    caused stays (the detector has moved on), only the report goes.
+    """
+    confirm_at = scores.extra.get("confirm_at")
+    if confirm_at is None:
+        return
+    cols = np.arange(scores.flag.shape[1])[None, :]
+    drift = scores.flag & (scores.kind == _TREND) & (confirm_at == cols)
+    if not drift.any():
+        return
+    dropped = 0
+    for t in np.unique(np.nonzero(drift)[1]).tolist():
+        rows = np.flatnonzero(drift[:, t])
+        within = rows[~drift_beyond_swing(values, rows, t, period)]
+        if within.size:
+            scores.flag[within, t] = False
+            scores.kind[within, t] = 0
+            confirm_at[within, t] = -1
+            dropped += within.size
+    if dropped:
+        logger.info("auto: %d slow drifts within their series' own swing not reported", dropped)
+
+
+def _not_judged(scores: Scores, cells: np.ndarray) -> None:
+    """Clear the scores and flags of ``cells`` (calendar days whose effect is unknown)."""
+    if not cells.any():
+        return
+    scores.flag[cells] = False
+    scores.kind[cells] = 0
+    scores.provisional[cells] = False
+    for name in ("score", "z"):
+        getattr(scores, name)[cells] = np.nan
+    if scores.severity is not None:
+        scores.severity[cells] = np.nan
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> None:
+    """Add the year-over-year growth changes the day-level flags missed (in place)."""
+    shift = scores.flag & np.isin(scores.kind, [TYPE_CODES["level_shift"], _TREND])
+    found = yoy_growth_change(values, scores.z, scores.flag, shift, threshold=threshold)
+    scores.extra["yoy_change"] = found.change
+    cells = found.flag & ~scores.flag
+    scores.extra["yoy"] = cells
+    if not cells.any():
+        return
+    logger.info("auto: %d year-over-year growth changes", int(cells.sum()))
+    s, t = np.nonzero(cells)
+    z = found.z[s, t].astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # the value had the old growth continued, and the band around it
+        expected = values[s, t] * np.exp(-found.change[s, t].astype(np.float64))
+        band = np.exp(threshold * found.scale[s, t].astype(np.float64))
+    scores.flag[s, t] = True
+    scores.kind[s, t] = _TREND
+    scores.provisional[s, t] = False
+    scores.z[s, t] = z
+    scores.score[s, t] = np.abs(z)
+    scores.baseline[s, t] = expected
+    scores.lower[s, t] = expected / band
+    scores.upper[s, t] = expected * band
+    if scores.severity is not None:
+        scores.severity[s, t] = np.abs(z)
+    if "confirm_at" in scores.extra:
+        # confirmed on its onset: 28 days of evidence are behind it. Its episode is that day
+        # only: a month-long episode would merge every other flag of the portfolio in that
+        # month into one incident (a concentrated outage and a slow decline are two stories)
+        scores.extra["confirm_at"][s, t] = t
+
+
+def _merge_rows(into: Scores, other: Scores, rows: np.ndarray, cells: np.ndarray) -> None:
+    """Take ``other``'s results (scores of ``into``'s ``rows`` only) for ``cells`` (in place)."""
+    s, t = np.nonzero(cells)
+    target_s = rows[s]
+    for name in _FIELDS:
+        getattr(into, name)[target_s, t] = getattr(other, name)[s, t]
+    severity = into.severity if into.severity is not None else into.score.copy()
+    other_severity = other.severity if other.severity is not None else other.score
+    severity[target_s, t] = other_severity[s, t]
+    into.severity = severity
+    if "confirm_at" in into.extra and "confirm_at" in other.extra:
+        into.extra["confirm_at"][target_s, t] = other.extra["confirm_at"][s, t]
+
+
+def _merge(into: Scores, other: Scores, cells: np.ndarray) -> None:
+    """Take ``other``'s results for ``cells`` (in place)."""
+    for name in _FIELDS:
+        target = getattr(into, name)
+        target[cells] = getattr(other, name)[cells]
+    sev_into = into.severity if into.severity is not None else into.score.copy()
+    sev_other = other.severity if other.severity is not None else other.score
+    sev_into[cells] = sev_other[cells]
+    into.severity = sev_into
+    for key in ("confirm_at",):
+        if key in into.extra and key in other.extra:
+            into.extra[key][cells] = other.extra[key][cells]

@@ -1,0 +1,436 @@
+"""Year-over-year growth change: the slow trend change a daily baseline absorbs.
+
+A daily baseline that follows the last four weeks (the robust detector's)
+adapts to a decline of 0.5 % a week as fast as it happens, and the yearly
+cycle (a holiday ramp of +20 %) dwarfs it, so neither the single-day scores
+nor their CUSUM ever see it. What does see it is the growth against last
+year: the same weekdays 364 days earlier carry last year's seasonality, so
+the log ratio ``r[t] = log y[t] - log y[t-364]`` is the year-over-year growth
+of day ``t`` with the weekly and yearly cycles removed. This module compares
+the growth of the last ``window`` days with the growth of the half year
+before them:
+
+* ``change[t]``: the mean of ``r`` over the ``window`` (28) days up to ``t``
+  (each value clipped to ``clip`` scale units around the reference known on
+  its day, so one spike or one of last year's holidays moves it little)
+  minus the **reference**, the median of the weekly medians of ``r`` over the
+  ``reference_weeks`` (26) weeks that end ``window`` days before ``t``;
+* its scale from the week-to-week changes of the weekly medians over
+  ``scale_weeks`` (52) weeks (median absolute deviation, so one step hardly
+  inflates it), and the normal-equivalent z through the
+  Student-t with the degrees of freedom that spread is worth, so the same
+  ``threshold`` means the same false-alarm rate with a short reference;
+* **events**: a change opens when ``|z|`` reaches
+  :func:`growth_threshold` (2.72 for the day-level 3.5: a 28-day mean tested
+  daily is about one independent test a month, so this keeps its false
+  alarms per year at half the day-level's) and ``|exp(change) - 1| >=
+  min_change``; only its first day is flagged. It
+  stays open while ``z`` keeps its sign and ``|z| >= 1``; open for
+  ``confirm`` days it is the new normal, and the reference restarts after its
+  onset (and again a year later, when last year's values straddle it);
+* **only what the day-level detector missed**: an onset is not reported when
+  the day-level detector flagged the same direction in the last ``window``
+  days or since a week before the excursion of ``z`` began (a price change
+  or a lockdown it already reported), and a day whose
+  value a year earlier was itself anomalous (``|z| >= threshold`` in the
+  day-level scores) is left out of ``r``. A confirmed level shift or trend
+  change of the day-level detector restarts the reference a year after its
+  onset.
+
+Every quantity at ``t`` uses days up to ``t`` only (the reference ends
+``window`` days earlier), so the flags are causal. It needs ``lag + window +
+7 * min_reference`` days of history, 15 months on daily data; shorter series
+are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from revwatch.detectors._arrays import nanmedian_rows, wallace_z
+from revwatch.errors import ParameterError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GrowthChange", "growth_threshold", "yoy_growth_change"]
+
+_MAD_TO_SIGMA = 1.4826
+#: Efficiency of the median absolute deviation (degrees of freedom per observation).
+_MAD_EFFICIENCY = 0.37
+#: Variance of a median relative to a mean (large samples): pi / 2.
+_MEDIAN_VARIANCE = np.pi / 2
+#: Values of a weekly block needed for its median.
+_BLOCK_MIN = 4
+#: Weekly updates between two updates of the scale (it changes slowly).
+_SCALE_EVERY = 4
+#: Series per chunk of the day-major working copies.
+_CHUNK = 32768
+#: Days before an excursion began in which a day-level flag still explains it.
+_EXPLAIN_SLACK = 7
+
+
+@dataclass
+class GrowthChange:
+    """What :func:`yoy_growth_change` found, arrays of the values' shape.
+
+    ``z``, ``change`` and ``scale`` are float32 (a bound on memory for large
+    panels; they are reported, not summed further).
+
+    Attributes
+    ----------
+    z : ndarray of float64
+        Normal-equivalent z of the growth change (NaN where not scored).
+    change : ndarray of float64
+        Growth of the last ``window`` days minus the reference growth (log).
+    scale : ndarray of float64
+        Standard error of ``change`` (log).
+    flag : ndarray of bool
+        Reported onsets of growth-change events.
+    opened : ndarray of bool
+        Every onset, including those the day-level flags already explained.
+    """
+
+    z: np.ndarray
+    change: np.ndarray
+    scale: np.ndarray
+    flag: np.ndarray
+    opened: np.ndarray
+
+
+def yoy_growth_change(
+    values: np.ndarray,
+    day_z: np.ndarray,
+    day_flag: np.ndarray,
+    day_shift: np.ndarray,
+    *,
+    threshold: float = 3.5,
+    min_change: float = 0.03,
+    lag: int = 364,
+    window: int = 28,
+    reference_weeks: int = 26,
+    scale_weeks: int = 52,
+    min_reference: int = 8,
+    confirm: int = 28,
+    clip: float = 3.0,
+) -> GrowthChange:
+    """Score the change in year-over-year growth of every daily series.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_series, n_days)
+        Daily values (NaN where missing); non-positive values are not scored.
+    day_z : ndarray
+        Signed scores of the day-level detector (same shape).
+    day_flag : ndarray of bool
+        Its flags.
+    day_shift : ndarray of bool
+        Its confirmed level shifts and trend changes (onset days).
+    threshold, min_change, lag, window, reference_weeks, scale_weeks, min_reference, confirm, clip
+        See the module docstring.
+
+    Returns
+    -------
+    GrowthChange
+
+    Raises
+    ------
+    ParameterError
+        If the arrays are not 2-D of one shape, or a parameter is out of range.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> days = np.arange(900)
+    >>> weekly = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.7])[days % 7]
+    >>> y = 100 * weekly * np.exp(0.0004 * days + 0.02 * rng.standard_normal(900))
+    >>> y[700:] *= np.exp(-0.001 * np.arange(200))  # growth slows by 0.7 % a week
+    >>> none = np.zeros((1, 900), dtype=bool)
+    >>> found = yoy_growth_change(y[None, :], np.zeros((1, 900)), none, none)
+    >>> onset = int(np.flatnonzero(found.flag[0])[0])
+    >>> 700 < onset < 760, bool(found.z[0, onset] < 0)
+    (True, True)
+    """
+    _check(values, day_z, day_flag, day_shift, lag, window, reference_weeks, scale_weeks,
+           min_reference, confirm, threshold, min_change, clip)  # fmt: skip
+    n_series, n_days = values.shape
+    result = GrowthChange(
+        z=np.full((n_series, n_days), np.nan, dtype=np.float32),
+        change=np.full((n_series, n_days), np.nan, dtype=np.float32),
+        scale=np.full((n_series, n_days), np.nan, dtype=np.float32),
+        flag=np.zeros((n_series, n_days), dtype=bool),
+        opened=np.zeros((n_series, n_days), dtype=bool),
+    )
+    if n_days < lag + window + 7 * min_reference + 7:
+        return result
+    settings = _Settings(
+        threshold=float(threshold),
+        z_open=growth_threshold(threshold, window),
+        min_change=float(min_change),
+        lag=int(lag),
+        window=int(window),
+        reference_weeks=int(reference_weeks),
+        scale_weeks=int(scale_weeks),
+        min_reference=int(min_reference),
+        confirm=int(confirm),
+        clip=float(clip),
+    )
+    # chunks of series bound the day-major working copies (about 45 bytes per series-day)
+    for lo in range(0, n_series, _CHUNK):
+        rows = slice(lo, min(n_series, lo + _CHUNK))
+        part = _chunk(values[rows], day_z[rows], day_flag[rows], day_shift[rows], settings)
+        for name in ("z", "change", "scale", "flag", "opened"):
+            getattr(result, name)[rows] = getattr(part, name).T
+    n_opened, n_flagged = int(result.opened.sum()), int(result.flag.sum())
+    logger.debug("yoy growth change: %d onsets, %d reported", n_opened, n_flagged)
+    return result
+
+
+def _check(
+    values: np.ndarray,
+    day_z: np.ndarray,
+    day_flag: np.ndarray,
+    day_shift: np.ndarray,
+    lag: int,
+    window: int,
+    reference_weeks: int,
+    scale_weeks: int,
+    min_reference: int,
+    confirm: int,
+    threshold: float,
+    min_change: float,
+    clip: float,
+) -> None:
+    """Raise :class:`ParameterError` for arrays or parameters this function cannot use."""
+    shapes = {np.shape(a) for a in (values, day_z, day_flag, day_shift)}
+    if len(shapes) != 1 or np.ndim(values) != 2:
+        raise ParameterError(
+            "yoy_growth_change: values, day_z, day_flag and day_shift must be 2-D arrays of one"
+            f" shape (series, days), got shapes {sorted(shapes)}"
+        )
+    counts = {
+        "lag": (lag, 7), "window": (window, 7), "reference_weeks": (reference_weeks, 2),
+        "scale_weeks": (scale_weeks, 3), "min_reference": (min_reference, 2),
+        "confirm": (confirm, 1),
+    }  # fmt: skip
+    for name, (value, least) in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise ParameterError(f"{name} must be an integer >= {least}, got {value!r}")
+    if min_reference > reference_weeks:
+        raise ParameterError(
+            f"min_reference ({min_reference}) cannot exceed reference_weeks ({reference_weeks})"
+        )
+    for name, number in (("threshold", threshold), ("min_change", min_change), ("clip", clip)):
+        if isinstance(number, bool) or not isinstance(number, int | float | np.number):
+            raise ParameterError(f"{name} must be a number, got {number!r}")
+        if not (np.isfinite(number) and number > 0):
+            raise ParameterError(f"{name} must be positive, got {number!r}")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    threshold: float
+    z_open: float
+    min_change: float
+    lag: int
+    window: int
+    reference_weeks: int
+    scale_weeks: int
+    min_reference: int
+    confirm: int
+    clip: float
+
+
+def _chunk(
+    values: np.ndarray,
+    day_z: np.ndarray,
+    day_flag: np.ndarray,
+    day_shift: np.ndarray,
+    settings: _Settings,
+) -> GrowthChange:
+    """:func:`yoy_growth_change` on a few series; the arrays it returns are day-major."""
+    n_series, n_days = values.shape
+    threshold, z_open, min_change = settings.threshold, settings.z_open, settings.min_change
+    lag, window, confirm, clip = settings.lag, settings.window, settings.confirm, settings.clip
+    reference_weeks, scale_weeks = settings.reference_weeks, settings.scale_weeks
+    min_reference = settings.min_reference
+
+    # time-major copies: every step of the loop below reads and writes whole rows
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(values)  # -inf at 0, NaN below: not finite, left out below
+        growth = np.full((n_days, n_series), np.nan)
+        growth[lag:] = (logs[:, lag:] - logs[:, :-lag]).T
+    del logs
+    growth[~np.isfinite(growth)] = np.nan
+    odd = np.abs(day_z[:, :-lag].T) >= threshold  # last year's value was anomalous
+    growth[lag:][odd] = np.nan
+    del odd
+    flag_down = np.ascontiguousarray((day_flag & (day_z < 0)).T)
+    flag_up = np.ascontiguousarray((day_flag & (day_z > 0)).T)
+    shift_echo = np.zeros((n_days, n_series), dtype=bool)
+    shift_echo[lag:] = day_shift[:, :-lag].T
+
+    # weekly blocks [7k, 7k + 6]: medians of the year-over-year growth, (n_blocks, n_series)
+    n_blocks = n_days // 7
+    blocks = growth[: 7 * n_blocks].reshape(n_blocks, 7, n_series).transpose(0, 2, 1)
+    block_med, block_n = nanmedian_rows(blocks.reshape(-1, 7))
+    block_med = block_med.reshape(n_blocks, n_series)
+    block_med[block_n.reshape(n_blocks, n_series) < _BLOCK_MIN] = np.nan
+    del blocks, block_n
+
+    z = np.full((n_days, n_series), np.nan, dtype=np.float32)
+    change = np.full((n_days, n_series), np.nan, dtype=np.float32)
+    scale = np.full((n_days, n_series), np.nan, dtype=np.float32)
+    flag = np.zeros((n_days, n_series), dtype=bool)
+    opened = np.zeros((n_days, n_series), dtype=bool)
+    clipped = np.zeros((n_days, n_series))  # 0 where missing, so sums need no mask
+    present = np.zeros((n_days, n_series), dtype=np.int8)
+
+    regime = np.zeros(n_series, dtype=np.int64)  # first day of the current regime
+    echo = np.full(n_series, -1, dtype=np.int64)  # a year after a confirmed change
+    ref = np.full(n_series, np.nan)
+    day_scale = np.full(n_series, np.nan)  # scale of one day's growth
+    block_scale = np.full(n_series, np.nan)  # scale of one weekly median
+    n_ref = np.zeros(n_series, dtype=np.int64)
+    df = np.ones(n_series)
+    win_sum = np.zeros(n_series)
+    win_n = np.zeros(n_series, dtype=np.int64)
+    is_open = np.zeros(n_series, dtype=bool)
+    direction = np.zeros(n_series)
+    onset = np.zeros(n_series, dtype=np.int64)
+    run_start = np.zeros(n_series, dtype=np.int64)  # first day of the current excursion
+    run_sign = np.zeros(n_series)
+    was_valid = np.zeros(n_series, dtype=bool)
+    last_down = np.full(n_series, -(10**9), dtype=np.int64)  # last day-level flag down
+    last_up = np.full(n_series, -(10**9), dtype=np.int64)
+    updates = 0
+    for t in range(n_days):
+        restart = (echo == t) | shift_echo[t]
+        if restart.any():
+            regime[restart] = t
+            ref[restart] = np.nan
+            n_ref[restart] = 0
+        end_block = t - window - 6
+        if end_block >= 0 and end_block % 7 == 0:  # a new weekly block entered the reference
+            _update_reference(
+                block_med, end_block // 7 + 1, regime, reference_weeks, scale_weeks,
+                min_reference, ref, n_ref, day_scale, block_scale, df,
+                updates % _SCALE_EVERY == 0,
+            )  # fmt: skip
+            updates += 1
+        value = growth[t]
+        limit = clip * day_scale
+        with np.errstate(invalid="ignore"):
+            bounded = np.clip(value, ref - limit, ref + limit)
+        centred = np.where(np.isnan(ref), value, bounded)
+        here = ~np.isnan(centred)
+        clipped[t] = np.where(here, centred, 0.0)
+        present[t] = here
+        win_sum += clipped[t]
+        win_n += here
+        if t >= window:
+            win_sum -= clipped[t - window]
+            win_n -= present[t - window]
+        last_down[flag_down[t]] = t
+        last_up[flag_up[t]] = t
+        if t < lag + window:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = win_sum / win_n - ref
+            se = np.sqrt(day_scale**2 / win_n + _MEDIAN_VARIANCE * block_scale**2 / n_ref)
+            valid = (n_ref >= min_reference) & (win_n >= 0.7 * window) & (se > 0)
+            valid &= regime <= t - window + 1
+            zt = np.where(valid, wallace_z(d / se, df), np.nan)
+            valid &= ~np.isnan(zt)
+            z[t] = zt
+            change[t] = np.where(valid, d, np.nan)
+            scale[t] = np.where(valid, se, np.nan)
+            absz = np.abs(zt)
+            sign = np.sign(zt)
+            away = absz >= 1.0  # False where not scored
+            material = np.abs(np.expm1(d)) >= min_change
+            crossing = (absz >= z_open) & material
+        # an excursion found on the first scored day may have begun a window earlier
+        began = np.where(was_valid, t, t - window)
+        run_start = np.where(away & (sign == run_sign), run_start, began)
+        run_sign = np.where(away, sign, 0.0)
+        was_valid = valid
+        is_open &= away & (sign == direction)
+        settled = is_open & (t - onset >= confirm)
+        if settled.any():
+            regime[settled] = onset[settled]
+            echo[settled] = onset[settled] + lag
+            ref[settled] = np.nan
+            n_ref[settled] = 0
+            is_open[settled] = False
+        new = crossing & ~is_open & ~settled
+        if not new.any():
+            continue
+        is_open |= new
+        direction[new] = sign[new]
+        onset[new] = t
+        opened[t] = new
+        # explained: the day-level flags saw this direction since the excursion began
+        seen = np.where(sign > 0, last_up, last_down)
+        explained = (t - seen <= window) | (seen >= run_start - _EXPLAIN_SLACK)
+        flag[t] = new & ~explained
+    return GrowthChange(z=z, change=change, scale=scale, flag=flag, opened=opened)
+
+
+def _update_reference(
+    block_med: np.ndarray,
+    k: int,
+    regime: np.ndarray,
+    reference_weeks: int,
+    scale_weeks: int,
+    min_reference: int,
+    ref: np.ndarray,
+    n_ref: np.ndarray,
+    day_scale: np.ndarray,
+    block_scale: np.ndarray,
+    df: np.ndarray,
+    update_scale: bool,
+) -> None:
+    """Reference growth and scales from the weekly blocks before ``k`` (in place).
+
+    The reference is the median of the last ``reference_weeks`` weekly medians
+    of the current regime; the scale of one weekly median comes from the
+    changes between consecutive weekly medians over ``scale_weeks`` weeks,
+    which one step (a price change, last year's lockdown) hardly inflates.
+    """
+    lo_ref = max(0, k - reference_weeks)
+    starts = 7 * np.arange(lo_ref, k)
+    near = np.where(starts[None, :] >= regime[:, None], block_med[lo_ref:k].T, np.nan)
+    med, n = nanmedian_rows(near)
+    ref[:] = np.where(n >= min_reference, med, np.nan)
+    n_ref[:] = n
+    if not update_scale:
+        return
+    steps = np.diff(block_med[max(0, k - scale_weeks) : k].T, axis=1)
+    centre, count = nanmedian_rows(steps)
+    mad, _ = nanmedian_rows(np.abs(steps - centre[:, None]))
+    block_scale[:] = np.where(count >= min_reference, _MAD_TO_SIGMA * mad / np.sqrt(2.0), np.nan)
+    day_scale[:] = block_scale * np.sqrt(7.0 / _MEDIAN_VARIANCE)
+    df[:] = np.maximum(1.0, _MAD_EFFICIENCY * count)
+
+
+def growth_threshold(threshold: float, window: int) -> float:
+    """The z at which a growth change opens, from the day-level ``threshold``.
+
+    A mean over ``window`` days tested every day is about one independent test
+    per ``window`` days, against one per day for the day-level scores. The
+    growth threshold is the z whose false alarms per year are half the
+    day-level's at ``threshold``: ``P(|Z| >= z) = window / 2 * P(|Z| >=
+    threshold)``.
+
+    Examples
+    --------
+    >>> round(growth_threshold(3.5, 28), 2)
+    2.72
+    """
+    normal = NormalDist()  # not scipy: importing scipy.special costs ~0.2 s of CLI start-up
+    tail = min(0.5, 0.5 * window * normal.cdf(-float(threshold)))
+    return -normal.inv_cdf(tail)
