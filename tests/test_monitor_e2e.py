@@ -10,7 +10,6 @@ trigger's dedup key.
 from __future__ import annotations
 
 import collections
-import os
 import subprocess
 import sys
 import uuid
@@ -252,21 +251,34 @@ def test_failing_endpoint_keeps_the_ledger_and_fails_the_run(
     assert len(_requests(httpserver, "/slack")) == 1
 
 
+# A run killed at a chosen point, injected from the test: the subprocess wraps one store
+# method so that the process dies (os._exit, no cleanup) right where a crash would hurt.
+_KILLED_RUN = """
+import os, sys
+from revwatch.monitor.store import Store
+point = sys.argv.pop(1)
+if point == "before_commit":  # the watermark is written, its transaction not committed
+    write_watermark = Store.set_watermark
+    def set_watermark(self, *args, **kwargs):
+        write_watermark(self, *args, **kwargs)
+        os._exit(1)
+    Store.set_watermark = set_watermark
+elif point == "after_send":  # an alert went out, its delivery not yet marked sent
+    mark = Store.mark_delivery
+    def mark_delivery(self, ids, status, *args, **kwargs):
+        if status == "sent":
+            os._exit(1)
+        return mark(self, ids, status, *args, **kwargs)
+    Store.mark_delivery = mark_delivery
+from revwatch.cli import main
+sys.argv[0] = "revwatch"
+main()
+"""
+
+
 def _cli_run(config_path: Path, crash: str | None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("REVWATCH_TEST_CRASH", None)
-    if crash:
-        env["REVWATCH_TEST_CRASH"] = crash
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from revwatch.cli import main; sys.argv[0] = 'revwatch'; main()",
-            "run",
-            "--config",
-            str(config_path),
-        ],
-        env=env,
+        [sys.executable, "-c", _KILLED_RUN, crash or "none", "run", "--config", str(config_path)],
         capture_output=True,
         text=True,
         timeout=120,

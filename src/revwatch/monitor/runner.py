@@ -50,7 +50,6 @@ import dataclasses
 import datetime as dt
 import glob
 import logging
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -112,7 +111,6 @@ RETRAIN_DAYS: dict[str, tuple[float, float | None]] = {
     "prophet": (30.0, None),
 }
 #: Environment variable of the crash hook used by the tests (``before_commit``, ``after_send``).
-CRASH_HOOK = "REVWATCH_TEST_CRASH"
 CONTEXT_PERIODS = 36
 
 
@@ -404,12 +402,6 @@ def _suppressed(incident: dict[str, Any], benign: list[dict[str, Any]], days: fl
     return False
 
 
-def _crash(point: str) -> None:
-    if os.environ.get(CRASH_HOOK) == point:
-        logger.error("crash hook %s: exiting without cleanup", point)
-        os._exit(1)
-
-
 def _process_metric(config: Config, metric: MetricConfig, store: Store, report: RunReport) -> None:
     detector = get_detector(metric.method, **metric.params)
     if getattr(detector, "retrospective", False):
@@ -548,7 +540,6 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
             n_periods=len(mat.periods),
         )
         store.set_watermark(conn, metric.name, last.to_pydatetime(), report.run_id)
-        _crash("before_commit")
     logger.info("metric %s: scored up to %s", metric.name, last.date())
 
 
@@ -699,7 +690,6 @@ def _deliver_channel(
             queued = f"; {left} more {name} alerts left queued for the next run" if left else ""
             outcome.errors.append(message + queued)
             break
-        _crash("after_send")
         store.mark_delivery(ids, "sent")
         outcome.sent += len(ids)
     return outcome
