@@ -110,7 +110,6 @@ RETRAIN_DAYS: dict[str, tuple[float, float | None]] = {
     "isolation-forest": (7.0, 90.0),
     "prophet": (30.0, None),
 }
-#: Environment variable of the crash hook used by the tests (``before_commit``, ``after_send``).
 CONTEXT_PERIODS = 36
 
 
