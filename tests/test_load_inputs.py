@@ -871,3 +871,26 @@ def test_evaluate_output_onto_its_labels_is_refused(tmp_path: Path) -> None:
     args = ["evaluate", str(data), "--labels", str(labels), "--format", "csv"]
     assert "is the input file" in one_line_error([*args, "--output", str(labels)])
     assert labels.read_bytes() == before
+
+
+def test_a_percent_column_is_recorded_and_incidents_take_its_unit(tmp_path: Path) -> None:
+    from revwatch.incidents.build import analyze_incidents
+
+    shares = [40.0 + (i % 3) * 0.5 for i in range(24)]
+    shares[20] = 12.0  # a collapse of the share
+    path = tmp_path / "share.csv"
+    pd.DataFrame(
+        {
+            "month": pd.date_range("2024-01-01", periods=24, freq="MS").strftime("%Y-%m-%d"),
+            "share": [f"{s}%" for s in shares],
+        }
+    ).to_csv(path, index=False)
+    panel = load(path)
+    assert panel.percent_columns == ("share",)
+    assert panel.frame["value"].tolist() == shares
+    assert load(tmp_path / "share.csv", value="share").percent_columns == ("share",)
+    found = analyze_incidents(path)
+    assert len(found.frame) >= 1 and set(found.frame["unit"]) == {"percent"}
+    plain = tmp_path / "plain.csv"
+    pd.read_csv(path).assign(share=shares).to_csv(plain, index=False)
+    assert load(plain).percent_columns == ()

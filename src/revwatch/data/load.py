@@ -1363,6 +1363,7 @@ class _Validator:
         self.name = table.name
         self.rows = table.rows
         self.notes: list[str] = list(table.notes)
+        self.percent_columns: list[str] = []
         #: the spelling of dates given by the caller (``date_format=``), if any
         self.date_format: str | None = None
         self._numbers: dict[str, _Numbers] = {}
@@ -1857,6 +1858,7 @@ class _Validator:
                     "write every cell of the column as a percent, or none",
                 )
             self.note(f"{column} is in percent: values are kept as written (12.5% is 12.5)")
+            self.percent_columns.append(column)
         if parsed.decimal_comma and not chosen:
             self.note(f"read {column} with a decimal comma (1.234,56 = 1234.56)")
         if parsed.dash_zeros:
@@ -2043,6 +2045,7 @@ def _build_panel(
         value_name=value_column,
         time_name=time_column,
         notes=tuple(validator.notes),
+        percent_columns=tuple(validator.percent_columns),
     )
 
 

@@ -377,6 +377,9 @@ class Panel:
         The input name of the value column, for reports.
     time_name : str
         The input name of the period column, for reports.
+    percent_columns : tuple of str
+        Input names of the value or metric columns written as percents
+        (``12.5%``; kept as 12.5), so reports can give them the percent unit.
     """
 
     frame: pd.DataFrame
@@ -386,6 +389,7 @@ class Panel:
     value_name: str = VALUE
     time_name: str = PERIOD
     notes: tuple[str, ...] = field(default=())
+    percent_columns: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_frame(
@@ -427,6 +431,7 @@ class Panel:
         value_name: str,
         time_name: str,
         notes: Sequence[str],
+        percent_columns: Sequence[str] = (),
     ) -> Panel:
         """:meth:`from_frame` with the frame's :func:`key_order` already known."""
         ids = list(id_columns)
@@ -443,6 +448,7 @@ class Panel:
             value_name=value_name,
             time_name=time_name,
             notes=tuple(notes),
+            percent_columns=tuple(percent_columns),
         )
         if order is not None:
             # where series begin, for matrix() (not a dataclass field: replace() drops it)

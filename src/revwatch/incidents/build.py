@@ -1003,6 +1003,8 @@ def build_incidents(
         if isinstance(unit, Unit)
         else Unit.parse(unit)
         if unit
+        else Unit("percent", None)
+        if panel.value_name in panel.percent_columns
         else infer_unit(panel.value_name, panel.frame[VALUE].to_numpy())
     )
     dims = list(dimensions or [])
