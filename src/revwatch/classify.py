@@ -234,7 +234,12 @@ def _basis(
 
 
 #: ``auto``'s parts that mark the cells they judged (``Scores.extra`` key, label); later wins.
-_BASIS = (("peer", "peers"), ("intermittent", "intermittent"), ("yoy", "yoy growth"))
+_BASIS = (
+    ("multiscale", "own history"),
+    ("peer", "peers"),
+    ("intermittent", "intermittent"),
+    ("yoy", "yoy growth"),
+)
 
 
 def series_frame(panel: Panel, scores: Scores) -> pd.DataFrame:

@@ -26,6 +26,14 @@ growth that the day-level flags missed
 (:func:`~revwatch.detectors.growth.yoy_growth_change`: a slow decline under the
 holiday ramp).
 
+On sub-daily data (steps of an hour or shorter) ``auto`` is
+:func:`~revwatch.detectors.multiscale.multiscale_scores` instead: each series
+on its own scale, against its own time-of-day shape, on three time scales (a
+step, an hour, three hours) with bands calibrated on its own past
+(``flag_rate``). The robust detector's per-step Gaussian threshold flagged the
+heavy-tailed noise of real five-minute counts every day and missed the
+hour-long bursts (labelled set: F1 0.21 on the tweet counts).
+
 Both parts use only the periods up to the one they judge (and the other
 series' values in that same period), so ``auto`` stays causal. The gate is
 computed on at most ``_GATE_SERIES`` evenly spaced series (all of them in
@@ -55,6 +63,7 @@ from revwatch.detectors.calendar import (
 from revwatch.detectors.calendar import closed_days as find_closed_days
 from revwatch.detectors.growth import yoy_growth_change
 from revwatch.detectors.intermittent import intermittent_cells, intermittent_scores
+from revwatch.detectors.multiscale import multiscale_scores
 from revwatch.detectors.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
 from revwatch.detectors.robust import _WINDOWS, RobustShiftDetector
 from revwatch.errors import ParameterError
@@ -141,6 +150,8 @@ _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
     "revert_fraction": {"daily": 0.1, "other": 0.25},
 }
 _TREND = TYPE_CODES["trend_change"]
+#: Share of normal sub-daily steps flagged by default (``flag_rate``).
+_DEFAULT_FLAG_RATE = 0.005
 _FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
 
 
@@ -242,6 +253,14 @@ class AutoDetector(RobustShiftDetector):
         zero at least 7 of the last 8 weeks (a business closed at weekends):
         they are "not open", not "no sale"
         (:func:`~revwatch.detectors.calendar.closed_days`).
+    flag_rate : float or None, default None
+        Sub-daily data (steps of an hour or shorter) are scored on several
+        time scales (a step, an hour, three hours) with bands calibrated on
+        each series' own past (:mod:`revwatch.detectors.multiscale`): at most
+        this share of normal steps is flagged, about this share where the
+        noise is heavy-tailed. None: 0.005 (525 flagged steps per series-year
+        at 5 minutes, 44 hourly, in runs: a few dozen alarms). Ignored on
+        daily and coarser data.
 
     Examples
     --------
@@ -278,6 +297,7 @@ class AutoDetector(RobustShiftDetector):
         yoy: bool = True,
         intermittent: bool = True,
         closed_days: bool = True,
+        flag_rate: float | None = None,
     ) -> None:
         # stored as given (scikit-learn style); None/"auto" are resolved in detect()
         self.window = window
@@ -304,10 +324,13 @@ class AutoDetector(RobustShiftDetector):
         self.yoy = yoy
         self.intermittent = intermittent
         self.closed_days = closed_days
+        self.flag_rate = flag_rate
 
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
         self._check_auto_params()
+        if panel.freq in SUB_DAILY:
+            return self._sub_daily(panel)
         panel, closed = self._without_closed_days(panel)
         panel, effects = self._without_calendar(panel)
         own = self._robust(panel.freq)
@@ -360,6 +383,19 @@ class AutoDetector(RobustShiftDetector):
             robust.extra["calendar_factor"] = effects.factor
             robust.extra["calendar_unknown"] = effects.unknown
         return robust
+
+    def _sub_daily(self, panel: Panel) -> Scores:
+        """Steps of an hour or shorter: several time scales, bands from the series' own past."""
+        own = self._robust(panel.freq)
+        rate = _DEFAULT_FLAG_RATE if self.flag_rate is None else float(self.flag_rate)
+        scores = multiscale_scores(
+            panel.matrix().values,
+            86_400 // STEP_SECONDS[panel.freq],
+            rate=rate,
+            threshold=float(own.threshold),
+        )
+        scores.extra["multiscale"] = scores.flag.astype(np.float64)
+        return scores
 
     def _without_closed_days(self, panel: Panel) -> tuple[Panel, np.ndarray | None]:
         """The panel with the days each series is closed (weekends of a B2B account) missing."""
@@ -420,6 +456,9 @@ class AutoDetector(RobustShiftDetector):
         for name in ("peers", "calendar", "seasonal", "yoy", "intermittent", "closed_days"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        rate = self.flag_rate
+        if rate is not None and not (_is_number(rate) and 0 < float(rate) < 0.5):
+            raise ParameterError(f"flag_rate must be between 0 and 0.5 or none, got {rate!r}")
         if not (self.country is None or isinstance(self.country, str)):
             raise ParameterError(f"country must be a country code such as US, got {self.country!r}")
         limit = self.cusum_limit
