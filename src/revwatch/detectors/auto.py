@@ -388,9 +388,11 @@ class AutoDetector(RobustShiftDetector):
         """Steps of an hour or shorter: several time scales, bands from the series' own past."""
         own = self._robust(panel.freq)
         rate = _DEFAULT_FLAG_RATE if self.flag_rate is None else float(self.flag_rate)
+        matrix = panel.matrix()
         scores = multiscale_scores(
-            panel.matrix().values,
+            matrix.values,
             86_400 // STEP_SECONDS[panel.freq],
+            periods=matrix.periods,
             rate=rate,
             threshold=float(own.threshold),
         )

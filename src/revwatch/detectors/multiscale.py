@@ -9,33 +9,46 @@ stages:
 
 1. **Scale, chosen from the data.** A series with a negative value in its first
    day is a difference or an offset: it is scored as it is (additive). Any
-   other series is scored on ``log(y + c)`` with ``c`` half its first day's
-   median (half its mean when the median is zero, 1 when both are): a ratio
-   scale for large values that does not blow up the relative noise of small
-   counts at night (a plain log turned the 1 to 15 requests of a quiet night
-   into the largest deviations of the day).
-2. **Time of day.** The expected value of step ``t`` is the median, over the
-   ``history_days`` days before, of the mean of the transformed series around
-   the same clock time (half an hour either side). A series whose past shows no
-   time-of-day shape worth the noise it adds (the residual's trailing spread
-   not at least 20 % smaller than without it) is compared with the median of
-   its last ``history_days`` days instead; the choice is made per step on the
-   trailing spread, so it follows the series.
-3. **Several time scales.** The residual is averaged over the last ``w`` steps
-   for each ``w`` of ``scales`` (by default one step, an hour and three hours;
-   one step only for data of one step an hour or coarser are the hour
-   scales' own). Each average is compared with the median and scaled MAD of
-   the same average over the ``history_days`` days that end ``w`` steps before
-   the day it judges: a robust z per scale.
+   other series is scored on ``log(y + c)``. ``c`` is the one of 0.02, 0.1,
+   0.5 and 2 times its first day's median under which the noise is as large
+   at quiet times as at busy ones (the day-to-day change of the same clock
+   time over its first two days, quieter half against busier half): close to
+   a plain log for revenue with multiplicative noise, larger for counts whose
+   relative noise grows at night (a plain log turned the 1 to 15 requests of a
+   quiet night into the largest deviations of the day). Half the median while
+   there are not two days.
+2. **Time of day.** Three candidate expectations of step ``t``, all from the
+   days before: the median over the ``history_days`` days before of the
+   series around the same clock time (a local quadratic over half an hour
+   either side, which keeps the height of a peak); the same over the days of
+   the same kind (weekday or weekend) of the last two weeks, when ``periods``
+   are given and at least two such days exist (a quieter weekend with its own
+   shape is not a drop every Saturday, and the first weekend, never seen
+   before, is judged against the weekdays); and the median of the last
+   ``history_days`` days (no shape). The simplest applies unless a richer one's
+   residual had a trailing spread at least 20 % smaller; the choice is made
+   per step, so it follows the series.
+3. **Several time scales.** The residual of the expectation in force is
+   averaged over the last ``w`` steps for each ``w`` of ``scales`` (by
+   default one step, an hour and three hours; one step only for data of one
+   step an hour or coarser are the hour scales' own). Each average is
+   compared with the median and scaled MAD of the same average of the same
+   expectation over the ``history_days`` days that end ``w`` steps before the
+   day it judges: a robust z per scale. A longer scale speaks for a step only
+   while the mean one-step z of the last quarter of its window still deviates
+   its way by at least 1 (an hour-long mean does not go on flagging the hour
+   after a drop ended).
 4. **Bands from the series' own past** (conformal-style): each scale's
    threshold is the ``1 - rate / len(scales)`` quantile of that scale's
    absolute z over the ``calibration_days`` days before (recomputed once a
-   day), never below ``floor``. Steps whose z passed 1.5 times the threshold
-   in force (clear anomalies) are left out of later calibrations, so an
-   outage neither widens nor shifts the bands after it. On heavy-tailed noise
-   the quantile sets the threshold, so about ``rate`` of normal steps are
-   flagged (the calibration test checks a factor of two); on light-tailed
-   noise the floor binds and fewer are.
+   day), never below ``floor`` (``floor`` times ``1 + 1/d`` while only ``d``
+   days are known: a band from a few days is less sure). Steps whose z passed
+   1.5 times the threshold in force (clear anomalies) are left out of later
+   calibrations, so an outage neither widens nor shifts the bands after it.
+   On heavy-tailed noise the quantile sets the threshold, so at most about
+   ``rate`` of normal steps are flagged; on light-tailed noise the floor binds
+   and far fewer are (a clean 5-minute series with a daily cycle: none in
+   three weeks).
 
 A step is flagged where any scale's z passes its threshold. Its ``score`` is
 the largest ratio of a scale's |z| to its threshold times ``threshold`` (the
@@ -45,8 +58,8 @@ that has lasted the longest scale is a ``level_shift``, a shorter one a
 ``spike`` or ``drop`` (provisional until it ends or becomes a shift). The band
 is the one-step scale's.
 
-Steps before one full day of history (and before a day of calibration) are not
-judged.
+The first two days are not judged (no level yet, then no calibration): flags
+start on the third day, with the wider floor.
 """
 
 from __future__ import annotations
@@ -56,6 +69,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.ndimage import correlate1d
+from scipy.signal import savgol_coeffs
 
 from revwatch.detectors.base import TYPE_CODES, Scores
 from revwatch.errors import ParameterError
@@ -68,6 +83,13 @@ __all__ = ["default_scales", "multiscale_scores", "transform_scale"]
 _BLOCK = 256
 #: A time-of-day shape is used where it cuts the residual's trailing spread at least this much.
 _SHAPE_GAIN = 0.8
+#: Days of history before the level, the robust z and the calibration are used.
+_WARMUP = (0.25, 0.5, 0.5)
+#: Offsets of the log scale tried, as fractions of the first day's median.
+_OFFSETS = (0.02, 0.1, 0.5, 2.0)
+#: A longer scale flags a step only where the mean one-step z of the last quarter of its
+#: window is this large, the same way.
+_NOW = 1.0
 #: Past steps beyond this multiple of their threshold are left out of later calibrations.
 _CLEAR = 1.5
 
@@ -89,15 +111,15 @@ def transform_scale(values: np.ndarray, per_day: int) -> tuple[np.ndarray, np.nd
     """Each series on its scoring scale: ``(transformed, offset, additive)``.
 
     ``additive`` (per series) is True where the first day holds a negative value;
-    the others are ``log(y + offset)`` with the offset from their first day
-    (see the module docstring). Only the first ``per_day`` steps choose.
+    the others are ``log(y + offset)`` with the offset from their first two days
+    (see the module docstring). Only the first ``2 * per_day`` steps choose.
 
     Examples
     --------
     >>> y = np.array([[10.0, 30.0, 20.0, 40.0], [-1.0, 2.0, 3.0, 4.0]])
     >>> z, off, add = transform_scale(y, 2)
     >>> off.ravel().tolist(), add.tolist()
-    ([10.0, 0.0], [False, True])
+    ([40.0, 0.0], [False, True])
     """
     first = values[:, : max(per_day, 1)]
     with warnings.catch_warnings():
@@ -106,12 +128,48 @@ def transform_scale(values: np.ndarray, per_day: int) -> tuple[np.ndarray, np.nd
         median = np.nanmedian(first, axis=1)
         mean = np.nanmean(np.abs(first), axis=1)
     additive = np.asarray(low < 0)
-    offset = np.where(median > 0, 0.5 * median, np.where(mean > 0, 0.5 * mean, 1.0))
-    offset = np.where(additive | ~np.isfinite(offset), 0.0, offset)[:, None]
+    base = np.where(median > 0, median, np.where(mean > 0, mean, 2.0))
+    offset = _stable_offset(values, per_day, np.where(np.isfinite(base), base, 2.0))
+    offset = np.where(additive, 0.0, offset)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         logged = np.log(np.maximum(values, 0.0) + offset)
     out = np.where(additive[:, None], values, logged)
     return out, offset, additive
+
+
+def _stable_offset(values: np.ndarray, per_day: int, base: np.ndarray) -> np.ndarray:
+    """The offset ``c`` of ``log(y + c)`` under which the noise is the same at every level.
+
+    Revenue with multiplicative noise wants a small ``c`` (a plain log); counts
+    that are Poisson-like at night want a larger one (their relative noise
+    grows as they shrink). Among ``_OFFSETS`` times ``base`` (the first day's
+    median), the one where the day-to-day change of the same clock time is
+    as large on the quieter half of the first two days as on the busier half.
+    Half the median where there are not two days.
+    """
+    n_series, n_periods = values.shape
+    default = 0.5 * base
+    if n_periods < 2 * per_day or per_day < 2:
+        return default
+    y = np.maximum(values[:, : 2 * per_day], 0.0)
+    then, now = y[:, :per_day], y[:, per_day:]
+    size = 0.5 * (then + now)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        split = np.nanmedian(size, axis=1, keepdims=True)
+        quiet = size <= split
+        best = np.full(n_series, np.inf)
+        out = default.copy()
+        for fraction in _OFFSETS:
+            c = (fraction * base)[:, None]
+            change = np.abs(np.log(now + c) - np.log(then + c))
+            lo = np.nanmedian(np.where(quiet, change, np.nan), axis=1)
+            hi = np.nanmedian(np.where(~quiet, change, np.nan), axis=1)
+            gap = np.abs(np.log(lo / hi))
+            better = np.isfinite(gap) & (gap < best)
+            out = np.where(better, fraction * base, out)
+            best = np.where(better, gap, best)
+    return out
 
 
 def _rolling(frame: pd.DataFrame, window: int, min_periods: int, how: str) -> np.ndarray:
@@ -121,48 +179,182 @@ def _rolling(frame: pd.DataFrame, window: int, min_periods: int, how: str) -> np
     return out.to_numpy().T
 
 
-def _expected(x: np.ndarray, per_day: int, days: int) -> np.ndarray:
-    """The causal expectation of every step on the transformed scale (stage 2)."""
-    n_series, n_periods = x.shape
+def _around_clock(x: np.ndarray, half: int) -> np.ndarray:
+    """Each step smoothed over ``half`` steps either side (a local quadratic fit).
+
+    A local quadratic (Savitzky-Golay) keeps the height of a curved peak, which
+    a moving mean flattens (the lunch peak of a checkout read as 3 % higher
+    than expected every day); where a window has a gap the moving mean of what
+    is there stands in.
+    """
+    if half <= 0:
+        return x
     frame = pd.DataFrame(x.T)
-    # the series' own recent level: the median of the last `days` days, up to the step before
-    lagged = frame.shift(1)
-    level = _rolling(lagged, days * per_day, per_day, "median")
-    half = max(per_day // 48, 0)  # half an hour either side
-    # the mean around each clock time; the days before t, so `half` steps ahead are in the past
-    around = (
-        frame.rolling(2 * half + 1, center=True, min_periods=half + 1).mean().to_numpy().T
-        if half
-        else x
-    )
-    shape = np.full((n_series, n_periods), np.nan)
+    mean = frame.rolling(2 * half + 1, center=True, min_periods=half + 1).mean().to_numpy().T
+    coeffs = savgol_coeffs(2 * half + 1, 2)
+    with np.errstate(invalid="ignore"):
+        fitted = correlate1d(x, coeffs, axis=1, mode="nearest")
+    return np.where(np.isfinite(fitted), fitted, mean)
+
+
+def _lagged_median(
+    values: np.ndarray, per_day: int, lags: np.ndarray, use: np.ndarray | None
+) -> np.ndarray:
+    """Median over whole-day lags of each step's value, at least two of them known.
+
+    ``use`` (lags x periods, optional) says which lag counts for which step
+    (the days of the same kind). Series are worked in blocks of :data:`_BLOCK`.
+    """
+    n_series, n_periods = values.shape
+    out = np.full((n_series, n_periods), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for lo in range(0, n_series, _BLOCK):
             hi = min(lo + _BLOCK, n_series)
-            stack = np.full((days, hi - lo, n_periods), np.nan)
-            for k in range(1, days + 1):
-                lag = k * per_day
+            stack = np.full((lags.size, hi - lo, n_periods), np.nan)
+            for i, k in enumerate(lags):
+                lag = int(k) * per_day
                 if lag < n_periods:
-                    stack[k - 1, :, lag:] = around[lo:hi, : n_periods - lag]
+                    stack[i, :, lag:] = values[lo:hi, : n_periods - lag]
+                if use is not None:
+                    stack[i, :, ~use[i]] = np.nan
             enough = np.count_nonzero(np.isfinite(stack), axis=0) >= 2
-            shape[lo:hi] = np.where(enough, np.nanmedian(stack, axis=0), np.nan)
-    # which expectation: the one with the smaller trailing spread of its residual
-    spread = []
-    for guess in (shape, level):
-        resid = pd.DataFrame((x - guess).T).shift(1)
-        centre = resid.rolling(days * per_day, min_periods=per_day).median()
-        spread.append(_rolling((resid - centre).abs(), days * per_day, per_day, "median"))
-    use_shape = np.isfinite(spread[0]) & (spread[0] < _SHAPE_GAIN * spread[1])
-    return np.where(use_shape, shape, level)
+            out[lo:hi] = np.where(enough, np.nanmedian(stack, axis=0), np.nan)
+    return out
+
+
+def _trailing_spread(x: np.ndarray, guess: np.ndarray, per_day: int, days: int) -> np.ndarray:
+    """Median absolute deviation of ``x - guess`` over the ``days`` days before each step."""
+    resid = pd.DataFrame((x - guess).T).shift(1)
+    centre = resid.rolling(days * per_day, min_periods=per_day).median()
+    return _rolling((resid - centre).abs(), days * per_day, per_day, "median")
+
+
+def _expectations(
+    x: np.ndarray, per_day: int, days: int, weekend: np.ndarray | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The candidate causal expectations on the transformed scale, and which applies (stage 2).
+
+    Returns the candidates (simplest last: the recent level) and, per step, the
+    index of the one in force: the simplest unless a richer one's residual had
+    a trailing spread at least ``1 - _SHAPE_GAIN`` smaller.
+    """
+    frame = pd.DataFrame(x.T)
+    # the series' own recent level: the median of the last `days` days, up to the step before
+    level = _rolling(frame.shift(1), days * per_day, max(int(per_day * _WARMUP[0]), 1), "median")
+    # the days before t only, so the `half` steps after t in a window are in the past
+    around = _around_clock(x, max(per_day // 48, 0))  # half an hour either side
+    shape = _lagged_median(around, per_day, np.arange(1, days + 1), None)
+    guesses = [shape, level]
+    if weekend is not None and weekend.any() and not weekend.all():
+        # the same clock time on the last days of the same kind (weekday or weekend) of
+        # two weeks: a weekend with its own shape is not a drop every Saturday
+        lags = np.arange(1, 2 * days + 1)
+        cols = np.arange(x.shape[1])
+        earlier = np.clip(cols[None, :] - lags[:, None] * per_day, 0, None)
+        same = weekend[earlier] == weekend[None, :]
+        guesses.insert(0, _lagged_median(around, per_day, lags, same))
+    spreads = [_trailing_spread(x, g, per_day, days) for g in guesses]
+    last = len(guesses) - 1
+    choice = np.where(np.isfinite(guesses[last]), last, -1)
+    best = spreads[last]
+    for i in range(last - 1, -1, -1):
+        spread = spreads[i]
+        better = (
+            np.isfinite(guesses[i])
+            & np.isfinite(spread)
+            & (~np.isfinite(best) | (spread < _SHAPE_GAIN * np.where(np.isfinite(best), best, 0)))
+        )
+        choice = np.where(better, i, choice)
+        best = np.where(better, spread, best)
+    return guesses, choice
+
+
+def _day_rolling_median(values: np.ndarray, per_day: int, days: int) -> np.ndarray:
+    """Median of each step's value at the same clock time on the ``days`` days before it.
+
+    At least two of those days known, else NaN; the step's own day is never used.
+    """
+    n_series, n_periods = values.shape
+    n_days = -(-n_periods // per_day)
+    padded = np.full((n_series, n_days * per_day), np.nan)
+    padded[:, :n_periods] = values
+    cube = padded.reshape(n_series, n_days, per_day).transpose(1, 0, 2)
+    frame = pd.DataFrame(cube.reshape(n_days, n_series * per_day))
+    rolled = frame.rolling(days, min_periods=2).median().shift(1).to_numpy()
+    back = rolled.reshape(n_days, n_series, per_day).transpose(1, 0, 2)
+    return back.reshape(n_series, n_days * per_day)[:, :n_periods]
+
+
+def _robust_z(
+    resid: np.ndarray, w: int, per_day: int, days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean residual of the last ``w`` steps as a robust z, with its centre and spread.
+
+    Against the median and scaled MAD of the same mean over the ``days`` days
+    that end ``w`` steps before the day it judges (so the window of a step
+    never overlaps its reference); recomputed once a day.
+    """
+    n_series, n_periods = resid.shape
+    mean = resid if w == 1 else _rolling(pd.DataFrame(resid.T), w, max(w // 2, 1), "mean")
+    centre = np.full((n_series, n_periods), np.nan)
+    mad = np.full((n_series, n_periods), np.nan)
+    hist = days * per_day
+    for start in range(per_day, n_periods, per_day):
+        stop = min(start + per_day, n_periods)
+        end = start - w + 1
+        if end <= 0:
+            continue
+        ref = mean[:, max(0, end - hist) : end]
+        enough = np.count_nonzero(np.isfinite(ref), axis=1) >= int(min(per_day, hist) * _WARMUP[1])
+        mid = np.nanmedian(ref, axis=1)
+        dev = np.abs(ref - mid[:, None])
+        spread = 1.4826 * np.nanmedian(dev, axis=1)
+        # a mostly constant past (zeros between spikes): the mean deviation instead
+        spread = np.where(spread > 0, spread, 1.2533 * np.nanmean(dev, axis=1))
+        spread = np.where((spread > 0) & enough, spread, np.nan)
+        centre[:, start:stop] = mid[:, None]
+        mad[:, start:stop] = spread[:, None]
+    return (mean - centre) / mad, centre, mad
+
+
+def _calibrated(
+    z: np.ndarray, per_day: int, w: int, calib: int, level: float, floor: float
+) -> np.ndarray:
+    """Each day's threshold: the ``level`` quantile of the past ``calib`` steps' |z| (stage 4).
+
+    Steps past :data:`_CLEAR` times the threshold in force are left out of the
+    later calibrations; never below ``floor``; NaN before half a day of z.
+    """
+    n_series, n_periods = z.shape
+    thr = np.full((n_series, n_periods), np.nan)
+    clear = np.zeros((n_series, n_periods), dtype=bool)
+    for start in range(per_day, n_periods, per_day):
+        stop = min(start + per_day, n_periods)
+        end = start - w + 1
+        if end <= 0:
+            continue
+        pool = np.abs(z[:, max(0, end - calib) : end])
+        pool = np.where(clear[:, max(0, end - calib) : end], np.nan, pool)
+        seen = np.count_nonzero(np.isfinite(pool), axis=1)
+        known = seen >= int(per_day * _WARMUP[2])
+        # a band from a few days of the series is less sure: the floor is wider while
+        # they are few (twice the floor after one day, 1.25 times after four)
+        wide = floor * (1.0 + per_day / np.maximum(seen, 1))
+        cut = np.maximum(np.nanquantile(pool, level, axis=1), wide)
+        cut = np.where(known, cut, np.nan)
+        thr[:, start:stop] = cut[:, None]
+        clear[:, start:stop] = np.abs(z[:, start:stop]) > _CLEAR * cut[:, None]
+    return thr
 
 
 def multiscale_scores(
     values: np.ndarray,
     per_day: int,
     *,
+    periods: pd.DatetimeIndex | None = None,
     rate: float = 0.005,
-    floor: float = 3.5,
+    floor: float = 4.5,
     threshold: float = 4.8,
     scales: tuple[int, ...] | None = None,
     history_days: int = 7,
@@ -176,12 +368,17 @@ def multiscale_scores(
         The value matrix, NaN where missing.
     per_day : int
         Steps a day (288 for 5-minute data, 24 hourly).
+    periods : DatetimeIndex or None
+        The step of each column; given, weekends may get their own
+        time-of-day shape (stage 2).
     rate : float, default 0.005
         Share of normal steps flagged, at most (calibrated on heavy tails):
         the expected false flags per series-year are ``rate`` times the steps
         a year (525 at 5 minutes, 44 hourly).
-    floor : float, default 3.5
-        Smallest threshold of a scale's robust z.
+    floor : float, default 4.5
+        Smallest threshold of a scale's robust z (the estimated expectation
+        and spread make the z of clean data heavier-tailed than a normal's:
+        3.5 flagged a clean 5-minute cycle a few times a day).
     threshold : float, default 4.8
         Where ``score`` puts a flag: the reported score of a step at its
         band's edge (the normal-equivalent scale the incident model reads).
@@ -210,50 +407,43 @@ def multiscale_scores(
     if n_series == 0 or n_periods == 0:
         return out
     x, offset, additive = transform_scale(values, per_day)
-    expected = _expected(x, per_day, history_days)
-    resid = x - expected
-    frame = pd.DataFrame(resid.T)
+    weekend = None if periods is None else np.asarray(periods.day_of_week >= 5)
+    guesses, choice = _expectations(x, per_day, history_days, weekend)
+    expected = np.full((n_series, n_periods), np.nan)
+    for i, guess in enumerate(guesses):
+        expected = np.where(choice == i, guess, expected)
     level = 1.0 - float(rate) / len(scales)
     ratio = np.full((n_series, n_periods), np.nan)
     signed = np.full((n_series, n_periods), np.nan)
     band = np.full((3, n_series, n_periods), np.nan)  # centre, mad, threshold of scale 1
-    hist = history_days * per_day
     calib = calibration_days * per_day
+    now: np.ndarray | None = None  # the one-step z: is the step itself part of it?
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for w in scales:
-            mean = resid if w == 1 else _rolling(frame, w, max(w // 2, 1), "mean")
+            # each step's z against the past residuals of the expectation in force at it
             z = np.full((n_series, n_periods), np.nan)
-            thr = np.full((n_series, n_periods), np.nan)
-            clear = np.zeros((n_series, n_periods), dtype=bool)
-            for start in range(per_day, n_periods, per_day):
-                stop = min(start + per_day, n_periods)
-                end = start - w + 1  # the reference ends w steps before the day it judges
-                if end <= 0:
+            centre = np.full((n_series, n_periods), np.nan)
+            mad = np.full((n_series, n_periods), np.nan)
+            for i, guess in enumerate(guesses):
+                used = choice == i
+                if not used.any():
                     continue
-                ref = mean[:, max(0, end - hist) : end]
-                enough = np.count_nonzero(np.isfinite(ref), axis=1) >= min(per_day, hist)
-                centre = np.nanmedian(ref, axis=1)
-                dev = np.abs(ref - centre[:, None])
-                mad = 1.4826 * np.nanmedian(dev, axis=1)
-                # a mostly constant past (zeros between spikes): the mean deviation instead
-                mad = np.where(mad > 0, mad, 1.2533 * np.nanmean(dev, axis=1))
-                mad = np.where(mad > 0, mad, np.nan)
-                day = (mean[:, start:stop] - centre[:, None]) / mad[:, None]
-                day[~enough] = np.nan
-                z[:, start:stop] = day
-                pool = np.abs(z[:, max(0, end - calib) : end])
-                pool = np.where(clear[:, max(0, end - calib) : end], np.nan, pool)
-                known = np.count_nonzero(np.isfinite(pool), axis=1) >= per_day
-                cut = np.maximum(np.nanquantile(pool, level, axis=1), float(floor))
-                cut = np.where(known, cut, np.nan)
-                thr[:, start:stop] = cut[:, None]
-                clear[:, start:stop] = np.abs(day) > _CLEAR * cut[:, None]
-                if w == scales[0]:
-                    band[0, :, start:stop] = centre[:, None]
-                    band[1, :, start:stop] = mad[:, None]
-                    band[2, :, start:stop] = cut[:, None]
+                zi, ci, mi = _robust_z(x - guess, w, per_day, history_days)
+                z = np.where(used, zi, z)
+                centre = np.where(used, ci, centre)
+                mad = np.where(used, mi, mad)
+            thr = _calibrated(z, per_day, w, calib, level, float(floor))
+            if w == scales[0]:
+                band[0], band[1], band[2] = centre, mad, thr
             r = np.abs(z) / thr
+            if now is not None:
+                # a longer scale speaks for a step only while the last quarter of its window
+                # still deviates its way (not for the hours after a drop has ended)
+                recent = _rolling(pd.DataFrame(now.T), max(w // 4, 1), 1, "mean")
+                r = np.where(np.sign(z) * recent >= _NOW, r, np.nan)
+            if w == 1:
+                now = z
             better = np.isfinite(r) & ~(r <= np.nan_to_num(ratio, nan=-1.0))
             ratio = np.where(better, r, ratio)
             signed = np.where(better, np.sign(z), signed)
@@ -265,7 +455,7 @@ def multiscale_scores(
     centre, mad, cut = band
     for name, width in (("baseline", 0.0), ("lower", -1.0), ("upper", 1.0)):
         level_x = expected + centre + width * cut * mad
-        inv = np.where(additive[:, None], level_x, np.exp(level_x) - offset)
+        inv = np.where(additive[:, None], level_x, np.exp(np.minimum(level_x, 700.0)) - offset)
         getattr(out, name)[...] = np.where(judged, inv, np.nan)
     _type_runs(out, max(scales))
     logger.info(
