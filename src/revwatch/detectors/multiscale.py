@@ -69,8 +69,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import correlate1d
-from scipy.signal import savgol_coeffs
 
 from revwatch.detectors.base import TYPE_CODES, Scores
 from revwatch.errors import ParameterError
@@ -191,9 +189,15 @@ def _around_clock(x: np.ndarray, half: int) -> np.ndarray:
         return x
     frame = pd.DataFrame(x.T)
     mean = frame.rolling(2 * half + 1, center=True, min_periods=half + 1).mean().to_numpy().T
-    coeffs = savgol_coeffs(2 * half + 1, 2)
-    with np.errstate(invalid="ignore"):
-        fitted = correlate1d(x, coeffs, axis=1, mode="nearest")
+    # the centre value of a least-squares quadratic over the window (Savitzky-Golay weights)
+    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    design = np.vander(offsets, 3, increasing=True)
+    weights = np.linalg.pinv(design)[0]
+    n_periods = x.shape[1]
+    padded = np.pad(x, ((0, 0), (half, half)), mode="edge")
+    fitted = np.zeros_like(x)
+    for k, weight in enumerate(weights):
+        fitted += weight * padded[:, k : k + n_periods]
     return np.where(np.isfinite(fitted), fitted, mean)
 
 
