@@ -1,4 +1,4 @@
-"""The time-of-day term of ``auto`` on sub-daily panels (5-minute and hourly steps)."""
+"""``auto`` on sub-daily panels (5-minute and hourly steps): the time of day is normal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from revwatch.data.panel import Panel
 from revwatch.detectors import auto as auto_module
 from revwatch.detectors.auto import AutoDetector
-from revwatch.detectors.calendar import time_of_day_effects
 from revwatch.pipeline import detect
 from tests.conftest import make_panel
 
@@ -92,51 +91,9 @@ def test_a_real_drop_or_spike_during_the_day_is_flagged(
     assert (~near).sum() <= 3
 
 
-@pytest.mark.parametrize("scale", ["multiplicative", "additive"])
-def test_the_expectation_at_t_does_not_see_values_after_t(scale: str) -> None:
-    stamps = _clock(14)
-    y = _checkout(14, seed=4)
-    if scale == "additive":
-        y = y - 150.0  # negatives: a difference, not a ratio
-    rng = np.random.default_rng(5)
-    for cut in (3 * 288 + 17, 9 * 288 + 200):
-        later = y.copy()
-        later[cut + 1 :] = rng.uniform(-500, 5_000, later.size - cut - 1)
-        before = time_of_day_effects(y[None, :], stamps, 300)
-        after = time_of_day_effects(later[None, :], stamps, 300)
-        assert before.offset is not None and after.offset is not None
-        np.testing.assert_array_equal(before.factor[:, : cut + 1], after.factor[:, : cut + 1])
-        np.testing.assert_array_equal(before.offset[:, : cut + 1], after.offset[:, : cut + 1])
-        np.testing.assert_array_equal(before.unknown[:, : cut + 1], after.unknown[:, : cut + 1])
-    effects = time_of_day_effects(y[None, :], stamps, 300)
-    # the first days' shape can not be known: not judged
-    assert effects.unknown[0, : 2 * 288].all() and not effects.unknown[0, 2 * 288 :].any()
-    applied = effects.factor if scale == "multiplicative" else effects.offset
-    assert applied is not None
-    assert np.ptp(applied[0, 5 * 288 :]) > 0
-
-
 def test_weekends_get_their_own_shape() -> None:
     stamps = _clock(35)
     y = _checkout(35, seed=6, weekend_shape=True)
-    effects = time_of_day_effects(y[None, :], stamps, 300)
-    hour = np.asarray(stamps.hour)
-    late = np.asarray(stamps >= pd.Timestamp("2024-01-22"))  # two weekends seen before
-    saturday = late & (np.asarray(stamps.day_of_week) == 5)
-    monday = late & (np.asarray(stamps.day_of_week) == 0)
-    # the weekend's morning hump and the weekday's lunch peak, each where it belongs
-    assert (
-        effects.factor[0, saturday & (hour == 10)].mean()
-        > effects.factor[0, saturday & (hour == 13)].mean()
-    )
-    assert (
-        effects.factor[0, monday & (hour == 12)].mean()
-        > 3 * effects.factor[0, monday & (hour == 3)].mean()
-    )
-    assert (
-        effects.factor[0, monday & (hour == 12)].mean()
-        > 1.5 * effects.factor[0, saturday & (hour == 12)].mean()
-    )
     # a quieter weekend is part of its shape, not a drop every Saturday (the first weekend is
     # new behaviour: its shape was never seen, so it is judged against the weekdays')
     flagged = _flag_stamps(_panel({"checkout": y}, stamps, "5min"))
@@ -173,28 +130,11 @@ def test_daily_and_monthly_panels_are_unchanged(freq: str, monkeypatch: pytest.M
     expected = before.detect(panel)
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the time-of-day term ran on a panel without a time of day")
+        raise AssertionError("the sub-daily scorer ran on a panel without a time of day")
 
-    monkeypatch.setattr(auto_module, "time_of_day_effects", refuse)
+    monkeypatch.setattr(auto_module, "multiscale_scores", refuse)
     now = AutoDetector().detect(panel)
     np.testing.assert_array_equal(now.flag, expected.flag)
     np.testing.assert_array_equal(now.kind, expected.kind)
     np.testing.assert_allclose(now.baseline, expected.baseline, equal_nan=True)
     assert expected.flag.any()
-
-
-def test_blocks_of_series_give_the_same_effects(monkeypatch: pytest.MonkeyPatch) -> None:
-    from revwatch.detectors import calendar
-
-    stamps = _clock(6, "hourly")
-    rng = np.random.default_rng(10)
-    y = 100.0 * _daily_cycle(stamps) * np.exp(0.05 * rng.standard_normal((7, stamps.size)))
-    y[3] -= 120.0  # one additive series among them
-    whole = time_of_day_effects(y, stamps, 3600)
-    monkeypatch.setattr(calendar, "_TOD_BLOCK", 2)
-    blocks = time_of_day_effects(y, stamps, 3600)
-    assert whole.offset is not None and blocks.offset is not None
-    np.testing.assert_array_equal(whole.factor, blocks.factor)
-    np.testing.assert_array_equal(whole.offset, blocks.offset)
-    np.testing.assert_array_equal(whole.unknown, blocks.unknown)
-    assert np.ptp(whole.offset[3]) > 0 and np.ptp(whole.factor[0]) > 0

@@ -26,6 +26,16 @@ growth that the day-level flags missed
 (:func:`~revwatch.detectors.growth.yoy_growth_change`: a slow decline under the
 holiday ramp).
 
+On monthly, quarterly and weekly data a flag that deviates from the baseline
+the way the same period did a year earlier (within the threshold) is not
+reported: seen once, a yearly peak is expected, before the seasonal index has
+the cycles it needs (US retail sales: the Decembers of 1993 to 1995). On
+monthly and quarterly data with about four years of history, a fall or rise
+of the year-over-year growth over a quarter that the period-level flags
+missed is a ``trend_change``
+(:func:`~revwatch.detectors.growth.periodic_growth_change`: the 2008
+recession, 9 % below the baseline in a seasonal December).
+
 On sub-daily data (steps of an hour or shorter) ``auto`` is
 :func:`~revwatch.detectors.multiscale.multiscale_scores` instead: each series
 on its own scale, against its own time-of-day shape, on three time scales (a
@@ -58,10 +68,9 @@ from revwatch.detectors.calendar import (
     CalendarEffects,
     calendar_effects,
     same_weekday_median,
-    time_of_day_effects,
 )
 from revwatch.detectors.calendar import closed_days as find_closed_days
-from revwatch.detectors.growth import yoy_growth_change
+from revwatch.detectors.growth import GrowthChange, periodic_growth_change, yoy_growth_change
 from revwatch.detectors.intermittent import intermittent_cells, intermittent_scores
 from revwatch.detectors.multiscale import multiscale_scores
 from revwatch.detectors.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
@@ -232,9 +241,8 @@ class AutoDetector(RobustShiftDetector):
         (day of month: the 1st, first and last business day, month end; dates
         that recur every year; with ``country`` its public holidays and the
         days next to them) and score those days after dividing them out
-        (:func:`~revwatch.detectors.calendar.calendar_effects`); on sub-daily
-        data, its time-of-day shape, weekdays and weekends apart
-        (:func:`~revwatch.detectors.calendar.time_of_day_effects`).
+        (:func:`~revwatch.detectors.calendar.calendar_effects`). Sub-daily
+        data have their own time-of-day model (``flag_rate``).
     country : str or None, default None
         ISO country code whose public holidays (the ``holidays`` package) are
         calendar terms; ``revwatch detect --country``.
@@ -242,7 +250,9 @@ class AutoDetector(RobustShiftDetector):
         On daily data with 15 months of history or more, also report changes
         of the year-over-year growth that no single day shows (a slow decline
         under a holiday ramp) as ``trend_change`` events
-        (:func:`~revwatch.detectors.growth.yoy_growth_change`).
+        (:func:`~revwatch.detectors.growth.yoy_growth_change`); on monthly and
+        quarterly data with four years or more, a change of growth over a
+        quarter (:func:`~revwatch.detectors.growth.periodic_growth_change`).
     intermittent : bool, default True
         Where at least half of a series' recent values are zero (a small
         account that buys on some days), score against the mean and standard
@@ -337,6 +347,10 @@ class AutoDetector(RobustShiftDetector):
         robust = own.detect(panel)
         if panel.freq in _SWING_FREQS:
             _drop_drifts_within_swing(robust, panel.matrix().values, _SWING_FREQS[panel.freq])
+        if self.seasonal and panel.freq in _YEAR:
+            _explained_by_last_year(
+                robust, panel.matrix().values, _YEAR[panel.freq], float(own.threshold)
+            )
         if closed is not None:
             robust.extra["closed"] = closed
         n_series, n_periods = robust.score.shape
@@ -374,12 +388,20 @@ class AutoDetector(RobustShiftDetector):
         if self.yoy and panel.freq == "daily":
             # on the calendar-adjusted values: a holiday is no change of growth
             _add_growth_change(robust, panel.matrix().values, float(own.threshold))
+        elif self.yoy and panel.freq in ("monthly", "quarterly"):
+            y = panel.matrix().values
+            found = periodic_growth_change(
+                y,
+                robust.z,
+                robust.flag,
+                period=_YEAR[panel.freq],
+                threshold=float(own.threshold),
+            )
+            _add_growth_change(robust, y, float(own.threshold), found)
         if effects is not None:
             _not_judged(robust, effects.unknown)
             for name in ("baseline", "lower", "upper"):
                 getattr(robust, name)[...] *= effects.factor
-                if effects.offset is not None:
-                    getattr(robust, name)[...] += effects.offset
             robust.extra["calendar_factor"] = effects.factor
             robust.extra["calendar_unknown"] = effects.unknown
         return robust
@@ -485,8 +507,6 @@ class AutoDetector(RobustShiftDetector):
 
     def _without_calendar(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
         """The panel with each series' calendar effects divided out (daily data)."""
-        if self.calendar and panel.freq in SUB_DAILY:
-            return self._without_time_of_day(panel)
         if not (self.calendar and panel.freq == "daily"):
             return panel, None
         matrix = panel.matrix()
@@ -507,27 +527,7 @@ class AutoDetector(RobustShiftDetector):
         frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
         return dataclasses.replace(panel, frame=frame), effects
 
-    def _without_time_of_day(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
-        """The panel with each series' time-of-day shape taken out (sub-daily data)."""
-        matrix = panel.matrix()
-        effects = time_of_day_effects(matrix.values, matrix.periods, STEP_SECONDS[panel.freq])
-        offset = effects.offset if effects.offset is not None else 0.0
-        if np.all(effects.factor == 1.0) and np.all(offset == 0.0) and not effects.unknown.any():
-            return panel, None
-        logger.info(
-            "auto: time of day taken out of %d series; %d steps not judged (too little history)",
-            int(((effects.factor != 1.0) | (offset != 0.0)).any(axis=1).sum()),
-            int(effects.unknown.sum()),
-        )
-        adjusted = matrix.values / effects.factor - offset
-        # a step whose shape cannot be known yet (the first days) is not judged, nor part of
-        # any baseline: its raw daily cycle would read as shifts against the adjusted values
-        adjusted = np.where(effects.unknown, np.nan, adjusted)
-        frame = panel.frame.assign(**{VALUE: matrix.to_rows(adjusted)})
-        return dataclasses.replace(panel, frame=frame), effects
 
-
-#: Frequencies whose CUSUM drifts must leave the series' own swing, and the swing's period.
 _SWING_FREQS = {"monthly": 12, "quarterly": 4}
 #: Share of the series' earlier departures a drift must exceed.
 _SWING_QUANTILE = 0.9
@@ -593,6 +593,64 @@ def _drop_drifts_within_swing(scores: Scores, values: np.ndarray, period: int) -
         logger.info("auto: %d slow drifts within their series' own swing not reported", dropped)
 
 
+#: Periods a year of the frequencies whose yearly cycle a single year can show.
+_YEAR = {"monthly": 12, "quarterly": 4, "weekly": 52}
+
+
+def _explained_by_last_year(
+    scores: Scores, values: np.ndarray, period: int, threshold: float
+) -> None:
+    """Un-flag periods that deviate from the baseline as the same period did a year ago (in place).
+
+    Until a series has the cycles its own seasonal index needs (two, pooled
+    with the portfolio's when there are five series or more), a December
+    peak is judged against a baseline without it, and the peak that recurs
+    every year is flagged every year (US retail sales: the Decembers of 1993
+    to 1995). The same period a year earlier is a second expectation: the
+    deviation from the baseline now, ``log(y[t] / baseline[t])``, against the
+    deviation then, in units of the relative noise of the band
+    (``(upper - baseline) / (threshold * baseline)``, times sqrt 2 for the
+    difference of two). A flag whose deviation points the way last year's did
+    and is within ``threshold`` of it is not new: seen once, a yearly peak is
+    expected. Only un-flags: a one-off spike last year never makes a normal
+    value a drop this year. A period a year after a missing value, or on a
+    scale with zeros or negatives, is left as it is.
+    """
+    if values.shape[1] <= period:
+        return
+    flagged = scores.flag[:, period:]
+    if not flagged.any():
+        return
+    now, then = values[:, period:], values[:, :-period]
+    base_now, base_then = scores.baseline[:, period:], scores.baseline[:, :-period]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dev_now = np.log(now / base_now)
+        dev_then = np.log(then / base_then)
+        rel = (scores.upper[:, period:] - base_now) / (threshold * np.abs(base_now))
+        z = (dev_now - dev_then) / (rel * np.sqrt(2.0))
+    explained = (
+        flagged
+        & np.isfinite(z)
+        & (rel > 0)
+        & (np.sign(dev_then) == np.sign(dev_now))
+        & (np.abs(z) < threshold)
+    )
+    # a run that has become a level shift or a trend change is not a yearly peak
+    explained &= np.isin(scores.kind[:, period:], [TYPE_CODES["spike"], TYPE_CODES["drop"]]) | (
+        np.abs(dev_then) >= 0.5 * np.abs(dev_now)
+    )
+    if not explained.any():
+        return
+    cells = np.zeros_like(scores.flag)
+    cells[:, period:] = explained
+    scores.flag[cells] = False
+    scores.kind[cells] = 0
+    scores.provisional[cells] = False
+    scores.score[cells] = np.minimum(scores.score[cells], np.abs(z[explained]))
+    scores.z[cells] = np.sign(scores.z[cells]) * scores.score[cells]
+    logger.info("auto: %d flags deviate as the same period a year before did", int(cells.sum()))
+
+
 def _not_judged(scores: Scores, cells: np.ndarray) -> None:
     """Clear the scores and flags of ``cells`` (calendar days whose effect is unknown)."""
     if not cells.any():
@@ -610,10 +668,16 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
-def _add_growth_change(scores: Scores, values: np.ndarray, threshold: float) -> None:
-    """Add the year-over-year growth changes the day-level flags missed (in place)."""
-    shift = scores.flag & np.isin(scores.kind, [TYPE_CODES["level_shift"], _TREND])
-    found = yoy_growth_change(values, scores.z, scores.flag, shift, threshold=threshold)
+def _add_growth_change(
+    scores: Scores, values: np.ndarray, threshold: float, found: GrowthChange | None = None
+) -> None:
+    """Add the year-over-year growth changes the period-level flags missed (in place).
+
+    ``found`` None: the daily :func:`~revwatch.detectors.growth.yoy_growth_change`.
+    """
+    if found is None:
+        shift = scores.flag & np.isin(scores.kind, [TYPE_CODES["level_shift"], _TREND])
+        found = yoy_growth_change(values, scores.z, scores.flag, shift, threshold=threshold)
     scores.extra["yoy_change"] = found.change
     cells = found.flag & ~scores.flag
     scores.extra["yoy"] = cells

@@ -50,13 +50,14 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 
 from revwatch.detectors._arrays import nanmedian_rows, wallace_z
 from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GrowthChange", "growth_threshold", "yoy_growth_change"]
+__all__ = ["GrowthChange", "growth_threshold", "periodic_growth_change", "yoy_growth_change"]
 
 _MAD_TO_SIGMA = 1.4826
 #: Efficiency of the median absolute deviation (degrees of freedom per observation).
@@ -434,3 +435,160 @@ def growth_threshold(threshold: float, window: int) -> float:
     normal = NormalDist()  # not scipy: importing scipy.special costs ~0.2 s of CLI start-up
     tail = min(0.5, 0.5 * window * normal.cdf(-float(threshold)))
     return -normal.inv_cdf(tail)
+
+
+def periodic_growth_change(
+    values: np.ndarray,
+    z: np.ndarray,
+    flag: np.ndarray,
+    *,
+    period: int,
+    threshold: float = 3.5,
+    min_change: float = 0.03,
+    window: int = 3,
+    reference: int | None = None,
+    scale: int | None = None,
+    clip: float = 4.0,
+    confirm: int = 1,
+) -> GrowthChange:
+    """Year-over-year growth change of monthly or quarterly series (``period`` a year).
+
+    A recession is a fall of growth, not of one period: US retail sales fell
+    9 % below the baseline in December 2008, inside the noise of a seasonal
+    month, while their growth against the year before went from +4 % to -11 %.
+    ``r[t] = log y[t] - log y[t - period]`` is the growth with the yearly
+    cycle removed (a period whose value a year earlier was flagged, or not
+    positive, is left out). ``change[t]`` is the mean of ``r`` over the last
+    ``window`` periods (each clipped to ``clip`` scale units of ``r`` around
+    the reference known at ``t``: one spike moves it little) minus the
+    reference, the median of ``r`` over the ``reference`` periods (a year)
+    before them; its scale is the robust spread of the
+    period-to-period changes of ``r`` over the ``scale`` periods (three
+    years) before the window, divided by sqrt 2, times
+    ``sqrt(1 / window + pi / (2 * reference))``, and ``z`` the ratio as a
+    normal-equivalent z through the Student-t with the degrees of freedom
+    that spread is worth (0.37 per period-to-period change). An
+    event opens where ``|z| >= threshold`` and ``|exp(change) - 1| >=
+    min_change`` and stays open while ``z`` keeps its sign and ``|z| >= 1``;
+    it is reported on its onset (the window's ``window`` periods are the
+    evidence, as the daily version's 28 days are) or, with ``confirm`` above
+    1, on the period it has lasted that long (never earlier: that would look
+    ahead), unless the period-level flags (``flag``,
+    signed by ``z``) already pointed the same way within the window, or it is
+    the mirror of an earlier event a year later (the opposite direction
+    between ``period - window`` and ``2 * period`` periods after that onset:
+    last year's values were the fall). Everything at ``t`` uses periods up to
+    ``t``; series need ``period + window + reference + 12`` periods.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> months = np.arange(120)
+    >>> season = 1 + 0.2 * np.cos(2 * np.pi * months / 12)
+    >>> y = 100 * season * np.exp(0.004 * months + 0.01 * rng.standard_normal(120))
+    >>> y[84:] *= np.exp(-0.012 * np.arange(36))  # growth turns from +5 % to -10 % a year
+    >>> none = np.zeros((1, 120), dtype=bool)
+    >>> found = periodic_growth_change(y[None, :], np.zeros((1, 120)), none, period=12)
+    >>> onset = np.flatnonzero(found.flag[0])
+    >>> onset.size, 84 < int(onset[0]) < 96, bool(found.z[0, onset[0]] < 0)
+    (1, True, True)
+    """
+    reference = int(period) if reference is None else int(reference)
+    scale = 3 * int(period) if scale is None else int(scale)
+    shapes = {np.shape(a) for a in (values, z, flag)}
+    if len(shapes) != 1 or np.ndim(values) != 2:
+        raise ParameterError(
+            "periodic_growth_change: values, z and flag must be 2-D arrays of one shape,"
+            f" got shapes {sorted(shapes)}"
+        )
+    for name, number, least in (
+        ("period", period, 2), ("window", window, 1), ("reference", reference, 2),
+        ("scale", scale, 3), ("confirm", confirm, 1),
+    ):  # fmt: skip
+        if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < least:
+            raise ParameterError(f"{name} must be an integer >= {least}, got {number!r}")
+    n_series, n_periods = values.shape
+    result = GrowthChange(
+        z=np.full((n_series, n_periods), np.nan, dtype=np.float32),
+        change=np.full((n_series, n_periods), np.nan, dtype=np.float32),
+        scale=np.full((n_series, n_periods), np.nan, dtype=np.float32),
+        flag=np.zeros((n_series, n_periods), dtype=bool),
+        opened=np.zeros((n_series, n_periods), dtype=bool),
+    )
+    if n_periods < period + window + reference + 12:
+        return result
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logged = np.where(values > 0, np.log(values), np.nan)
+    r = np.full((n_series, n_periods), np.nan)
+    r[:, period:] = logged[:, period:] - logged[:, :-period]
+    r[:, period:][flag[:, :-period]] = np.nan  # last year's value was itself an anomaly
+    frame = pd.DataFrame(r.T)
+    ref = frame.shift(window).rolling(reference, min_periods=(2 * reference) // 3).median()
+    steps = frame.diff().shift(window)
+    centre = steps.rolling(scale, min_periods=12).median()
+    spread = (steps - centre).abs().rolling(scale, min_periods=12).median()
+    sigma = _MAD_TO_SIGMA * spread.to_numpy().T / np.sqrt(2.0)
+    count = steps.notna().astype(np.float64).rolling(scale, min_periods=1).sum().to_numpy().T
+    # the window's growths, each clipped to `clip` scale units around the reference known at
+    # t: one spike (or last year's) moves the mean little, a fall of every period moves it
+    middle = ref.to_numpy().T
+    lo, hi = middle - float(clip) * sigma, middle + float(clip) * sigma
+    total = np.zeros((n_series, n_periods))
+    seen = np.zeros((n_series, n_periods))
+    for k in range(window):
+        past = np.full((n_series, n_periods), np.nan)
+        past[:, k:] = r[:, : n_periods - k]
+        known = np.isfinite(past)
+        total += np.where(known, np.clip(np.nan_to_num(past), lo, hi), 0.0)
+        seen += known
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recent = np.where(seen >= max(window - 1, 1), total / seen, np.nan)
+    change = recent - middle
+    se = sigma * np.sqrt(1.0 / window + _MEDIAN_VARIANCE / reference)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # through the Student-t with the degrees of freedom the spread is worth: a scale
+        # from three years of months is itself uncertain
+        df = np.maximum(1.0, _MAD_EFFICIENCY * count)
+        zz = np.where(se > 0, wallace_z(change / se, df), np.nan)
+    result.z[...] = zz
+    result.change[...] = change
+    result.scale[...] = se
+    sign = np.sign(np.nan_to_num(z))
+    recent_up = pd.DataFrame((flag & (sign > 0)).T).rolling(window, min_periods=1).max()
+    recent_down = pd.DataFrame((flag & (sign < 0)).T).rolling(window, min_periods=1).max()
+    explained_up = recent_up.to_numpy().T > 0
+    explained_down = recent_down.to_numpy().T > 0
+    open_sign = np.zeros(n_series)
+    opened_at = np.full(n_series, -1)
+    pending = np.zeros(n_series, dtype=bool)  # opened, reportable, not yet confirmed
+    last_onset = np.full(n_series, -(10**9))
+    last_sign = np.zeros(n_series)
+    for t in range(n_periods):
+        zt = zz[:, t]
+        known = np.isfinite(zt)
+        still = known & (np.sign(zt) == open_sign) & (np.abs(zt) >= 1.0)
+        open_sign = np.where(still, open_sign, 0.0)
+        pending &= still
+        # reported once it has lasted `confirm` periods: a trend change is sustained
+        confirmed = pending & (t - opened_at + 1 >= int(confirm))
+        result.flag[:, t] = confirmed
+        pending &= ~confirmed
+        material = np.abs(np.expm1(np.nan_to_num(change[:, t]))) >= float(min_change)
+        onset = known & (open_sign == 0) & (np.abs(zt) >= float(threshold)) & material
+        if not onset.any():
+            continue
+        direction = np.sign(zt)
+        since = t - last_onset
+        mirror = (direction == -last_sign) & (since >= period - window) & (since < 2 * period)
+        explained = np.where(direction > 0, explained_up[:, t], explained_down[:, t])
+        result.opened[:, t] = onset
+        report = onset & ~mirror & ~explained
+        if int(confirm) <= 1:
+            result.flag[:, t] |= report
+        else:
+            pending |= report
+            opened_at = np.where(report, t, opened_at)
+        open_sign = np.where(onset, direction, open_sign)
+        last_onset = np.where(onset & ~mirror, t, last_onset)
+        last_sign = np.where(onset & ~mirror, direction, last_sign)
+    return result
