@@ -296,10 +296,20 @@ def _definitions(name: str) -> list[str]:
         ("stderr_console", "revwatch.report.terminal"),
         ("WebState", "revwatch.web.state"),
         ("state_of", "revwatch.web.state"),
+        ("series_key_text", "revwatch.data.keys"),
+        ("series_key_texts", "revwatch.data.keys"),
+        ("series_key_json", "revwatch.data.keys"),
+        ("series_key_jsons", "revwatch.data.keys"),
     ],
 )
 def test_shared_piece_exists_once(name: str, home: str) -> None:
     assert _definitions(name) == [home]
+
+
+@pytest.mark.parametrize("name", ["_key_text", "_key_texts", "series_label", "series_title"])
+def test_no_second_series_key_text(name: str) -> None:
+    """The series key becomes text only in :mod:`revwatch.data.keys`."""
+    assert _definitions(name) == []
 
 
 def test_one_stderr_console() -> None:

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import ConfigError, DeliveryError
 from revwatch.redact import redact, register_secret
 from revwatch.units import Unit, format_amount
@@ -101,8 +102,7 @@ class Alert:
 
     def series_text(self) -> str:
         """``key=value`` pairs of the series key."""
-        key = self.incident.get("series_key") or {}
-        return ", ".join(f"{k}={v}" for k, v in key.items()) or "total"
+        return series_key_text(self.incident.get("series_key"))
 
     def summary(self) -> str:
         """One line for notifications and PagerDuty's summary (<= 1024 characters)."""

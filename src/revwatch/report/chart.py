@@ -30,6 +30,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import FuncFormatter
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import ParameterError
 from revwatch.report._style import TYPE_COLORS, TYPE_MARKERS, type_color
 from revwatch.report.terminal import _check_columns, _is_missing
@@ -47,7 +48,6 @@ __all__ = [
     "legend_handles",
     "plot_series",
     "plot_top_series",
-    "series_title",
 ]
 
 #: Size of :func:`plot_top_series` figures in inches, and their resolution.
@@ -112,33 +112,12 @@ def _theme(style: str) -> ChartTheme:
     return THEMES[style]
 
 
-def series_title(key: Hashable, fallback: str = "all series") -> str:
-    """Join a series key into a panel title.
-
-    Parameters
-    ----------
-    key : hashable
-        A group key: a tuple of id values, a single value, or ``()`` when the
-        data has no id columns.
-    fallback : str, default "all series"
-        Title used for an empty key.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> series_title(("Widgets", "EMEA"))
-    'Widgets / EMEA'
-    >>> series_title("Apex Holdings")
-    'Apex Holdings'
-    >>> series_title(())
-    'all series'
-    """
-    parts = key if isinstance(key, tuple) else (key,)
-    text = " / ".join("–" if _is_missing(part) else str(part) for part in parts)
-    return text or fallback
+def _title(ids: Sequence[str], key: Hashable) -> str:
+    """A panel's title: the key's values (``Widgets / EMEA``, a missing one shown as ``–``),
+    ``all series`` when the data has no id columns."""
+    values = key if isinstance(key, tuple) else (key,)
+    parts = {c: "–" if _is_missing(v) else v for c, v in zip(ids, values, strict=False)}
+    return series_key_text(parts, names=False) if parts else "all series"
 
 
 def _flags(frame: pd.DataFrame) -> np.ndarray:
@@ -739,7 +718,7 @@ def plot_top_series(
             frame,
             ax,
             value_label=value_label,
-            title=series_title(key),
+            title=_title(ids, key),
             style=style,
             note=None if flagged.any() else _NO_ANOMALIES,
         )

@@ -25,6 +25,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import MissingDependencyError, ParameterError
 from revwatch.monitor.store import Store, utcnow
 from revwatch.web import views
@@ -160,7 +161,7 @@ def render_html_report(
     env.filters["amount"] = lambda v, unit=None, compact=False: views.amount(
         v, unit, currency=currency, compact=compact
     )
-    env.filters["series_label"] = views.series_label
+    env.filters["series_key_text"] = series_key_text
     env.filters["day"] = lambda v: v.strftime("%Y-%m-%d") if isinstance(v, dt.datetime) else "–"
     runs = {int(r["id"]): r for r in store.runs(limit=100_000)}
     info = runs.get(run) if run is not None else None

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revwatch.data.keys import series_key_text
 from revwatch.data.panel import STEP_SECONDS, SUB_DAILY
 from revwatch.errors import ParameterError
 from revwatch.monitor.store import INCIDENT_STATES, LABELS, Store
@@ -65,7 +66,6 @@ __all__ = [
     "public_incident",
     "rank_incidents",
     "search_series",
-    "series_label",
     "unit_of",
     "unit_totals",
 ]
@@ -148,19 +148,6 @@ def unit_totals(rows: Iterable[dict[str, Any]], *, currency: str = "$") -> list[
             sums.items(), key=lambda kv: (kv[0] not in ("", "money:USD"), kv[0])
         )
     ]
-
-
-def series_label(key: dict[str, Any] | None) -> str:
-    """A series key as text: ``account=Apex`` (``total`` for the whole metric).
-
-    Examples
-    --------
-    >>> series_label({"account": "Apex", "region": "EU"}), series_label({})
-    ('account=Apex, region=EU', 'total')
-    """
-    if not key:
-        return "total"
-    return ", ".join(f"{k}={v}" for k, v in key.items())
 
 
 def _as_date(value: Any) -> dt.datetime | None:
@@ -250,9 +237,8 @@ def filter_incidents(
             continue
         if sel.until and row["start_period"] > sel.until:
             continue
-        if needle and needle not in (
-            series_label(row.get("series_key")).lower() + " " + str(row.get("metric", "")).lower()
-        ):
+        searched = f"{series_key_text(row.get('series_key'))} {row.get('metric', '')}"
+        if needle and needle not in searched.lower():
             continue
         out.append(row)
     return out
@@ -564,7 +550,7 @@ def incident_chart_png(
         frame,
         ax,
         value_label=str(incident.get("metric", "value")),
-        title=f"{incident.get('metric', '')} · {series_label(incident.get('series_key'))}",
+        title=f"{incident.get('metric', '')} · {series_key_text(incident.get('series_key'))}",
     )
     if len(frame):
         import matplotlib.dates as mdates
@@ -625,7 +611,7 @@ def search_series(rows: Iterable[dict[str, Any]], text: str | None) -> list[dict
     needle = (text or "").strip().lower()
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        label = series_label(row.get("series_key"))
+        label = series_key_text(row.get("series_key"))
         if needle and needle not in f"{label} {row['metric']}".lower():
             continue
         item = found.setdefault(
