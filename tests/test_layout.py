@@ -296,6 +296,9 @@ def _definitions(name: str) -> list[str]:
         ("stderr_console", "revwatch.report.terminal"),
         ("WebState", "revwatch.web.state"),
         ("state_of", "revwatch.web.state"),
+        ("incident_chart_png", "revwatch.report.chart"),
+        ("chart_data_uri", "revwatch.report.chart"),
+        ("context_frame", "revwatch.report.context"),
         ("series_key_text", "revwatch.data.keys"),
         ("series_key_texts", "revwatch.data.keys"),
         ("series_key_json", "revwatch.data.keys"),
@@ -310,6 +313,26 @@ def test_shared_piece_exists_once(name: str, home: str) -> None:
 def test_no_second_series_key_text(name: str) -> None:
     """The series key becomes text only in :mod:`revwatch.data.keys`."""
     assert _definitions(name) == []
+
+
+def test_one_chart_implementation() -> None:
+    """Only :mod:`revwatch.report.chart` imports matplotlib (the pages, the HTML report and the
+    alert emails call it)."""
+    top, lazy = _graphs()
+    drawers = []
+    for module, (path, _) in _modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n == "matplotlib" or n.startswith("matplotlib.") for n in names):
+                drawers.append(module)
+                break
+    assert drawers == ["revwatch.report.chart"]
+    assert "revwatch.report.chart" in lazy["revwatch.web.app"] | top["revwatch.web.app"]
 
 
 def test_one_stderr_console() -> None:

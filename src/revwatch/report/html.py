@@ -127,6 +127,7 @@ def render_html_report(
     except ImportError:
         raise MissingDependencyError("jinja2", "web") from None
     import revwatch
+    from revwatch.report.chart import chart_data_uri, incident_chart_png
 
     run, rows = run_incidents(store, run_id)
     out = []
@@ -138,7 +139,8 @@ def render_html_report(
         item["impact_low"] = item["impact_high"] = None
         item.setdefault("unit", None)
         if rank < charts:
-            item["chart"] = views.chart_data_uri(views.incident_chart_png(row, currency=currency))
+            png = incident_chart_png(row, unit=views.unit_of(row, currency=currency))
+            item["chart"] = chart_data_uri(png)
             detail = views.incident_detail(
                 store, row["incident_id"], currency=currency, country=country
             )

@@ -543,7 +543,9 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         row = web.store.incident(incident_id)
         if row is None:
             raise HTTPException(404, f"no incident {incident_id!r}")
-        png = views.incident_chart_png(row, currency=web.currency)
+        from revwatch.report.chart import incident_chart_png  # matplotlib only when drawn
+
+        png = incident_chart_png(row, unit=views.unit_of(row, currency=web.currency))
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     def _back(incident_id: str, done: str) -> Response:
