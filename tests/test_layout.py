@@ -296,6 +296,8 @@ def _definitions(name: str) -> list[str]:
         ("stderr_console", "revwatch.report.terminal"),
         ("WebState", "revwatch.web.state"),
         ("state_of", "revwatch.web.state"),
+        ("method_tags", "revwatch.detectors.registry"),
+        ("detector_class", "revwatch.detectors.registry"),
         ("incident_chart_png", "revwatch.report.chart"),
         ("chart_data_uri", "revwatch.report.chart"),
         ("context_frame", "revwatch.report.context"),
@@ -309,9 +311,21 @@ def test_shared_piece_exists_once(name: str, home: str) -> None:
     assert _definitions(name) == [home]
 
 
-@pytest.mark.parametrize("name", ["_key_text", "_key_texts", "series_label", "series_title"])
-def test_no_second_series_key_text(name: str) -> None:
-    """The series key becomes text only in :mod:`revwatch.data.keys`."""
+@pytest.mark.parametrize(
+    "name",
+    [
+        # the series key as text: revwatch.data.keys only
+        "_key_text",
+        "_key_texts",
+        "series_label",
+        "series_title",
+        # the methods' facts: tags on the detector classes, read by detectors.registry
+        "COMPLEXITY",
+        "RETRAIN_DAYS",
+    ],
+)
+def test_no_second_copy(name: str) -> None:
+    """A merged duplicate is gone (its one home is elsewhere)."""
     assert _definitions(name) == []
 
 

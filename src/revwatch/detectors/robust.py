@@ -172,6 +172,7 @@ class RobustShiftDetector(Detector):
     """
 
     name = "auto"
+    complexity = "Medium (robust event-aware baseline)"
 
     def __init__(
         self,

@@ -64,7 +64,7 @@ import pandas as pd
 from revwatch.data.keys import series_key_json, series_key_jsons
 from revwatch.data.load import from_frame, load
 from revwatch.data.panel import FREQUENCIES, PERIOD, Panel
-from revwatch.detectors.registry import get_detector
+from revwatch.detectors.registry import METHODS, get_detector, method_tags
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
 from revwatch.incidents.build import TIERS, Incident, IncidentSettings, build_incidents
 from revwatch.monitor.alerts import Alert, HttpPolicy, build_channels
@@ -79,7 +79,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "GRAIN_DAYS",
-    "RETRAIN_DAYS",
     "HealthCheck",
     "HealthReport",
     "RunFailedError",
@@ -105,11 +104,6 @@ GRAIN_DAYS: dict[str, float] = {
     "monthly": 31.0,
     "quarterly": 92.0,
     "yearly": 366.0,
-}
-#: Seed 001's retraining schedule: method -> (refit every N days, training window in days).
-RETRAIN_DAYS: dict[str, tuple[float, float | None]] = {
-    "isolation-forest": (7.0, 90.0),
-    "prophet": (30.0, None),
 }
 CONTEXT_PERIODS = 36
 
@@ -146,6 +140,11 @@ class RunReport:
             "deliveries_sent": self.deliveries_sent,
             "deliveries_failed": self.deliveries_failed,
         }
+
+
+def _retrain_days(method: str) -> tuple[float, float | None] | None:
+    """The method's retraining schedule (its class's tag); None for a method not registered."""
+    return method_tags(method).retrain_days if method in METHODS else None
 
 
 def open_store(config: Config) -> Store:
@@ -840,7 +839,8 @@ def health(
     * stale sources: no new period for more than ``stale_factor`` x grain
       (critical);
     * runs that failed, crashed or produced nothing;
-    * model age against seed 001's schedule (:data:`RETRAIN_DAYS`: Isolation
+    * model age against seed 001's schedule (the ``retrain_days`` tag of the
+      method's class, :func:`~revwatch.detectors.registry.method_tags`: Isolation
       Forest weekly on 90 days, Prophet monthly); statistical methods refit
       on every run.
 
@@ -928,7 +928,7 @@ def health(
         )
     checks.extend(_delivery_checks(store))
     for model in store.models():
-        schedule = RETRAIN_DAYS.get(str(model["method"]))
+        schedule = _retrain_days(str(model["method"]))
         age_days = (
             (now - model["trained_at"]).total_seconds() / 86400
             if model["trained_at"]
