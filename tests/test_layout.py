@@ -349,6 +349,21 @@ def test_one_chart_implementation() -> None:
     assert "revwatch.report.chart" in lazy["revwatch.web.app"] | top["revwatch.web.app"]
 
 
+def test_monitor_reads_sources_through_the_loader() -> None:
+    """The monitor reads no file or query itself: revwatch.data.load does (the same errors)."""
+    readers = ("read_csv", "read_excel", "read_parquet", "read_sql", "read_sql_url")
+    for module, (path, _) in _modules().items():
+        if not module.startswith("revwatch.monitor"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {
+            n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+        }
+        assert not calls & set(readers), f"{module} reads {sorted(calls & set(readers))}"
+
+
 def test_one_stderr_console() -> None:
     """Tables and notes on stderr come from one function (one width rule)."""
     makers = [

@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from revwatch.data.keys import series_key_json, series_key_jsons
-from revwatch.data.load import from_frame, load
+from revwatch.data.load import from_frame, load, read_table
 from revwatch.data.panel import FREQUENCIES, PERIOD, Panel
 from revwatch.detectors.registry import METHODS, get_detector, method_tags
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
@@ -169,29 +169,19 @@ def _paths(source: SourceConfig) -> list[str]:
 
 
 def _read_events(source: SourceConfig) -> pd.DataFrame:
+    """The raw events of a source, read by the loader (:func:`revwatch.data.load.read_table`):
+    the files of ``path`` (a glob), or ``query`` against ``url``/``url_env``."""
     if source.path is not None:
-        frames = []
-        for path in _paths(source):
-            suffix = Path(path).suffix.lower()
-            if suffix in {".parquet", ".pq"}:
-                frames.append(pd.read_parquet(path))
-            elif suffix in {".xlsx", ".xls", ".xlsm"}:
-                frames.append(pd.read_excel(path))
-            else:
-                frames.append(pd.read_csv(path))
-        return pd.concat(frames, ignore_index=True)
-    from revwatch.data.sql import read_sql_url
-
+        return pd.concat([read_table(path) for path in _paths(source)], ignore_index=True)
     url = source.database_url()
     if url is None or source.query is None:
         raise InputError(
             f"source {source.name!r}: events need a path, or a url (or url_env) and a query"
         )
     try:  # the same read-only, one-statement rules as every SQL source
-        frame, _name = read_sql_url(url, source.query)
+        return read_table(url, sql=source.query)
     except RevwatchError as exc:
         raise InputError(f"source {source.name!r}: {exc}") from None
-    return frame
 
 
 def load_metric(config: Config, metric: MetricConfig) -> Panel:
