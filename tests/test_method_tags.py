@@ -107,3 +107,18 @@ def test_monitor_reads_the_retraining_tag() -> None:
     assert checks["model:arr"].status == "ok"
     assert "refits on every run" in checks["model:arr"].detail
     assert "refits on every run" in checks["model:old"].detail
+
+
+def test_the_robust_part_and_auto_are_named_apart() -> None:
+    """``auto`` stays the default and the CLI's name; its robust part has a name of its own."""
+    import inspect
+
+    import revwatch
+    from revwatch.detectors.auto import AutoDetector
+    from revwatch.detectors.robust import RobustShiftDetector
+
+    assert AutoDetector.name == "auto" and RobustShiftDetector.name == "robust"
+    assert detector_class("auto") is AutoDetector
+    assert "robust" not in METHODS
+    assert inspect.signature(revwatch.detect).parameters["method"].default == "auto"
+    assert get_detector().name == "auto"
