@@ -22,54 +22,26 @@ from revwatch.errors import DeliveryError, RevwatchError
 from revwatch.monitor.alerts import Alert, HttpPolicy, WebhookChannel, post_json
 from revwatch.monitor.config import load_config
 from revwatch.monitor.runner import health, open_store, run
+from tests.configs import CHANNELS, Raw, mrr_config, routing, store
 from tests.endpoints import HttpEndpoints, SmtpEndpoint
 
-CONFIG = """
-[store]
-url = "sqlite:///{folder}/store.db"
-features_dir = ""
+CHANNELS_ROUTED = ["pagerduty", "slack", "webhook", "email"]
 
-[[sources]]
-name = "mrr"
-path = "{folder}/mrr.csv"
-time = "month"
-
-[[metrics]]
-name = "mrr"
-source = "mrr"
-value = "revenue"
-keys = ["account"]
-grain = "monthly"
-
-[routing]
-critical = ["pagerduty", "slack", "webhook", "email"]
-warning = ["pagerduty", "slack", "webhook", "email"]
-info = ["pagerduty", "slack", "webhook", "email"]
-
-[alerts]
-retries = 2
-backoff_seconds = 0.05
-timeout_seconds = {timeout}
-channel_budget_seconds = {budget}
-recent_days = 400  # the scenario catches up six months and must still alert
-dashboard_url = "https://revwatch.example"
-
-[alerts.slack]
-webhook_url_env = "SLACK_WEBHOOK_URL"
-
-[alerts.pagerduty]
-url = "{pd_url}"
-routing_key_env = "PAGERDUTY_ROUTING_KEY"
-
-[alerts.webhook]
-url_env = "REVWATCH_WEBHOOK_URL"
-
-[alerts.email]
-host = "127.0.0.1"
-port = {smtp_port}
-sender = "revwatch@test.example"
-recipients = ["oncall@test"]
-"""
+CONFIG = mrr_config(
+    store_block=store("sqlite:///{folder}/store.db"),
+    routes=routing(critical=CHANNELS_ROUTED, warning=CHANNELS_ROUTED, info=CHANNELS_ROUTED),
+    alerts={
+        "retries": 2,
+        "backoff_seconds": 0.05,
+        "timeout_seconds": Raw("{timeout}"),
+        "channel_budget_seconds": Raw("{budget}"),
+        # the scenario catches up six months and must still alert
+        "recent_days": 400,
+        "dashboard_url": "https://revwatch.example",
+    },
+    delivers_to=CHANNELS,
+    sender="revwatch@test.example",
+)
 
 
 @pytest.fixture

@@ -161,3 +161,34 @@ def test_dimensions_must_be_keys() -> None:
     text = EXAMPLE_CONFIG.replace('keys = ["account"]', 'keys = ["account"]\ndimensions = ["x"]')
     with pytest.raises(ConfigError, match="dimensions"):
         parse_config(text, path="bad.toml")
+
+
+def test_the_shared_test_config_is_a_valid_config(tmp_path: Path) -> None:
+    """tests/configs.py writes the MRR config the monitor's tests share; it loads as written."""
+    from tests.configs import CHANNELS, Raw, channels, mrr_config, routing, store, table
+
+    text = mrr_config(
+        store_block=store("sqlite:///{folder}/store.db", schema=True),
+        tiers={"critical_severity": 3.0},
+        routes=routing(critical=list(CHANNELS), warning=["slack"]),
+        alerts={"retries": 1, "timeout_seconds": Raw("{timeout}")},
+        delivers_to=CHANNELS,
+        email_login=True,
+        extra=table("web", {"token_env": "REVWATCH_API_TOKEN"}),
+    )
+    path = tmp_path / "revwatch.toml"
+    path.write_text(
+        text.format(
+            folder=tmp_path,
+            schema="",
+            timeout=3,
+            pd_url="http://127.0.0.1:1/pd",
+            smtp_port=25,
+        )
+    )
+    config = load_config(path)
+    assert config.source("mrr").time == "month"
+    (metric,) = config.metrics
+    assert (metric.value, list(metric.keys), metric.grain) == ("revenue", ["account"], "monthly")
+    assert config.routing.critical == list(CHANNELS)
+    assert "[alerts.email]" in channels("email") and "SMTP_USER" not in channels("email")

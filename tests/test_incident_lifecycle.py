@@ -29,6 +29,7 @@ from revwatch.incidents.build import incident_id
 from revwatch.monitor.config import load_config
 from revwatch.monitor.runner import open_store, run
 from revwatch.monitor.store import LATEST_VERSION, Store, ack_refusal
+from tests.configs import channels
 from tests.test_alerts import _Inbox, free_port
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -71,19 +72,8 @@ retries = 1
 backoff_seconds = 0.01
 recent_days = 7
 
-[alerts.slack]
-webhook_url_env = "SLACK_WEBHOOK_URL"
-
-[alerts.pagerduty]
-url = "{pd_url}"
-routing_key_env = "PAGERDUTY_ROUTING_KEY"
-
-[alerts.email]
-host = "127.0.0.1"
-port = {smtp_port}
-sender = "revwatch@test"
-recipients = ["oncall@test"]
 """
+CONFIG += channels("slack", "pagerduty", "email") + "\n"
 
 
 def accounts() -> pd.DataFrame:

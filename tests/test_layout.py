@@ -296,10 +296,72 @@ def _definitions(name: str) -> list[str]:
         ("stderr_console", "revwatch.report.terminal"),
         ("WebState", "revwatch.web.state"),
         ("state_of", "revwatch.web.state"),
+        ("method_tags", "revwatch.detectors.registry"),
+        ("detector_class", "revwatch.detectors.registry"),
+        ("incident_chart_png", "revwatch.report.chart"),
+        ("chart_data_uri", "revwatch.report.chart"),
+        ("context_frame", "revwatch.report.context"),
+        ("series_key_text", "revwatch.data.keys"),
+        ("series_key_texts", "revwatch.data.keys"),
+        ("series_key_json", "revwatch.data.keys"),
+        ("series_key_jsons", "revwatch.data.keys"),
     ],
 )
 def test_shared_piece_exists_once(name: str, home: str) -> None:
     assert _definitions(name) == [home]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # the series key as text: revwatch.data.keys only
+        "_key_text",
+        "_key_texts",
+        "series_label",
+        "series_title",
+        # the methods' facts: tags on the detector classes, read by detectors.registry
+        "COMPLEXITY",
+        "RETRAIN_DAYS",
+    ],
+)
+def test_no_second_copy(name: str) -> None:
+    """A merged duplicate is gone (its one home is elsewhere)."""
+    assert _definitions(name) == []
+
+
+def test_one_chart_implementation() -> None:
+    """Only :mod:`revwatch.report.chart` imports matplotlib (the pages, the HTML report and the
+    alert emails call it)."""
+    top, lazy = _graphs()
+    drawers = []
+    for module, (path, _) in _modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n == "matplotlib" or n.startswith("matplotlib.") for n in names):
+                drawers.append(module)
+                break
+    assert drawers == ["revwatch.report.chart"]
+    assert "revwatch.report.chart" in lazy["revwatch.web.app"] | top["revwatch.web.app"]
+
+
+def test_monitor_reads_sources_through_the_loader() -> None:
+    """The monitor reads no file or query itself: revwatch.data.load does (the same errors)."""
+    readers = ("read_csv", "read_excel", "read_parquet", "read_sql", "read_sql_url")
+    for module, (path, _) in _modules().items():
+        if not module.startswith("revwatch.monitor"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {
+            n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+        }
+        assert not calls & set(readers), f"{module} reads {sorted(calls & set(readers))}"
 
 
 def test_one_stderr_console() -> None:

@@ -28,58 +28,20 @@ from revwatch.datasets import generate
 from revwatch.errors import RevwatchError
 from revwatch.monitor.config import load_config
 from revwatch.monitor.runner import open_store, run
+from tests.configs import CHANNELS, mrr_config, routing, store
 from tests.test_alerts import _Inbox, free_port
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STAGES = ("2025-12-01", "2026-01-01", "2026-02-01", "2026-06-01")
 
-CONFIG = """
-[store]
-url = "{store}"
-{schema}
-features_dir = "features"
-
-[[sources]]
-name = "mrr"
-path = "mrr.csv"
-time = "month"
-
-[[metrics]]
-name = "mrr"
-source = "mrr"
-value = "revenue"
-keys = ["account"]
-grain = "monthly"
-
-[metrics.tiers]
-critical_severity = 3.0
-warning_severity = 2.0
-
-[routing]
-critical = ["pagerduty", "slack", "webhook", "email"]
-warning = ["slack"]
-
-[alerts]
-retries = 2
-backoff_seconds = 0.01
-in_doubt = "{in_doubt}"
-
-[alerts.slack]
-webhook_url_env = "SLACK_WEBHOOK_URL"
-
-[alerts.pagerduty]
-url = "{pd_url}"
-routing_key_env = "PAGERDUTY_ROUTING_KEY"
-
-[alerts.webhook]
-url_env = "REVWATCH_WEBHOOK_URL"
-
-[alerts.email]
-host = "127.0.0.1"
-port = {smtp_port}
-sender = "revwatch@test"
-recipients = ["oncall@test"]
-"""
+CONFIG = mrr_config(
+    store_block=store("{store}", schema=True, features_dir="features"),
+    source_path="mrr.csv",
+    tiers={"critical_severity": 3.0, "warning_severity": 2.0},
+    routes=routing(critical=["pagerduty", "slack", "webhook", "email"], warning=["slack"]),
+    alerts={"retries": 2, "backoff_seconds": 0.01, "in_doubt": "{in_doubt}"},
+    delivers_to=CHANNELS,
+)
 
 
 @pytest.fixture(scope="module")

@@ -199,3 +199,60 @@ def test_a_metric_can_route_its_alerts_itself(
     paths = [request.path for request, _ in httpserver.log]
     assert "/webhook" in paths
     assert "/slack" not in paths
+
+
+# --------------------------------------------------------------------------- read by the loader
+
+
+def _events_source(tmp_path: Path, path: str) -> object:
+    config = EVENTS_CONFIG.replace('path = "events.csv"', f'path = "{path}"')
+    (tmp_path / "revwatch.toml").write_text(config.format(store=tmp_path / "rw.db"))
+    return load_config(tmp_path / "revwatch.toml").source("payments")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("events.csv", b""),  # empty file
+        ("events.json", b'{"a": 1}'),  # a type the loader does not read
+        ("events.parquet", b"not a parquet file"),  # unreadable
+    ],
+)
+def test_event_files_fail_as_detect_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: bytes
+) -> None:
+    """An events file the loader refuses gives the loader's message (the one `detect` gives)."""
+    from revwatch import load
+    from revwatch.monitor.runner import _read_events
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_bytes(content)
+    source = _events_source(tmp_path, name)
+    with pytest.raises(RevwatchError) as from_detect:
+        load(tmp_path / name)
+    with pytest.raises(RevwatchError) as from_monitor:
+        _read_events(source)  # type: ignore[arg-type]
+    assert type(from_monitor.value) is type(from_detect.value)
+    assert str(from_monitor.value) == str(from_detect.value)
+
+
+def test_event_files_are_read_by_the_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A glob of event files is read as the loader reads them: numbers stay numbers (a numeric
+    dimension keeps its series key), the text stays text, a `;` export is sniffed."""
+    from revwatch.data import read_table
+    from revwatch.monitor.runner import _read_events
+
+    monkeypatch.chdir(tmp_path)
+    events = _payment_events().head(6).assign(country=[1, 2, 1, 2, 1, 2])
+    events.iloc[:3].to_csv("events-1.csv", index=False)
+    events.iloc[3:].to_csv("events-2.csv", index=False, sep=";")
+    source = _events_source(tmp_path, "events-*.csv")
+    read = _read_events(source)  # type: ignore[arg-type]
+    assert read["country"].tolist() == [1, 2, 1, 2, 1, 2]
+    assert read["amount"].tolist() == events["amount"].tolist()
+    assert read["status"].tolist() == events["status"].tolist()
+    first = read_table("events-1.csv")
+    assert first.dtypes.to_dict() == read.iloc[:3].dtypes.to_dict()
+    assert pd.to_datetime(read["timestamp"]).tolist() == events["timestamp"].tolist()

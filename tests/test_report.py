@@ -579,3 +579,59 @@ def test_chart_title_counts_the_flagged_series(
     series = make_series([f"Account {chr(65 + i)}" for i in range(count)], flagged=True)
     plot_top_series(series, ["account"], tmp_path / "top.png", value_label="MRR")
     assert titles == [title]
+
+
+# --------------------------------------------------------------------------- one incident chart
+
+
+def _stored_incident(unit: str | None = "money:USD") -> dict[str, object]:
+    return {
+        "incident_id": "x",
+        "metric": "mrr",
+        "series_key": {"account": "Apex"},
+        "type": "drop",
+        "severity": 6.0,
+        "impact": -6.0,
+        "unit": unit,
+        "start_period": pd.Timestamp("2026-03-01").to_pydatetime(),
+        "end_period": pd.Timestamp("2026-03-01").to_pydatetime(),
+        "context": [
+            [f"2026-0{m}-01T00:00:00", 10.0 if m != 3 else 4.0, 10.0, 8.0, 12.0]
+            for m in range(1, 6)
+        ],
+    }
+
+
+def test_incident_chart_is_drawn_by_plot_series(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages, the HTML report and the alert emails draw one chart: report.chart's."""
+    from revwatch.monitor.alerts import Alert, render_chart
+    from revwatch.report.chart import chart_data_uri, incident_chart_png
+    from revwatch.units import Unit
+
+    titles: list[object] = []
+    real = chart_module.plot_series
+
+    def spy(frame: pd.DataFrame, ax: object, **kwargs: object) -> object:
+        titles.append(kwargs.get("title"))
+        return real(frame, ax, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chart_module, "plot_series", spy)
+    inc = _stored_incident()
+    png = incident_chart_png(inc, unit=Unit.parse("money:USD"), size=(4, 2), dpi=40)
+    assert png[:8] == PNG_SIGNATURE
+    assert titles == ["mrr · account=Apex"]
+    assert chart_data_uri(png).startswith("data:image/png;base64,")
+    alert = Alert(incident=inc)
+    assert render_chart(alert)[:8] == PNG_SIGNATURE
+    assert titles[-1] == alert.summary()[:90]
+    bare = {**_stored_incident(None), "context": []}
+    assert incident_chart_png(bare, size=(4, 2), dpi=40)[:8] == PNG_SIGNATURE
+
+
+def test_context_frame_marks_the_incident_span() -> None:
+    from revwatch.report.context import context_frame
+
+    frame = context_frame(_stored_incident())
+    assert frame["type"].tolist() == ["normal", "normal", "drop", "normal", "normal"]
+    assert frame["severity"].notna().tolist() == [False, False, True, False, False]
+    assert context_frame({**_stored_incident(), "context": None}).empty

@@ -29,6 +29,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient
 
 from revwatch.web.app import create_app
+from tests.configs import CHANNELS, mrr_config, routing, store, table
 
 SLACK_SECRET = "SLACKsecret7f3a9cQ"
 PD_KEY = "PDroutingKEY0b1c2d3e4f"
@@ -37,55 +38,22 @@ HOOK_TOKEN = "HOOKtoken8a9b0cX"
 API_TOKEN = "api-token-for-the-secret-test-1"
 SECRETS = (SLACK_SECRET, PD_KEY, SMTP_PASSWORD, HOOK_TOKEN, API_TOKEN)
 
-CONFIG = """
-[store]
-url = "sqlite:///{folder}/store.db"
-features_dir = ""
-
-[[sources]]
-name = "mrr"
-path = "{folder}/mrr.csv"
-time = "month"
-
-[[metrics]]
-name = "mrr"
-source = "mrr"
-value = "revenue"
-keys = ["account"]
-grain = "monthly"
-
-[routing]
-critical = ["pagerduty", "slack", "webhook", "email"]
-warning = ["slack", "webhook", "email"]
-
-[alerts]
-retries = 1
-backoff_seconds = 0.01
-timeout_seconds = 2
-channel_budget_seconds = 20
-dashboard_url = "http://127.0.0.1:8000"
-
-[alerts.slack]
-webhook_url_env = "SLACK_WEBHOOK_URL"
-
-[alerts.pagerduty]
-url = "{pd_url}"
-routing_key_env = "PAGERDUTY_ROUTING_KEY"
-
-[alerts.webhook]
-url_env = "REVWATCH_WEBHOOK_URL"
-
-[alerts.email]
-host = "127.0.0.1"
-port = {smtp_port}
-sender = "revwatch@test"
-recipients = ["oncall@test"]
-username_env = "SMTP_USER"
-password_env = "SMTP_PASSWORD"
-
-[web]
-token_env = "REVWATCH_API_TOKEN"
-"""
+CONFIG = mrr_config(
+    store_block=store("sqlite:///{folder}/store.db"),
+    routes=routing(
+        critical=["pagerduty", "slack", "webhook", "email"], warning=["slack", "webhook", "email"]
+    ),
+    alerts={
+        "retries": 1,
+        "backoff_seconds": 0.01,
+        "timeout_seconds": 2,
+        "channel_budget_seconds": 20,
+        "dashboard_url": "http://127.0.0.1:8000",
+    },
+    delivers_to=CHANNELS,
+    email_login=True,
+    extra=table("web", {"token_env": "REVWATCH_API_TOKEN"}),
+)
 
 # how each channel is broken: (http modes by path, smtp mode, slack url, webhook url, pd path)
 BREAKS = {

@@ -30,42 +30,19 @@ from revwatch.cli import app as cli_app
 from revwatch.datasets import generate
 from revwatch.monitor.runlock import LOCK_TABLE, RunLock, RunLockedError
 from revwatch.monitor.store import Store
+from tests.configs import mrr_config, routing, store
 from tests.endpoints import HttpEndpoints
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-CONFIG = """
-[store]
-url = "{store}"
-{schema}
-features_dir = ""
-
-[[sources]]
-name = "mrr"
-path = "{folder}/mrr.csv"
-time = "month"
-
-[[metrics]]
-name = "mrr"
-source = "mrr"
-value = "revenue"
-keys = ["account"]
-grain = "monthly"
-
-[routing]
-critical = ["webhook"]
-warning = ["webhook"]
-info = ["webhook"]
-
-[alerts]
-recent_days = 400  # the scenario catches up six months and must still alert
-retries = 0
-timeout_seconds = 60
-channel_budget_seconds = 120
-
-[alerts.webhook]
-url = "{hook}"
-"""
+CONFIG = mrr_config(
+    store_block=store("{store}", schema=True),
+    routes=routing(critical=["webhook"], warning=["webhook"], info=["webhook"]),
+    # the scenario catches up six months and must still alert: recent_days = 400
+    alerts={"recent_days": 400, "retries": 0, "timeout_seconds": 60, "channel_budget_seconds": 120},
+    delivers_to=["webhook"],
+    webhook_url="{hook}",
+)
 
 
 def _write_config(folder: Path, store: str, hook: str, schema: str | None = None) -> Path:

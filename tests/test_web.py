@@ -32,39 +32,19 @@ from fastapi.testclient import TestClient
 
 from revwatch.web.app import create_app
 from revwatch.web.views import money
+from tests.configs import mrr_config, routing, store
 
 TOKEN = "test-token-8c1f-2e9a-77d0"
 BASE = "http://localhost"  # an allowed Host; forms post with this Origin
 STAGES = ("2025-12-01", "2026-01-01", "2026-02-01")
 
-CONFIG = """
-[store]
-url = "sqlite:///{folder}/store.db"
-features_dir = ""
-
-[[sources]]
-name = "mrr"
-path = "{folder}/mrr.csv"
-time = "month"
-
-[[metrics]]
-name = "mrr"
-source = "mrr"
-value = "revenue"
-keys = ["account"]
-grain = "monthly"
-
-[metrics.tiers]
-critical_severity = 3.0
-warning_severity = 2.0
-
-[routing]
-critical = ["webhook"]
-warning = ["webhook"]
-
-[alerts.webhook]
-url = "http://127.0.0.1:{port}/hook"
-"""
+CONFIG = mrr_config(
+    store_block=store("sqlite:///{folder}/store.db"),
+    tiers={"critical_severity": 3.0, "warning_severity": 2.0},
+    routes=routing(critical=["webhook"], warning=["webhook"]),
+    delivers_to=["webhook"],
+    webhook_url="http://127.0.0.1:{port}/hook",
+)
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):

@@ -103,9 +103,10 @@ _LIST_HEADER = (
 
 
 def _row_text(row: dict[str, Any]) -> str:
+    from revwatch.data.keys import series_key_text
     from revwatch.units import Unit, format_amount
 
-    key = ", ".join(f"{k}={v}" for k, v in (row["series_key"] or {}).items()) or "total"
+    key = series_key_text(row["series_key"])
     impact = format_amount(row.get("impact"), Unit.parse(row.get("unit")), signed=True)
     return (
         f"{row['incident_id']:<16}  {row['status']:<12} {row['tier']:<8} {row['metric']:<12} "

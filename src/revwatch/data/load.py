@@ -75,7 +75,7 @@ from revwatch.errors import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AGGREGATES", "from_frame", "load"]
+__all__ = ["AGGREGATES", "from_frame", "load", "read_table"]
 
 #: Accepted values of ``aggregate``: add up (amounts), average (prices, rates) or keep
 #: the latest row (balances, levels) of several rows of one series and period.
@@ -295,6 +295,67 @@ def load(
         tz=zone,
         date_format=date_format,
     )
+
+
+def read_table(
+    source: str | Path, *, sql: str | None = None, sheet: str | int | None = None
+) -> pd.DataFrame:
+    """Read a file, database query or database URL into a raw frame, without making a panel.
+
+    The reading half of :func:`load`: the same readers, checks and messages (a missing or
+    empty file, an unsupported type, an undecodable CSV, a query that is not one read-only
+    statement), for sources that are not a panel yet, such as the raw payment events of the
+    monitor (:mod:`revwatch.monitor.payment_events` aggregates them). No column is parsed or
+    renamed; the columns of a CSV/TSV file whose every cell is a plain number are numbers (as
+    :func:`pandas.read_csv` reads them), the others text.
+
+    Parameters
+    ----------
+    source : str or Path
+        As for :func:`load`.
+    sql : str, optional
+        The query, for database sources only.
+    sheet : str or int, optional
+        Excel sheet name (or 0-based position).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    InputError, ParameterError
+        As :func:`load` does for the same source.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "events.csv").write_text("country,amount\\nDE,5.5\\nUS,3\\n")
+    >>> frame = read_table(folder / "events.csv")
+    >>> frame["country"].tolist(), frame["amount"].tolist()
+    (['DE', 'US'], [5.5, 3.0])
+    >>> read_table(folder / "missing.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    revwatch.errors.InputError: ...missing.csv: file does not exist; check the path and ...
+    """
+    table = _read_source(source, sql=sql, sheet=sheet)
+    is_text = not (isinstance(source, str) and "://" in source)
+    if is_text and Path(source).suffix.lower() in TEXT_SUFFIXES:
+        return _plain_numbers(table.frame)
+    return table.frame
+
+
+def _plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every cell is a plain number, as numbers (pandas' own reading)."""
+    typed = frame.copy(deep=False)
+    for column in frame.columns:
+        try:
+            typed[column] = pd.to_numeric(frame[column])
+        except (ValueError, TypeError):
+            continue
+    return typed
 
 
 def from_frame(

@@ -279,6 +279,7 @@ class AutoDetector(RobustShiftDetector):
     """
 
     name = "auto"
+    complexity = "Medium (robust event-aware baseline, peer-relative when peers co-move)"
 
     def __init__(
         self,

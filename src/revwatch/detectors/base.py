@@ -111,10 +111,21 @@ class Detector(ABC):
     ``__init__`` and store them unchanged under the same names.
     """
 
+    # The method's facts, as tags on the class (the one table of them: the registry's
+    # :func:`~revwatch.detectors.registry.method_tags`, the comparison tables and the monitor's
+    # health checks read them here).
+
     #: Name used by ``--method`` and :func:`revwatch.detect`.
     name: ClassVar[str] = ""
     #: True if the detector judges a period with data after it.
     retrospective: ClassVar[bool] = False
+    #: Short description of the method's cost, for the comparison tables.
+    complexity: ClassVar[str] = ""
+    #: Seed 001's retraining schedule, ``(refit every N days, training window in days or
+    #: None)``; None for a method that learns nothing between runs.
+    retrain_days: ClassVar[tuple[float, float | None] | None] = None
+    #: The optional extra the method needs (``pip install 'revwatch[EXTRA]'``), None for none.
+    extra: ClassVar[str | None] = None
 
     def get_params(self) -> dict[str, Any]:
         """Parameters as given to ``__init__`` (scikit-learn convention)."""

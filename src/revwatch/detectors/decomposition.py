@@ -255,6 +255,7 @@ class STLDetector(Detector):
     """
 
     name: ClassVar[str] = "stl"
+    complexity: ClassVar[str] = "Medium (seasonal decomposition)"
     retrospective: ClassVar[bool] = False
 
     def __init__(

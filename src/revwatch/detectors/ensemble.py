@@ -132,6 +132,7 @@ class WeightedEnsemble(Detector):
     """
 
     name: ClassVar[str] = "weighted-ensemble"
+    complexity: ClassVar[str] = "Medium-high (weighted detectors)"
     retrospective: ClassVar[bool] = False
 
     def __init__(
@@ -235,6 +236,8 @@ class SeedEnsemble(WeightedEnsemble):
     """
 
     name: ClassVar[str] = "seed-ensemble"
+    complexity: ClassVar[str] = "High (IF + Prophet)"
+    extra: ClassVar[str | None] = "prophet"
 
     def __init__(
         self,
@@ -269,6 +272,7 @@ class FastEnsemble(WeightedEnsemble):
     """
 
     name: ClassVar[str] = "ensemble"
+    complexity: ClassVar[str] = "Medium (IF + STL, seed weights)"
 
     def __init__(
         self,

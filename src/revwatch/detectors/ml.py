@@ -471,6 +471,8 @@ class IsolationForestDetector(_RollingModelDetector):
     """
 
     name: ClassVar[str] = "isolation-forest"
+    complexity: ClassVar[str] = "Medium (tree ensemble, features)"
+    retrain_days: ClassVar[tuple[float, float | None] | None] = (7.0, 90.0)
 
     def __init__(
         self,
@@ -540,6 +542,7 @@ class LOFDetector(_RollingModelDetector):
     """
 
     name: ClassVar[str] = "lof"
+    complexity: ClassVar[str] = "Medium (distance calculations)"
 
     def __init__(
         self,
@@ -608,6 +611,7 @@ class DBSCANRetro(Detector):
     """
 
     name: ClassVar[str] = "dbscan-retro"
+    complexity: ClassVar[str] = "Medium (distance calculations)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, eps: float = 0.8, min_samples: int = 5) -> None:

@@ -179,6 +179,7 @@ class PeerRelativeDetector(Detector):
     """
 
     name = "peer"
+    complexity = "Low (medians across series and periods)"
 
     def __init__(
         self,

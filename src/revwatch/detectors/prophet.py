@@ -149,6 +149,9 @@ class ProphetDetector(Detector):
     """
 
     name: ClassVar[str] = "prophet"
+    complexity: ClassVar[str] = "High (Bayesian curve fit per series)"
+    extra: ClassVar[str | None] = "prophet"
+    retrain_days: ClassVar[tuple[float, float | None] | None] = (30.0, None)
     retrospective: ClassVar[bool] = False
 
     def __init__(

@@ -171,7 +171,10 @@ class RobustShiftDetector(Detector):
     4.0
     """
 
-    name = "auto"
+    #: Not a registered method: the robust part of ``auto`` (``AutoDetector``, named ``auto``),
+    #: named apart so that the two are never confused.
+    name = "robust"
+    complexity = "Medium (robust event-aware baseline)"
 
     def __init__(
         self,

@@ -56,6 +56,7 @@ class SeedRollingZScore(Detector):
     """
 
     name = "seed-rolling"
+    complexity = "Very low (rolling mean/std)"
 
     def __init__(
         self,

@@ -517,6 +517,7 @@ class StaticThreshold(Detector):
     """
 
     name: ClassVar[str] = "threshold"
+    complexity: ClassVar[str] = "Very low (fixed bound)"
 
     def __init__(self, *, lower: float | None = None, upper: float | None = None) -> None:
         self.lower = lower
@@ -593,6 +594,7 @@ class RollingZScore(Detector):
     """
 
     name: ClassVar[str] = "rolling-zscore"
+    complexity: ClassVar[str] = "Very low (rolling mean/std)"
 
     def __init__(
         self, *, window: int = 30, threshold: float = 3.0, min_periods: int | None = None
@@ -657,6 +659,7 @@ class RollingIQR(Detector):
     """
 
     name: ClassVar[str] = "rolling-iqr"
+    complexity: ClassVar[str] = "Very low (rolling quartiles)"
 
     def __init__(
         self, *, window: int = 30, multiplier: float = 1.5, min_periods: int | None = None
@@ -701,6 +704,7 @@ class NaiveZScore(Detector):
     """
 
     name: ClassVar[str] = "naive-zscore"
+    complexity: ClassVar[str] = "Very low (global mean/std)"
 
     def __init__(self, *, threshold: float = 3.0, min_periods: int = 3) -> None:
         self.threshold = threshold
@@ -729,6 +733,7 @@ class NaiveZScoreRetro(Detector):
     """
 
     name: ClassVar[str] = "naive-zscore-retro"
+    complexity: ClassVar[str] = "Very low (global mean/std)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, threshold: float = 3.0) -> None:
@@ -770,6 +775,7 @@ class GroupZScore(Detector):
     """
 
     name: ClassVar[str] = "group-zscore"
+    complexity: ClassVar[str] = "Low (groupby + zscore)"
 
     def __init__(
         self,
@@ -806,6 +812,7 @@ class GroupZScoreRetro(Detector):
     """
 
     name: ClassVar[str] = "group-zscore-retro"
+    complexity: ClassVar[str] = "Low (groupby + zscore)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, threshold: float = 3.0, groups: Sequence[str] | None = None) -> None:
@@ -844,6 +851,7 @@ class SeasonalZScoreRetro(Detector):
     """
 
     name: ClassVar[str] = "seasonal-zscore-retro"
+    complexity: ClassVar[str] = "Low (groupby + month logic)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, threshold: float = 3.0) -> None:
@@ -912,6 +920,7 @@ class SeasonalZScore(Detector):
     """
 
     name: ClassVar[str] = "seasonal-zscore"
+    complexity: ClassVar[str] = "Low (groupby + month logic)"
 
     #: Weight, in residuals, of the pooled scale in ``sigma``.
     prior_weight: ClassVar[float] = 12.0
@@ -1024,6 +1033,7 @@ class EmpiricalZScore(Detector):
     """
 
     name: ClassVar[str] = "empirical-zscore"
+    complexity: ClassVar[str] = "Low (groupby + percentile)"
 
     def __init__(
         self,
@@ -1074,6 +1084,7 @@ class EmpiricalZScoreRetro(Detector):
     """
 
     name: ClassVar[str] = "empirical-zscore-retro"
+    complexity: ClassVar[str] = "Low (groupby + percentile)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, percentile: float = 95.0, groups: Sequence[str] | None = None) -> None:
@@ -1146,6 +1157,7 @@ class LogZScore(Detector):
     """
 
     name: ClassVar[str] = "log-zscore"
+    complexity: ClassVar[str] = "Low (log + groupby + zscore)"
 
     def __init__(self, *, threshold: float = 3.0, min_periods: int = 3) -> None:
         self.threshold = threshold
@@ -1189,6 +1201,7 @@ class LogZScoreRetro(Detector):
     """
 
     name: ClassVar[str] = "log-zscore-retro"
+    complexity: ClassVar[str] = "Low (log + groupby + zscore)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, threshold: float = 3.0) -> None:
@@ -1225,6 +1238,7 @@ class ExpandingIQR(Detector):
     """
 
     name: ClassVar[str] = "iqr"
+    complexity: ClassVar[str] = "Low (groupby + quartiles)"
 
     def __init__(self, *, multiplier: float = 1.5, min_periods: int = 4) -> None:
         self.multiplier = multiplier
@@ -1253,6 +1267,7 @@ class IQRRetro(Detector):
     """
 
     name: ClassVar[str] = "iqr-retro"
+    complexity: ClassVar[str] = "Low (groupby + quartiles)"
     retrospective: ClassVar[bool] = True
 
     def __init__(self, *, multiplier: float = 1.5) -> None:

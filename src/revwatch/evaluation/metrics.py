@@ -77,7 +77,7 @@ from revwatch.classify import _typed
 from revwatch.data.panel import FREQUENCIES, Panel, period_ordinals
 from revwatch.datasets import Dataset, generate
 from revwatch.detectors.base import TYPE_NAMES
-from revwatch.detectors.registry import METHODS, get_detector, method_names
+from revwatch.detectors.registry import METHODS, get_detector, method_names, method_tags
 from revwatch.errors import InputError, MissingColumnError, ParameterError, RevwatchError
 from revwatch.incidents.build import active_cells
 from revwatch.pipeline import Detection, analyze, to_panel
@@ -85,7 +85,6 @@ from revwatch.pipeline import Detection, analyze, to_panel
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "COMPLEXITY",
     "METRICS",
     "Comparison",
     "LabelGrid",
@@ -97,38 +96,6 @@ __all__ = [
     "read_labels",
 ]
 
-#: Short description of each method's complexity, for the comparison tables.
-COMPLEXITY: dict[str, str] = {
-    "auto": "Medium (robust event-aware baseline, peer-relative when peers co-move)",
-    "peer": "Low (medians across series and periods)",
-    "seed-rolling": "Very low (rolling mean/std)",
-    "threshold": "Very low (fixed bound)",
-    "rolling-zscore": "Very low (rolling mean/std)",
-    "rolling-iqr": "Very low (rolling quartiles)",
-    "naive-zscore": "Very low (global mean/std)",
-    "naive-zscore-retro": "Very low (global mean/std)",
-    "group-zscore": "Low (groupby + zscore)",
-    "group-zscore-retro": "Low (groupby + zscore)",
-    "seasonal-zscore": "Low (groupby + month logic)",
-    "seasonal-zscore-retro": "Low (groupby + month logic)",
-    "empirical-zscore": "Low (groupby + percentile)",
-    "empirical-zscore-retro": "Low (groupby + percentile)",
-    "log-zscore": "Low (log + groupby + zscore)",
-    "log-zscore-retro": "Low (log + groupby + zscore)",
-    "iqr": "Low (groupby + quartiles)",
-    "iqr-retro": "Low (groupby + quartiles)",
-    "isolation-forest": "Medium (tree ensemble, features)",
-    "lof": "Medium (distance calculations)",
-    "dbscan": "Medium (distance calculations)",
-    "dbscan-retro": "Medium (distance calculations)",
-    "stl": "Medium (seasonal decomposition)",
-    "weighted-ensemble": "Medium-high (weighted detectors)",
-    "prophet": "High (Bayesian curve fit per series)",
-    "prophet-95": "High (Bayesian curve fit per series)",
-    "prophet-99": "High (Bayesian curve fit per series)",
-    "ensemble": "Medium (IF + STL, seed weights)",
-    "seed-ensemble": "High (IF + Prophet)",
-}
 
 #: The numeric metric columns of :func:`evaluate`, in order (``recall_<type>``
 #: columns follow, one per anomaly type in the labels).
@@ -603,7 +570,7 @@ def _method_row(
         "method": name,
         "retrospective": bool(scores.retrospective),
         **metrics,
-        "complexity": COMPLEXITY.get(name, ""),
+        "complexity": method_tags(detection.detector).complexity,
     }
 
 

@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revwatch.data.keys import series_key_texts
 from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel
 from revwatch.detectors.base import TYPE_CODES, TYPE_NAMES, Detector, Scores
 from revwatch.errors import MissingColumnError, ParameterError
@@ -597,17 +598,6 @@ class _View:
     group: pd.Series  # roll-up group text per matrix row
 
 
-def _key_text(keys: pd.DataFrame) -> pd.Series:
-    """``"a=x, b=y"`` per row, column-wise (no loop over rows)."""
-    if keys.shape[1] == 0:
-        return pd.Series([_TOTAL] * len(keys), dtype=object)
-    parts = [col + "=" + keys[col].astype(str) for col in keys.columns]
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + ", " + part
-    return text.astype(object).reset_index(drop=True)
-
-
 def _metric_panel(panel: Panel, column: str) -> Panel:
     frame = panel.frame[[*panel.id_columns, PERIOD]].copy()
     frame[VALUE] = panel.frame[column].to_numpy(dtype=np.float64)
@@ -659,8 +649,8 @@ def _views(
         if scores is None:
             scores = _fresh(detection.detector).fit(p).detect(p)
         keys = p.matrix().keys
-        group = _key_text(keys[rest]) if dims else _key_text(keys)
-        return _View(level, metric, p, scores, _key_text(keys), group)
+        group = series_key_texts(keys, rest if dims else None)
+        return _View(level, metric, p, scores, pd.Series(series_key_texts(keys)), pd.Series(group))
 
     views = [make("series", panel.value_name, panel, detection.scores)]
     if metrics:
@@ -1292,7 +1282,7 @@ def _root_causes(
     season = FREQUENCIES[panel.freq][2]
     expected = seasonal_expectation(mat.values, season, cfg.root_cause.history)
     rest = [c for c in panel.id_columns if c not in dims]
-    leaf_group = _key_text(mat.keys[rest]).to_numpy()
+    leaf_group = series_key_texts(mat.keys, rest)
     groups = primary["group"].to_numpy()
     for i in np.flatnonzero(is_total):
         leaves = np.flatnonzero(leaf_group == groups[i])

@@ -39,7 +39,6 @@ import datetime as dt
 import email.utils
 import html
 import http.client
-import io
 import json
 import logging
 import os
@@ -53,6 +52,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, ClassVar, Protocol
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import ConfigError, DeliveryError
 from revwatch.redact import redact, register_secret
 from revwatch.units import Unit, format_amount
@@ -101,8 +101,7 @@ class Alert:
 
     def series_text(self) -> str:
         """``key=value`` pairs of the series key."""
-        key = self.incident.get("series_key") or {}
-        return ", ".join(f"{k}={v}" for k, v in key.items()) or "total"
+        return series_key_text(self.incident.get("series_key"))
 
     def summary(self) -> str:
         """One line for notifications and PagerDuty's summary (<= 1024 characters)."""
@@ -472,42 +471,14 @@ class WebhookChannel:
 def render_chart(alert: Alert) -> bytes:
     """A small PNG of the incident's series with its normal band (from the stored context).
 
-    The context is a list of ``[period, value, baseline, lower, upper]``.
+    Drawn by :func:`revwatch.report.chart.incident_chart_png`, the chart of the review pages,
+    titled with the alert's summary.
     """
-    import matplotlib
+    from revwatch.report.chart import incident_chart_png  # matplotlib only when drawn
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = alert.incident.get("context") or []
-    fig, ax = plt.subplots(figsize=(6, 2.4), dpi=100)
-    try:
-        if rows:
-            x = [str(r[0])[:10] for r in rows]
-            pos = list(range(len(rows)))
-
-            def col(i: int) -> list[float]:
-                return [float("nan") if r[i] is None else float(r[i]) for r in rows]
-
-            ax.fill_between(pos, col(3), col(4), color="#cfe3f5", label="normal band")
-            ax.plot(pos, col(2), color="#5b8cc0", lw=1, ls="--", label="baseline")
-            ax.plot(pos, col(1), color="#222222", lw=1.5, label="value")
-            start = str(alert.incident.get("start_period", ""))[:10]
-            end = str(alert.incident.get("end_period", ""))[:10]
-            marks = [i for i, label in enumerate(x) if start <= label <= end]
-            if marks:
-                ax.axvspan(marks[0] - 0.5, marks[-1] + 0.5, color="#f4b6b6", alpha=0.6)
-            step = max(1, len(x) // 6)
-            ax.set_xticks(pos[::step], x[::step], fontsize=7)
-            ax.legend(fontsize=7, loc="upper left", frameon=False)
-        ax.set_title(alert.summary()[:90], fontsize=8)
-        ax.tick_params(labelsize=7)
-        fig.subplots_adjust(left=0.1, right=0.98, top=0.88, bottom=0.14)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+    inc = alert.incident
+    unit = Unit.parse(inc.get("unit")) if inc.get("unit") else None
+    return incident_chart_png(inc, unit=unit, title=alert.summary()[:90], size=(6, 2.4), dpi=100)
 
 
 @dataclass

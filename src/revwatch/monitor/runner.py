@@ -61,16 +61,17 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from revwatch.data.load import from_frame, load
+from revwatch.data.keys import series_key_json, series_key_jsons
+from revwatch.data.load import from_frame, load, read_table
 from revwatch.data.panel import FREQUENCIES, PERIOD, Panel
-from revwatch.detectors.registry import get_detector
+from revwatch.detectors.registry import METHODS, get_detector, method_tags
 from revwatch.errors import ConfigError, DeliveryError, InputError, RevwatchError
 from revwatch.incidents.build import TIERS, Incident, IncidentSettings, build_incidents
 from revwatch.monitor.alerts import Alert, HttpPolicy, build_channels
 from revwatch.monitor.config import Config, MetricConfig, SourceConfig
 from revwatch.monitor.payment_events import aggregate_events
 from revwatch.monitor.runlock import RunLock
-from revwatch.monitor.store import Store, series_key_text, utcnow
+from revwatch.monitor.store import Store, utcnow
 from revwatch.pipeline import Detection, analyze
 from revwatch.redact import redact
 
@@ -78,7 +79,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "GRAIN_DAYS",
-    "RETRAIN_DAYS",
     "HealthCheck",
     "HealthReport",
     "RunFailedError",
@@ -104,11 +104,6 @@ GRAIN_DAYS: dict[str, float] = {
     "monthly": 31.0,
     "quarterly": 92.0,
     "yearly": 366.0,
-}
-#: Seed 001's retraining schedule: method -> (refit every N days, training window in days).
-RETRAIN_DAYS: dict[str, tuple[float, float | None]] = {
-    "isolation-forest": (7.0, 90.0),
-    "prophet": (30.0, None),
 }
 CONTEXT_PERIODS = 36
 
@@ -147,6 +142,11 @@ class RunReport:
         }
 
 
+def _retrain_days(method: str) -> tuple[float, float | None] | None:
+    """The method's retraining schedule (its class's tag); None for a method not registered."""
+    return method_tags(method).retrain_days if method in METHODS else None
+
+
 def open_store(config: Config) -> Store:
     """The store a config names."""
     return Store(config.store.url, schema=config.store.schema_name)
@@ -169,29 +169,19 @@ def _paths(source: SourceConfig) -> list[str]:
 
 
 def _read_events(source: SourceConfig) -> pd.DataFrame:
+    """The raw events of a source, read by the loader (:func:`revwatch.data.load.read_table`):
+    the files of ``path`` (a glob), or ``query`` against ``url``/``url_env``."""
     if source.path is not None:
-        frames = []
-        for path in _paths(source):
-            suffix = Path(path).suffix.lower()
-            if suffix in {".parquet", ".pq"}:
-                frames.append(pd.read_parquet(path))
-            elif suffix in {".xlsx", ".xls", ".xlsm"}:
-                frames.append(pd.read_excel(path))
-            else:
-                frames.append(pd.read_csv(path))
-        return pd.concat(frames, ignore_index=True)
-    from revwatch.data.sql import read_sql_url
-
+        return pd.concat([read_table(path) for path in _paths(source)], ignore_index=True)
     url = source.database_url()
     if url is None or source.query is None:
         raise InputError(
             f"source {source.name!r}: events need a path, or a url (or url_env) and a query"
         )
     try:  # the same read-only, one-statement rules as every SQL source
-        frame, _name = read_sql_url(url, source.query)
+        return read_table(url, sql=source.query)
     except RevwatchError as exc:
         raise InputError(f"source {source.name!r}: {exc}") from None
-    return frame
 
 
 def load_metric(config: Config, metric: MetricConfig) -> Panel:
@@ -247,11 +237,11 @@ def _mask_confirmed(panel: Panel, labels: list[dict[str, Any]]) -> Panel:
     if not labels:
         return panel
     frame = panel.frame.copy()
-    keys = _key_texts(frame, panel.id_columns)
+    keys = series_key_jsons(frame, panel.id_columns)
     masked = np.zeros(len(frame), dtype=bool)
     for label in labels:
         key = label["series_key"]
-        text = key if isinstance(key, str) else series_key_text(key)
+        text = key if isinstance(key, str) else series_key_json(key)
         masked |= (
             (keys == text)
             & (frame[PERIOD] >= label["start_period"]).to_numpy()
@@ -269,13 +259,6 @@ def _mask_confirmed(panel: Panel, labels: list[dict[str, Any]]) -> Panel:
         time_name=panel.time_name,
         notes=panel.notes,
     )
-
-
-def _key_texts(frame: pd.DataFrame, ids: tuple[str, ...]) -> np.ndarray:
-    if not ids:
-        return np.full(len(frame), series_key_text({}), dtype=object)
-    records: list[dict[str, Any]] = frame[list(ids)].astype(object).to_dict("records")  # type: ignore[assignment]
-    return np.asarray([series_key_text(r) for r in records], dtype=object)
 
 
 # --------------------------------------------------------------------------
@@ -372,10 +355,10 @@ def _overlapping(
     the incidents of a v3 store (whose spans split on type changes) to the
     v4 model's.
     """
-    key = series_key_text(row["series_key"])
+    key = series_key_json(row["series_key"])
     best: tuple[dt.datetime, str] | None = None
     for ident, old in known.items():
-        if ident in claimed or series_key_text(old["series_key"]) != key:
+        if ident in claimed or series_key_json(old["series_key"]) != key:
             continue
         if old["start_period"] <= row["end_period"] and old["end_period"] >= row["start_period"]:
             candidate = (old["start_period"], ident)
@@ -386,13 +369,13 @@ def _overlapping(
 
 def _suppressed(incident: dict[str, Any], benign: list[dict[str, Any]], days: float) -> bool:
     """A benign label on the same series, type and direction within the decay window."""
-    key = series_key_text(incident["series_key"])
+    key = series_key_json(incident["series_key"])
     for label in benign:
         if (
             label["series_key"] == key
             or (
                 isinstance(label["series_key"], dict)
-                and series_key_text(label["series_key"]) == key
+                and series_key_json(label["series_key"]) == key
             )
         ) and (label["type"], label["direction"]) == (incident["type"], incident["direction"]):
             gap = pd.Timestamp(incident["start_period"]) - pd.Timestamp(label["end_period"])
@@ -444,7 +427,7 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
     last_pos = np.where(
         observed.any(axis=1), observed.shape[1] - 1 - np.argmax(observed[:, ::-1], axis=1), -1
     )
-    key_pos = {k: i for i, k in enumerate(_key_texts(mat.keys, detection.panel.id_columns))}
+    key_pos = {k: i for i, k in enumerate(series_key_jsons(mat.keys, detection.panel.id_columns))}
     period_pos = {p: i for i, p in enumerate(mat.periods)}
     newest = int(last_pos.max()) if len(last_pos) else -1
     benign = store.labels(metric=metric.name, label="benign")
@@ -470,7 +453,7 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
             if ident in seen:  # two incidents of one series matched one stored id
                 continue
             seen.add(ident)
-            key = series_key_text(inc["series_key"])
+            key = series_key_json(inc["series_key"])
             row = key_pos.get(key) if incident.level == "series" else None
             series_last = last_pos[row] if row is not None else newest
             end_pos = period_pos.get(pd.Timestamp(inc["end_period"]), -1)
@@ -566,7 +549,7 @@ def _write_features(
 
     frame = rows.copy()
     frame.insert(0, "metric", metric.name)
-    frame["series_key"] = _key_texts(frame, detection.panel.id_columns)
+    frame["series_key"] = series_key_jsons(frame, detection.panel.id_columns)
     frame = frame.drop(columns=list(detection.panel.id_columns))
     frame["date"] = pd.to_datetime(frame[PERIOD]).dt.strftime("%Y-%m-%d")
     for column in ("type", "direction", "method", "metric", "series_key", "date"):
@@ -846,7 +829,8 @@ def health(
     * stale sources: no new period for more than ``stale_factor`` x grain
       (critical);
     * runs that failed, crashed or produced nothing;
-    * model age against seed 001's schedule (:data:`RETRAIN_DAYS`: Isolation
+    * model age against seed 001's schedule (the ``retrain_days`` tag of the
+      method's class, :func:`~revwatch.detectors.registry.method_tags`: Isolation
       Forest weekly on 90 days, Prophet monthly); statistical methods refit
       on every run.
 
@@ -934,7 +918,7 @@ def health(
         )
     checks.extend(_delivery_checks(store))
     for model in store.models():
-        schedule = RETRAIN_DAYS.get(str(model["method"]))
+        schedule = _retrain_days(str(model["method"]))
         age_days = (
             (now - model["trained_at"]).total_seconds() / 86400
             if model["trained_at"]

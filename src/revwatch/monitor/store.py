@@ -54,6 +54,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from revwatch.data.keys import series_key_json
 from revwatch.errors import ParameterError, StoreError
 from revwatch.redact import redact
 
@@ -277,17 +278,6 @@ def _record(row: Any) -> dict[str, Any]:
         if name in out and out[name] is None:
             out[name] = []
     return out
-
-
-def series_key_text(key: dict[str, Any]) -> str:
-    """Canonical JSON of a series key (sorted keys), as stored.
-
-    Examples
-    --------
-    >>> series_key_text({"b": 1, "a": "x"})
-    '{"a": "x", "b": 1}'
-    """
-    return json.dumps(key, sort_keys=True, default=str)
 
 
 class Store:
@@ -609,7 +599,7 @@ class Store:
         """Insert or update one incident (inside the caller's transaction)."""
         values = dict(row)
         if isinstance(values.get("series_key"), dict):
-            values["series_key"] = series_key_text(values["series_key"])
+            values["series_key"] = series_key_json(values["series_key"])
         for name in _JSON_COLUMNS:
             if isinstance(values.get(name), list | tuple | dict):
                 values[name] = json.dumps(values[name], default=str)
@@ -761,7 +751,7 @@ class Store:
                 "label": label,
                 "cause": cause,
                 "metric": found["metric"],
-                "series_key": series_key_text(found["series_key"]),
+                "series_key": series_key_json(found["series_key"]),
                 "type": found["type"],
                 "direction": found["direction"],
                 "start_period": found["start_period"],

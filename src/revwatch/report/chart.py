@@ -3,7 +3,8 @@
 :func:`plot_top_series` draws the four-panel overview (the series with the
 most severe anomalies, one panel each) and writes it as a PNG.
 :func:`plot_series` draws one series on a given :class:`~matplotlib.axes.Axes`
-and is the building block other reports reuse.
+and is the building block other reports reuse. :func:`incident_chart_png` draws one stored
+incident (the review pages, the HTML report and the alert emails all use it).
 
 Figures are built with :class:`matplotlib.figure.Figure` on the Agg canvas,
 never through :mod:`matplotlib.pyplot`, so no global state is touched and
@@ -12,6 +13,8 @@ charts can be drawn from several threads.
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import math
 from collections.abc import Hashable, Sequence
@@ -30,9 +33,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import FuncFormatter
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import ParameterError
 from revwatch.report._style import TYPE_COLORS, TYPE_MARKERS, type_color
+from revwatch.report.context import context_frame
 from revwatch.report.terminal import _check_columns, _is_missing
+from revwatch.units import Unit, format_amount
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +50,11 @@ __all__ = [
     "FIGSIZE",
     "THEMES",
     "ChartTheme",
+    "chart_data_uri",
+    "incident_chart_png",
     "legend_handles",
     "plot_series",
     "plot_top_series",
-    "series_title",
 ]
 
 #: Size of :func:`plot_top_series` figures in inches, and their resolution.
@@ -112,33 +119,12 @@ def _theme(style: str) -> ChartTheme:
     return THEMES[style]
 
 
-def series_title(key: Hashable, fallback: str = "all series") -> str:
-    """Join a series key into a panel title.
-
-    Parameters
-    ----------
-    key : hashable
-        A group key: a tuple of id values, a single value, or ``()`` when the
-        data has no id columns.
-    fallback : str, default "all series"
-        Title used for an empty key.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> series_title(("Widgets", "EMEA"))
-    'Widgets / EMEA'
-    >>> series_title("Apex Holdings")
-    'Apex Holdings'
-    >>> series_title(())
-    'all series'
-    """
-    parts = key if isinstance(key, tuple) else (key,)
-    text = " / ".join("–" if _is_missing(part) else str(part) for part in parts)
-    return text or fallback
+def _title(ids: Sequence[str], key: Hashable) -> str:
+    """A panel's title: the key's values (``Widgets / EMEA``, a missing one shown as ``–``),
+    ``all series`` when the data has no id columns."""
+    values = key if isinstance(key, tuple) else (key,)
+    parts = {c: "–" if _is_missing(v) else v for c, v in zip(ids, values, strict=False)}
+    return series_key_text(parts, names=False) if parts else "all series"
 
 
 def _flags(frame: pd.DataFrame) -> np.ndarray:
@@ -739,7 +725,7 @@ def plot_top_series(
             frame,
             ax,
             value_label=value_label,
-            title=series_title(key),
+            title=_title(ids, key),
             style=style,
             note=None if flagged.any() else _NO_ANOMALIES,
         )
@@ -796,3 +782,93 @@ def plot_top_series(
     fig.savefig(out, dpi=DPI, facecolor=theme.background, format="png")
     logger.info("wrote a chart of %d series to %s", len(keys), out)
     return out
+
+
+def incident_chart_png(
+    incident: dict[str, Any],
+    *,
+    unit: Unit | None = None,
+    title: str | None = None,
+    size: tuple[float, float] = (10.0, 4.2),
+    dpi: int = 110,
+) -> bytes:
+    """A PNG of a stored incident's series: baseline band, incident span shaded, anomalies marked.
+
+    The one chart of an incident: the review pages, the HTML report and the alert emails all
+    draw it here, with :func:`plot_series` and its legend.
+
+    Parameters
+    ----------
+    incident : dict
+        A store row (with its ``context``, see :func:`revwatch.report.context.context_frame`).
+    unit : Unit, optional
+        The value axis's unit (``$12.3k``); plain numbers when None.
+    title : str, optional
+        Default: the metric and the series key (``mrr · account=Apex``).
+    size : (float, float), default (10, 4.2)
+        Figure size in inches.
+    dpi : int, default 110
+
+    Returns
+    -------
+    bytes
+        The PNG image.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> inc = {"incident_id": "x", "metric": "mrr", "series_key": {"account": "Apex"},
+    ...        "type": "drop", "severity": 6.0, "impact": -6.0,
+    ...        "start_period": dt.datetime(2026, 3, 1), "end_period": dt.datetime(2026, 3, 1),
+    ...        "context": [[f"2026-0{m}-01T00:00:00", 10.0 if m != 3 else 4.0, 10.0, 8.0, 12.0]
+    ...                    for m in range(1, 5)]}
+    >>> incident_chart_png(inc, size=(4, 2), dpi=40)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    theme = THEMES["light"]
+    frame = context_frame(incident)
+    fig = Figure(figsize=size, dpi=dpi, facecolor=theme.background)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.085, 0.17, 0.9, 0.73))
+    kind = str(incident.get("type", "anomaly"))
+    if title is None:
+        title = f"{incident.get('metric', '')} · {series_key_text(incident.get('series_key'))}"
+    plot_series(frame, ax, value_label=str(incident.get("metric", "value")), title=title)
+    if len(frame):
+        gaps = frame["period"].diff().dropna()
+        half = pd.Timedelta(gaps.median()).total_seconds() / 86400 / 2 if len(gaps) else 0.5
+        start = float(mdates.date2num(pd.Timestamp(incident["start_period"]).to_pydatetime()))
+        end = float(mdates.date2num(pd.Timestamp(incident["end_period"]).to_pydatetime()))
+        ax.axvspan(
+            start - half, end + half, color=type_color(kind), alpha=0.12, linewidth=0, zorder=0.5
+        )
+        if unit is not None:
+            shown = unit
+            ax.yaxis.set_major_formatter(
+                FuncFormatter(lambda v, _p: format_amount(v, shown, compact=True))
+            )
+    handles = legend_handles([kind], value_label=str(incident.get("metric", "value")))
+    handles.append(Patch(facecolor=type_color(kind), alpha=0.25, label="incident span"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=len(handles),
+        frameon=False,
+        fontsize=9,
+        labelcolor=theme.text,
+    )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor=theme.background)
+    return buffer.getvalue()
+
+
+def chart_data_uri(png: bytes) -> str:
+    """A ``data:`` URI for an ``<img src>`` (self-contained HTML).
+
+    Examples
+    --------
+    >>> chart_data_uri(b"abc")
+    'data:image/png;base64,YWJj'
+    """
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

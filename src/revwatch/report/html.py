@@ -25,6 +25,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import MissingDependencyError, ParameterError
 from revwatch.monitor.store import Store, utcnow
 from revwatch.web import views
@@ -126,6 +127,7 @@ def render_html_report(
     except ImportError:
         raise MissingDependencyError("jinja2", "web") from None
     import revwatch
+    from revwatch.report.chart import chart_data_uri, incident_chart_png
 
     run, rows = run_incidents(store, run_id)
     out = []
@@ -137,7 +139,8 @@ def render_html_report(
         item["impact_low"] = item["impact_high"] = None
         item.setdefault("unit", None)
         if rank < charts:
-            item["chart"] = views.chart_data_uri(views.incident_chart_png(row, currency=currency))
+            png = incident_chart_png(row, unit=views.unit_of(row, currency=currency))
+            item["chart"] = chart_data_uri(png)
             detail = views.incident_detail(
                 store, row["incident_id"], currency=currency, country=country
             )
@@ -160,7 +163,7 @@ def render_html_report(
     env.filters["amount"] = lambda v, unit=None, compact=False: views.amount(
         v, unit, currency=currency, compact=compact
     )
-    env.filters["series_label"] = views.series_label
+    env.filters["series_key_text"] = series_key_text
     env.filters["day"] = lambda v: v.strftime("%Y-%m-%d") if isinstance(v, dt.datetime) else "–"
     runs = {int(r["id"]): r for r in store.runs(limit=100_000)}
     info = runs.get(run) if run is not None else None

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from revwatch.data.keys import series_key_text
 from revwatch.errors import MissingDependencyError, ParameterError, RevwatchError
 from revwatch.monitor.store import INCIDENT_STATES, Store
 from revwatch.web import views
@@ -136,7 +137,7 @@ def _templates() -> Jinja2Templates:
     env = templates.env
     env.globals["INCIDENT_STATES"] = INCIDENT_STATES
     env.globals["TIERS"] = views.TIER_ORDER
-    env.filters["series_label"] = views.series_label
+    env.filters["series_key_text"] = series_key_text
     env.filters["day"] = _day
     env.filters["when"] = _when
     return templates
@@ -542,7 +543,9 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         row = web.store.incident(incident_id)
         if row is None:
             raise HTTPException(404, f"no incident {incident_id!r}")
-        png = views.incident_chart_png(row, currency=web.currency)
+        from revwatch.report.chart import incident_chart_png  # matplotlib only when drawn
+
+        png = incident_chart_png(row, unit=views.unit_of(row, currency=web.currency))
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     def _back(incident_id: str, done: str) -> Response:

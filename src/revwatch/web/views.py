@@ -12,8 +12,8 @@ and rank incidents the same way:
 * :func:`incident_detail` gathers one incident with its delivery and
   feedback history, the series around it (the ``context`` the monitor
   stores), an impact range, root-cause lines and calendar annotations.
-* :func:`incident_chart_png` draws the series against its baseline band with
-  the incident span shaded, on currency-formatted axes.
+* the chart of an incident is :func:`revwatch.report.chart.incident_chart_png` (the one chart
+  implementation), on axes in the incident's unit (:func:`unit_of`).
 
 Examples
 --------
@@ -32,9 +32,7 @@ Examples
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -44,9 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from revwatch.data.keys import series_key_text
 from revwatch.data.panel import STEP_SECONDS, SUB_DAILY
 from revwatch.errors import ParameterError
 from revwatch.monitor.store import INCIDENT_STATES, LABELS, Store
+from revwatch.report.context import context_frame
 from revwatch.units import Unit, format_amount
 
 logger = logging.getLogger(__name__)
@@ -55,17 +55,14 @@ __all__ = [
     "TIER_ORDER",
     "IncidentFilter",
     "amount",
-    "chart_data_uri",
     "context_frame",
     "filter_incidents",
     "health_summary",
-    "incident_chart_png",
     "incident_detail",
     "money",
     "public_incident",
     "rank_incidents",
     "search_series",
-    "series_label",
     "unit_of",
     "unit_totals",
 ]
@@ -148,19 +145,6 @@ def unit_totals(rows: Iterable[dict[str, Any]], *, currency: str = "$") -> list[
             sums.items(), key=lambda kv: (kv[0] not in ("", "money:USD"), kv[0])
         )
     ]
-
-
-def series_label(key: dict[str, Any] | None) -> str:
-    """A series key as text: ``account=Apex`` (``total`` for the whole metric).
-
-    Examples
-    --------
-    >>> series_label({"account": "Apex", "region": "EU"}), series_label({})
-    ('account=Apex, region=EU', 'total')
-    """
-    if not key:
-        return "total"
-    return ", ".join(f"{k}={v}" for k, v in key.items())
 
 
 def _as_date(value: Any) -> dt.datetime | None:
@@ -250,9 +234,8 @@ def filter_incidents(
             continue
         if sel.until and row["start_period"] > sel.until:
             continue
-        if needle and needle not in (
-            series_label(row.get("series_key")).lower() + " " + str(row.get("metric", "")).lower()
-        ):
+        searched = f"{series_key_text(row.get('series_key'))} {row.get('metric', '')}"
+        if needle and needle not in searched.lower():
             continue
         out.append(row)
     return out
@@ -285,41 +268,6 @@ def public_incident(row: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 # One incident
 # --------------------------------------------------------------------------
-
-
-def context_frame(incident: dict[str, Any]) -> pd.DataFrame:
-    """The series around an incident as a frame for :func:`~revwatch.report.plot_series`.
-
-    The monitor stores, with each incident, the last periods of its series up
-    to the incident's end: ``[period, value, baseline, lower, upper]`` rows
-    (or a dict with those rows under ``"series"``). Periods inside the
-    incident span get the incident's ``type``, the others ``normal``.
-
-    Examples
-    --------
-    >>> inc = {"type": "drop", "start_period": dt.datetime(2026, 2, 1),
-    ...        "end_period": dt.datetime(2026, 2, 1),
-    ...        "context": [["2026-01-01T00:00:00", 10.0, 10.0, 8.0, 12.0],
-    ...                    ["2026-02-01T00:00:00", 4.0, 10.0, 8.0, 12.0]]}
-    >>> context_frame(inc)[["value", "type"]].values.tolist()
-    [[10.0, 'normal'], [4.0, 'drop']]
-    """
-    context = incident.get("context")
-    if isinstance(context, dict):
-        context = context.get("series")
-    columns = ["period", "value", "baseline", "lower", "upper"]
-    if not context:
-        return pd.DataFrame(columns=[*columns, "type", "severity"])
-    frame = pd.DataFrame([list(r)[:5] for r in context], columns=columns)
-    frame["period"] = pd.to_datetime(frame["period"])
-    for column in columns[1:]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    inside = (frame["period"] >= pd.Timestamp(incident["start_period"])) & (
-        frame["period"] <= pd.Timestamp(incident["end_period"])
-    )
-    frame["type"] = np.where(inside, str(incident.get("type", "anomaly")), "normal")
-    frame["severity"] = np.where(inside, float(incident.get("severity") or np.nan), np.nan)
-    return frame
 
 
 def _grain(frame: pd.DataFrame) -> str:
@@ -506,108 +454,6 @@ def _annotations(row: dict[str, Any], frame: pd.DataFrame, country: str | None) 
 
 
 # --------------------------------------------------------------------------
-# Charts
-# --------------------------------------------------------------------------
-
-
-def incident_chart_png(
-    incident: dict[str, Any],
-    *,
-    currency: str = "$",
-    size: tuple[float, float] = (10.0, 4.2),
-    dpi: int = 110,
-) -> bytes:
-    """A PNG of the incident's series: baseline band, incident span shaded, anomalies marked.
-
-    Reuses :func:`revwatch.report.chart.plot_series` and its legend, with the
-    value axis in money (``$12.3k``).
-
-    Parameters
-    ----------
-    incident : dict
-        A store row (with its ``context``).
-    currency : str, default "$"
-    size : (float, float), default (10, 4.2)
-        Figure size in inches.
-    dpi : int, default 110
-
-    Returns
-    -------
-    bytes
-        The PNG image.
-
-    Examples
-    --------
-    >>> inc = {"incident_id": "x", "metric": "mrr", "series_key": {"account": "Apex"},
-    ...        "type": "drop", "severity": 6.0, "impact": -6.0,
-    ...        "start_period": dt.datetime(2026, 3, 1), "end_period": dt.datetime(2026, 3, 1),
-    ...        "context": [[f"2026-0{m}-01T00:00:00", 10.0 if m != 3 else 4.0, 10.0, 8.0, 12.0]
-    ...                    for m in range(1, 5)]}
-    >>> incident_chart_png(inc, size=(4, 2), dpi=40)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
-    True
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter
-
-    from revwatch.report._style import type_color
-    from revwatch.report.chart import THEMES, legend_handles, plot_series
-
-    theme = THEMES["light"]
-    frame = context_frame(incident)
-    fig = Figure(figsize=size, dpi=dpi, facecolor=theme.background)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.085, 0.17, 0.9, 0.73))
-    kind = str(incident.get("type", "anomaly"))
-    plot_series(
-        frame,
-        ax,
-        value_label=str(incident.get("metric", "value")),
-        title=f"{incident.get('metric', '')} · {series_label(incident.get('series_key'))}",
-    )
-    if len(frame):
-        import matplotlib.dates as mdates
-
-        gaps = frame["period"].diff().dropna()
-        half = pd.Timedelta(gaps.median()).total_seconds() / 86400 / 2 if len(gaps) else 0.5
-        start = float(mdates.date2num(pd.Timestamp(incident["start_period"]).to_pydatetime()))
-        end = float(mdates.date2num(pd.Timestamp(incident["end_period"]).to_pydatetime()))
-        ax.axvspan(
-            start - half, end + half, color=type_color(kind), alpha=0.12, linewidth=0, zorder=0.5
-        )
-        unit = unit_of(incident, currency=currency)
-        ax.yaxis.set_major_formatter(
-            FuncFormatter(lambda v, _p: format_amount(v, unit, compact=True))
-        )
-    handles = legend_handles([kind], value_label=str(incident.get("metric", "value")))
-    handles.append(Patch(facecolor=type_color(kind), alpha=0.25, label="incident span"))
-    fig.legend(
-        handles=handles,
-        loc="lower center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncols=len(handles),
-        frameon=False,
-        fontsize=9,
-        labelcolor=theme.text,
-    )
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor=theme.background)
-    return buffer.getvalue()
-
-
-def chart_data_uri(png: bytes) -> str:
-    """A ``data:`` URI for an ``<img src>`` (self-contained HTML).
-
-    Examples
-    --------
-    >>> chart_data_uri(b"abc")
-    'data:image/png;base64,YWJj'
-    """
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-# --------------------------------------------------------------------------
 # Series search, runs and health
 # --------------------------------------------------------------------------
 
@@ -625,7 +471,7 @@ def search_series(rows: Iterable[dict[str, Any]], text: str | None) -> list[dict
     needle = (text or "").strip().lower()
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        label = series_label(row.get("series_key"))
+        label = series_key_text(row.get("series_key"))
         if needle and needle not in f"{label} {row['metric']}".lower():
             continue
         item = found.setdefault(
