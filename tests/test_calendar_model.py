@@ -190,3 +190,21 @@ def test_unknown_country_is_a_parameter_error() -> None:
     periods, y = daily_panel(n_series=1, days=60)
     with pytest.raises(ParameterError, match="country"):
         calendar_effects(y, periods, country="XX")
+
+
+def test_a_day_next_to_a_holiday_that_is_also_a_month_end_is_its_own_term() -> None:
+    # Black Friday 2024 (29 November) is November's last business day; the month ends of the
+    # months before it say nothing about it. 2024-2025: its first occurrence as both is not
+    # judged; the plain month ends stay judged (their effect is known and 1).
+    periods, y = daily_panel(n_series=1, days=760, seed=3)
+    friday = periods.get_loc(pd.Timestamp("2024-11-29"))
+    y[0, friday] *= 1.8
+    effects = calendar_effects(y, periods, country="US")
+    assert effects.unknown[0, friday]
+    october_end = periods.get_loc(pd.Timestamp("2024-10-31"))
+    assert not effects.unknown[0, october_end]
+    flag, _ = run(periods, y, country="US")
+    assert not flag[0, friday]
+    # without the country it is a plain month end: a 1.8x day is news
+    flag, _ = run(periods, y)
+    assert flag[0, friday]

@@ -234,7 +234,8 @@ def calendar_effects(
       of the last ``cycles`` own ratios once two exist (the third month start
       on), applied when at least ``min_effect`` (5 %) away from 1.
     * **public holidays** of ``country`` and the days next to them (each
-      holiday by name): the median of the series' own earlier ratios on that
+      holiday by name; a day next to one that is also a day of month is a term
+      of its own, Black Friday at a month end): the median of the series' own earlier ratios on that
       holiday once there is one; before that the portfolio's (the median over
       at least ``min_series`` series of their ratios on its last occurrence);
       with neither, the day is ``unknown``: not judged.
@@ -283,9 +284,15 @@ def calendar_effects(
             keys[pos] = ("after", names[pos - 1])
     classes = day_of_month_classes(periods, is_holiday)
     for pos in np.flatnonzero(classes).tolist():
-        # a holiday is its own term; the day of month goes before being next to one
-        if keys[pos] is None or keys[pos][0] != "holiday":  # type: ignore[index]
+        # a holiday is its own term. A day next to one that is also a day of month (Black
+        # Friday as November's last business day) is both: its own term, learned from the
+        # earlier days that were both (not judged until there is one) rather than judged
+        # as a plain month end
+        key = keys[pos]
+        if key is None:
             keys[pos] = ("day_of_month", int(classes[pos]))
+        elif key[0] != "holiday":  # type: ignore[index]
+            keys[pos] = (key[0], key[1], int(classes[pos]))  # type: ignore[index]
     occurrences: dict[object, list[int]] = {}
     for pos, key in enumerate(keys):
         if key is not None:
