@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-import pandas as pd
 
 from revwatch.detectors._arrays import nanmedian_rows, wallace_z
 from revwatch.errors import ParameterError
@@ -522,16 +521,16 @@ def periodic_growth_change(
     r = np.full((n_series, n_periods), np.nan)
     r[:, period:] = logged[:, period:] - logged[:, :-period]
     r[:, period:][flag[:, :-period]] = np.nan  # last year's value was itself an anomaly
-    frame = pd.DataFrame(r.T)
-    ref = frame.shift(window).rolling(reference, min_periods=(2 * reference) // 3).median()
-    steps = frame.diff().shift(window)
-    centre = steps.rolling(scale, min_periods=12).median()
-    spread = (steps - centre).abs().rolling(scale, min_periods=12).median()
-    sigma = _MAD_TO_SIGMA * spread.to_numpy().T / np.sqrt(2.0)
-    count = steps.notna().astype(np.float64).rolling(scale, min_periods=1).sum().to_numpy().T
+    # the reference and the scale end `window` periods before t
+    ref = _shifted(_trailing_median(r, reference, (2 * reference) // 3)[0], window)
+    steps = np.full((n_series, n_periods), np.nan)
+    steps[:, 1:] = r[:, 1:] - r[:, :-1]
+    spread, count = _trailing_median(steps, scale, 12, mad=True, every=_SCALE_EVERY)
+    sigma = _MAD_TO_SIGMA * _shifted(spread, window) / np.sqrt(2.0)
+    count = _shifted(count, window)
     # the window's growths, each clipped to `clip` scale units around the reference known at
     # t: one spike (or last year's) moves the mean little, a fall of every period moves it
-    middle = ref.to_numpy().T
+    middle = ref
     lo, hi = middle - float(clip) * sigma, middle + float(clip) * sigma
     total = np.zeros((n_series, n_periods))
     seen = np.zeros((n_series, n_periods))
@@ -554,10 +553,8 @@ def periodic_growth_change(
     result.change[...] = change
     result.scale[...] = se
     sign = np.sign(np.nan_to_num(z))
-    recent_up = pd.DataFrame((flag & (sign > 0)).T).rolling(window, min_periods=1).max()
-    recent_down = pd.DataFrame((flag & (sign < 0)).T).rolling(window, min_periods=1).max()
-    explained_up = recent_up.to_numpy().T > 0
-    explained_down = recent_down.to_numpy().T > 0
+    explained_up = _any_within(flag & (sign > 0), window)
+    explained_down = _any_within(flag & (sign < 0), window)
     open_sign = np.zeros(n_series)
     opened_at = np.full(n_series, -1)
     pending = np.zeros(n_series, dtype=bool)  # opened, reportable, not yet confirmed
@@ -592,3 +589,78 @@ def periodic_growth_change(
         last_onset = np.where(onset & ~mirror, t, last_onset)
         last_sign = np.where(onset & ~mirror, direction, last_sign)
     return result
+
+
+#: Series per block of the trailing-window medians (a block holds ``width`` copies).
+_WINDOW_BLOCK = 8192
+
+
+def _trailing_median(
+    values: np.ndarray, width: int, least: int, *, mad: bool = False, every: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median (or median absolute deviation) of each row's last ``width`` values up to ``t``.
+
+    NaN where fewer than ``least`` of them are known; also returns the counts.
+    Sorting each window (missing values last, in float32) is several times
+    faster than :func:`numpy.nanmedian` on the windows. ``every`` above 1
+    computes it every ``every`` periods and carries it forward in between
+    (a slowly changing scale).
+
+    Examples
+    --------
+    >>> med, n = _trailing_median(np.array([[1.0, 5.0, 3.0, np.nan, 9.0]]), 3, 2)
+    >>> med.tolist(), n.tolist()
+    ([[nan, 3.0, 3.0, 4.0, 6.0]], [[1, 2, 3, 2, 2]])
+    """
+    n_series, n_periods = values.shape
+    cols = np.arange(n_periods - 1, -1, -int(every))[::-1]
+    out = np.full((n_series, cols.size), np.nan)
+    counts = np.zeros((n_series, cols.size), dtype=np.int64)
+    padded = np.concatenate([np.full((n_series, width - 1), np.nan), values], axis=1)
+    padded = padded.astype(np.float32)
+    for lo in range(0, n_series, _WINDOW_BLOCK):
+        hi = min(lo + _WINDOW_BLOCK, n_series)
+        windows = np.lib.stride_tricks.sliding_window_view(padded[lo:hi], width, axis=1)[:, cols]
+        n = np.count_nonzero(np.isfinite(windows), axis=2)
+        middle = _sorted_median(np.sort(windows, axis=2), n)
+        if mad:
+            deviation = np.abs(windows - middle[..., None].astype(np.float32))
+            middle = _sorted_median(np.sort(deviation, axis=2), n)
+        out[lo:hi] = np.where(n >= least, middle, np.nan)
+        counts[lo:hi] = n
+    if cols.size == n_periods:
+        return out, counts
+    # carried forward to the periods in between (never back: causal)
+    slot = np.searchsorted(cols, np.arange(n_periods), side="right") - 1
+    known = slot >= 0
+    full = np.full((n_series, n_periods), np.nan)
+    full_counts = np.zeros((n_series, n_periods), dtype=np.int64)
+    full[:, known] = out[:, slot[known]]
+    full_counts[:, known] = counts[:, slot[known]]
+    return full, full_counts
+
+
+def _sorted_median(ordered: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Median of the first ``n`` values of each sorted window (NaN where ``n`` is 0)."""
+    width = ordered.shape[-1]
+    lo = np.clip((n - 1) // 2, 0, width - 1)[..., None]
+    hi = np.clip(n // 2, 0, width - 1)[..., None]
+    a = np.take_along_axis(ordered, lo, axis=-1)[..., 0]
+    b = np.take_along_axis(ordered, hi, axis=-1)[..., 0]
+    return np.where(n > 0, 0.5 * (a + b), np.nan)
+
+
+def _any_within(cells: np.ndarray, width: int) -> np.ndarray:
+    """Whether any of each row's last ``width`` cells up to ``t`` is set."""
+    total = np.cumsum(cells, axis=1, dtype=np.int64)
+    before = np.zeros_like(total)
+    before[:, width:] = total[:, :-width] if width < total.shape[1] else 0
+    return (total - before) > 0
+
+
+def _shifted(values: np.ndarray, by: int) -> np.ndarray:
+    """``values`` moved ``by`` periods later (NaN in front)."""
+    out = np.full(values.shape, np.nan)
+    if by < values.shape[1]:
+        out[:, by:] = values[:, : values.shape[1] - by]
+    return out
