@@ -92,6 +92,14 @@ def flagged_days(flag: np.ndarray, periods: list, mask: np.ndarray) -> int:
             lambda p: fixed_dates(p) & (p >= "2024-01-01"),
             0,
         ),
+        # also where New Year's Day is a 1st with a billing bump
+        (
+            "fixed dates and a bump, no country",
+            {"holiday_effects": US_EFFECTS, "bump": 1.3, "n_series": 1},
+            {},
+            lambda p: fixed_dates(p) & (p >= "2024-01-01"),
+            0,
+        ),
     ],
 )
 def test_calendar_terms_are_not_flagged(
@@ -208,3 +216,18 @@ def test_a_day_next_to_a_holiday_that_is_also_a_month_end_is_its_own_term() -> N
     # without the country it is a plain month end: a 1.8x day is news
     flag, _ = run(periods, y)
     assert flag[0, friday]
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5])
+def test_generated_new_years_day_on_a_billing_first_is_not_flagged_in_year_two(seed: int) -> None:
+    # daily-revenue with holidays and a 1st-of-month billing bump, no country: New Year's Day
+    # is both a fixed-date holiday and a billed 1st. Its own effect is what its ratio leaves
+    # after the bump, not what is left once the larger of the two is taken off.
+    from revwatch.datasets.daily_revenue import daily_revenue
+    from revwatch.pipeline import detect
+
+    data = daily_revenue(seed=seed, holidays=True, billing_bump=True)
+    flags = detect(data.frame, time="date", value="revenue")
+    period = pd.to_datetime(flags["period"])
+    fixed = period.dt.strftime("%m-%d").isin(["01-01", "07-04", "12-25"])
+    assert not (fixed & (period >= "2025-01-01")).any()

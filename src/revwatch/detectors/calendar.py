@@ -376,6 +376,9 @@ def _fixed_dates(
     noise = 4.0 * 1.4826 * spread
     pooled = _pooled(ratios, min_series)
     threshold = np.fmax(strong, noise)
+    # the day-of-month and holiday terms alone: a date's own effect is what is left of its
+    # ratio after them (New Year's Day is also a 1st with a billing bump)
+    terms = effect.copy()
     for pos in range(first, n_days):
         if is_holiday[pos] or (keys[pos] is not None and keys[pos][0] in ("before", "after")):  # type: ignore[index]
             continue
@@ -391,22 +394,26 @@ def _fixed_dates(
                 past.append(int(prior))
         if not past:
             continue
-        last = ratios[:, past[0]]
-        # what last year's day-of-month term (or this year's) already explains is not news
-        explained = np.fmax(np.abs(effect[:, past[0]]), np.abs(effect[:, pos]))
-        hit = np.abs(last) - explained >= threshold
+        # what the day-of-month term explains is not news: the term of that day, or this
+        # year's where it is the larger (a term learned since: the year's first months)
+        then = terms[:, past]
+        now = terms[:, pos][:, None]
+        own = ratios[:, past] - np.where(np.abs(now) > np.abs(then), now, then)
+        last = own[:, 0]
+        hit = np.abs(last) >= threshold
         if not hit.any():
             continue
         same = np.zeros(n_series, dtype=bool)
         if len(past) > 1:
-            earlier = ratios[:, past[1]]
+            earlier = own[:, 1]
             same = (np.abs(earlier) >= threshold) & (np.sign(earlier) == np.sign(last))
         crowd = pooled[past[0]]
         agreed = np.isfinite(crowd) & (np.abs(crowd) >= strong) & (np.sign(crowd) == np.sign(last))
         known = hit & (same | agreed)
-        est, _ = nanmedian_rows(ratios[:, past])
+        est, _ = nanmedian_rows(own)
         est = np.where(same, est, last)
-        effect[:, pos] = np.where(known, est, effect[:, pos])
+        # this year's own terms (its 1st-of-month bump) and the date's effect on top
+        effect[:, pos] = np.where(known, terms[:, pos] + est, effect[:, pos])
         unknown[:, pos] |= hit & ~known
 
 
