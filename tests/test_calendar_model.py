@@ -231,3 +231,23 @@ def test_generated_new_years_day_on_a_billing_first_is_not_flagged_in_year_two(s
     period = pd.to_datetime(flags["period"])
     fixed = period.dt.strftime("%m-%d").isin(["01-01", "07-04", "12-25"])
     assert not (fixed & (period >= "2025-01-01")).any()
+
+
+@pytest.mark.parametrize(
+    ("second_year", "flagged"),
+    [
+        (0.6, False),  # the same effect as the year before
+        (0.42, False),  # deeper (z 4.1 against the effect): within what one year can teach
+        (0.25, True),  # well under half of last year's level: news
+    ],
+)
+def test_an_effect_learned_from_one_year_widens_the_band(second_year: float, flagged: bool) -> None:
+    periods, y = daily_panel(n_series=1, seed=4)
+    first = periods.get_loc(pd.Timestamp("2023-07-04"))
+    second = periods.get_loc(pd.Timestamp("2024-07-04"))
+    y[0, first] *= 0.6
+    y[0, second] *= second_year
+    effects = calendar_effects(y, periods, country="US")
+    assert effects.seen is not None and effects.seen[0, second] == 1
+    flag, _ = run(periods, y, country="US")
+    assert bool(flag[0, second]) is flagged

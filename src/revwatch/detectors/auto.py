@@ -401,6 +401,8 @@ class AutoDetector(RobustShiftDetector):
             _add_growth_change(robust, y, float(own.threshold), found)
         if effects is not None:
             _not_judged(robust, effects.unknown)
+            if effects.seen is not None:
+                _widen_for_learned_effects(robust, effects.seen, float(own.threshold))
             for name in ("baseline", "lower", "upper"):
                 getattr(robust, name)[...] *= effects.factor
             robust.extra["calendar_factor"] = effects.factor
@@ -650,6 +652,40 @@ def _explained_by_last_year(
     scores.score[cells] = np.minimum(scores.score[cells], np.abs(z[explained]))
     scores.z[cells] = np.sign(scores.z[cells]) * scores.score[cells]
     logger.info("auto: %d flags deviate as the same period a year before did", int(cells.sum()))
+
+
+def _widen_for_learned_effects(scores: Scores, seen: np.ndarray, threshold: float) -> None:
+    """Widen the band of calendar days by the uncertainty of their learned effect (in place).
+
+    A day whose calendar effect was learned from ``n`` earlier occurrences is judged on its
+    value divided by that effect; the estimate (a median of ``n`` ratios, each as noisy as the
+    day) has about ``1.25 / sqrt(n)`` of the day's own noise, so the deviation's noise is
+    ``sqrt(1 + 1.5625 / n)`` times the band's: the z, the score and the band are scaled by it,
+    and a flag that no longer passes ``threshold`` goes (July 4 learned from one year, on
+    another weekday the next). Before the calendar factor is multiplied back in.
+    """
+    cells = seen > 0
+    if not cells.any():
+        return
+    scale = np.sqrt(1.0 + 1.5625 / np.where(cells, seen, 1.0))
+    scale = np.where(cells, scale, 1.0)
+    below = scores.flag & ~(scores.score / scale >= threshold)
+    short = np.isin(scores.kind, [TYPE_CODES["spike"], TYPE_CODES["drop"]])
+    gone = below & short
+    # an onset of a level shift or trend change the detector has moved on from stays as it is
+    scale = np.where(below & ~short, 1.0, scale)
+    scores.z[...] = scores.z / scale
+    scores.score[...] = scores.score / scale
+    if scores.severity is not None:
+        scores.severity[...] = scores.severity / scale
+    for name in ("lower", "upper"):
+        band = getattr(scores, name)
+        band[...] = scores.baseline + (band - scores.baseline) * scale
+    if gone.any():
+        scores.flag[gone] = False
+        scores.kind[gone] = 0
+        scores.provisional[gone] = False
+        logger.info("auto: %d calendar days within their effect's uncertainty", int(gone.sum()))
 
 
 def _not_judged(scores: Scores, cells: np.ndarray) -> None:

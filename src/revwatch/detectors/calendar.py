@@ -84,6 +84,9 @@ class CalendarEffects:
 
     factor: np.ndarray
     unknown: np.ndarray
+    #: Earlier occurrences the applied effect was learned from (0 where no effect applies; a
+    #: portfolio prior counts as one): the effect's own uncertainty widens the band.
+    seen: np.ndarray | None = None
 
 
 #: Offsets (days) of the same weekday around a day that form its reference.
@@ -271,6 +274,7 @@ def calendar_effects(
     with np.errstate(divide="ignore", invalid="ignore"):
         logy = np.where(positive[:, None] & (y > 0), np.log(np.where(y > 0, y, 1.0)), np.nan)
     effect = np.zeros(shape)
+    seen = np.zeros(shape)
 
     names = public_holidays(periods, country) if country else [None] * n_days
     is_holiday = np.array([name is not None for name in names], dtype=bool)
@@ -330,6 +334,7 @@ def calendar_effects(
                     unseen.append((pos, key[1]))  # type: ignore[index]
             use = np.isfinite(est) & (np.abs(est) >= np.log1p(float(min_effect)))
             effect[:, pos] = np.where(use, est, 0.0)
+            seen[:, pos] = np.where(use, np.maximum(n_own, 1), 0)
     # a day-of-month term not seen twice yet, where a related term (the 1st and the first
     # business day; the last business day and month end) has an effect: billing on the 1st
     # and on the first business day can not be told apart yet, so the day is not judged
@@ -340,10 +345,10 @@ def calendar_effects(
                 wide = np.abs(np.nan_to_num(before[-1])) >= np.log1p(float(min_effect))
                 unknown[:, pos] |= wide & (effect[:, pos] == 0.0)
 
-    _fixed_dates(logy, periods, is_holiday, keys, effect, unknown, strong, min_series)
+    _fixed_dates(logy, periods, is_holiday, keys, effect, unknown, strong, min_series, seen)
     unknown &= positive[:, None]
     factor = np.exp(effect)
-    return CalendarEffects(factor, unknown)
+    return CalendarEffects(factor, unknown, np.where(unknown, 0.0, seen))
 
 
 def _fixed_dates(
@@ -355,6 +360,7 @@ def _fixed_dates(
     unknown: np.ndarray,
     strong: float,
     min_series: int,
+    seen: np.ndarray,
 ) -> None:
     """Effects of dates that were extreme on the same date in earlier years (in place)."""
     n_series, n_days = logy.shape
@@ -414,6 +420,7 @@ def _fixed_dates(
         est = np.where(same, est, last)
         # this year's own terms (its 1st-of-month bump) and the date's effect on top
         effect[:, pos] = np.where(known, terms[:, pos] + est, effect[:, pos])
+        seen[:, pos] = np.where(known, np.where(same, 2, 1), seen[:, pos])
         unknown[:, pos] |= hit & ~known
 
 
