@@ -153,7 +153,9 @@ def test_event_settings_default_by_frequency(freq: str, expected: tuple) -> None
 
 
 def test_explicit_event_settings_win_on_daily_data() -> None:
-    own = AutoDetector(confirm=3, revert=2.0, revert_fraction=0.25)._robust("daily")
+    own = AutoDetector(
+        robust=RobustShiftDetector(confirm=3, revert=2.0, revert_fraction=0.25)
+    )._robust("daily")
     assert (own.confirm, own.revert, own.revert_fraction) == (3, 2.0, 0.25)
 
 
