@@ -153,7 +153,9 @@ def test_event_settings_default_by_frequency(freq: str, expected: tuple) -> None
 
 
 def test_explicit_event_settings_win_on_daily_data() -> None:
-    own = AutoDetector(confirm=3, revert=2.0, revert_fraction=0.25)._robust("daily")
+    own = AutoDetector(
+        robust=RobustShiftDetector(confirm=3, revert=2.0, revert_fraction=0.25)
+    )._robust("daily")
     assert (own.confirm, own.revert, own.revert_fraction) == (3, 2.0, 0.25)
 
 
@@ -169,3 +171,49 @@ def test_daily_price_change_is_a_level_shift_not_a_one_day_spike(seed: int) -> N
     inside = found[(found["period"] >= start) & (found["period"] <= end)]
     assert list(inside["type"]) == ["level_shift"]
     assert inside["direction"].tolist() == ["up"]
+
+
+def test_robust_is_a_nested_detector_with_scikit_learn_params() -> None:
+    auto = AutoDetector(robust=RobustShiftDetector(threshold=4.0), peers=False)
+    params = auto.get_params()
+    assert params["robust"] is auto.robust and params["robust__threshold"] == 4.0
+    assert params["robust__confirm"] is None  # by frequency, resolved in detect()
+    assert "robust__threshold" not in auto.get_params(deep=False)
+    assert "robust__threshold" not in AutoDetector().get_params()  # None: no nested detector
+    auto.set_params(robust__threshold=5.0, robust__window=6, peers=True)
+    assert (auto.robust.threshold, auto.robust.window, auto.peers) == (5.0, 6, True)
+    with pytest.raises(ParameterError, match="thresh"):
+        auto.set_params(robust__thresh=3)
+
+
+def test_flat_robust_names_are_the_nested_ones() -> None:
+    auto = AutoDetector().set_params(threshold=4.0, cusum_limit=10, window=6)
+    assert isinstance(auto.robust, RobustShiftDetector)
+    assert (auto.robust.threshold, auto.robust.cusum_limit, auto.robust.window) == (4.0, 10, 6)
+    assert AutoDetector().set_params(robust__threshold=4.0).robust.threshold == 4.0  # type: ignore[union-attr]
+    given = RobustShiftDetector(threshold=4.0)
+    assert AutoDetector(robust=given).set_params(confirm=5).robust is given
+    assert given.confirm == 5
+
+
+@pytest.mark.parametrize("params", [{"threshold": 4.0}, {"cusum_limit": 3.0, "window": 6}])
+def test_flat_nested_and_given_robust_score_the_same(params: dict[str, float]) -> None:
+    ds = generate("saas-mrr", seed=1)
+    from revwatch.pipeline import to_panel
+
+    panel = to_panel(ds.frame, id=list(ds.id_columns), time=ds.time_column, value=ds.value_column)
+    flat = AutoDetector().set_params(**params).detect(panel)
+    nested = AutoDetector().set_params(**{f"robust__{k}": v for k, v in params.items()})
+    given = AutoDetector(robust=RobustShiftDetector(**params))  # type: ignore[arg-type]
+    for other in (nested.detect(panel), given.detect(panel)):
+        np.testing.assert_array_equal(flat.score, other.score)
+        np.testing.assert_array_equal(flat.flag, other.flag)
+
+
+def test_by_frequency_defaults_belong_to_the_robust_detector() -> None:
+    daily = RobustShiftDetector().for_frequency("daily")
+    assert (daily.threshold, daily.confirm, daily.scale_window, daily.cusum_limit) == (
+        3.5, 7, 91, 11.0,
+    )  # fmt: skip
+    monthly = RobustShiftDetector(cusum_limit=None).for_frequency("monthly")
+    assert (monthly.confirm, monthly.scale_window, monthly.cusum_limit) == (3, None, None)

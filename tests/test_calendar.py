@@ -10,6 +10,7 @@ from revwatch.data.panel import Panel
 from revwatch.datasets import generate
 from revwatch.detectors.auto import AutoDetector
 from revwatch.detectors.calendar import calendar_effects, closed_days, first_business_days
+from revwatch.detectors.robust import RobustShiftDetector
 from revwatch.evaluation.metrics import evaluate
 from revwatch.pipeline import to_panel
 
@@ -98,7 +99,7 @@ def test_auto_does_not_flag_billing_days_but_flags_a_missed_one() -> None:
 def test_defaults_by_frequency(
     freq: str, params: dict[str, object], expected: dict[str, object]
 ) -> None:
-    robust = AutoDetector(**params)._robust(freq)  # type: ignore[arg-type]
+    robust = AutoDetector(robust=RobustShiftDetector(**params))._robust(freq)  # type: ignore[arg-type]
     for name, value in expected.items():
         assert getattr(robust, name) == value
 

@@ -52,7 +52,7 @@ def run(periods: pd.DatetimeIndex, y: np.ndarray, **params: object) -> tuple[np.
         }
     )
     panel = to_panel(frame, id="id", time="day", value="value")
-    scores = AutoDetector(**params).detect(panel)  # type: ignore[arg-type]
+    scores = AutoDetector().set_params(**params).detect(panel)
     return scores.flag, list(panel.matrix().periods)
 
 

@@ -96,6 +96,17 @@ def test_demo_writes_its_three_files(tmp_path: Path) -> None:
     assert "Apex Holdings" in result.stderr
 
 
+@pytest.mark.parametrize("param", ["threshold=6", "robust__threshold=6"])
+def test_auto_takes_robust_params_flat_or_nested(mrr_csv: Path, param: str) -> None:
+    base = ["detect", str(mrr_csv), "--format", "csv", "--quiet", "--all"]
+    loose = runner.invoke(app, base)
+    strict = runner.invoke(app, [*base, "-p", param, "-p", "cusum_limit=10"])
+    assert loose.exit_code == 0 and strict.exit_code == 0, strict.output
+    assert strict.stdout != loose.stdout
+    same = runner.invoke(app, [*base, "-p", "robust__threshold=6", "-p", "robust__cusum_limit=10"])
+    assert same.stdout == strict.stdout
+
+
 def test_methods_lists_auto_and_seed() -> None:
     result = runner.invoke(app, ["methods"])
     assert result.exit_code == 0

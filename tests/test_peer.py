@@ -209,12 +209,12 @@ def test_open_event_band_is_around_the_frozen_baseline() -> None:
 )
 def test_auto_bad_parameters_are_one_line_errors(params: dict[str, object], match: str) -> None:
     with pytest.raises(ParameterError, match=match):
-        AutoDetector(**params).detect(as_panel(shared_panel()))  # type: ignore[arg-type]
+        AutoDetector().set_params(**params).detect(as_panel(shared_panel()))
 
 
 @pytest.mark.parametrize(
     "params", [{"cusum_limit": None}, {"cusum_limit": 9}, {"seasonal_cycles": 2}]
 )
 def test_auto_accepts_explicit_values(params: dict[str, object]) -> None:
-    scores = AutoDetector(**params).detect(as_panel(shared_panel()))  # type: ignore[arg-type]
+    scores = AutoDetector().set_params(**params).detect(as_panel(shared_panel()))
     assert scores.score.shape == (12, 24)

@@ -9,6 +9,7 @@ import pytest
 from revwatch.data.panel import Panel
 from revwatch.detectors import auto as auto_module
 from revwatch.detectors.auto import AutoDetector
+from revwatch.detectors.robust import RobustShiftDetector
 from revwatch.pipeline import detect
 from tests.conftest import make_panel
 
@@ -126,7 +127,8 @@ def test_daily_and_monthly_panels_are_unchanged(freq: str, monkeypatch: pytest.M
     y[2, n // 2 :] *= 0.6
     panel = make_panel(y, freq=freq)
     # the defaults before the time-of-day term: threshold 3.5, CUSUM limit 11 (daily) or 6.5
-    before = AutoDetector(threshold=3.5, cusum_limit=11.0 if freq == "daily" else 6.5)
+    limit = 11.0 if freq == "daily" else 6.5
+    before = AutoDetector(robust=RobustShiftDetector(threshold=3.5, cusum_limit=limit))
     expected = before.detect(panel)
 
     def refuse(*args: object, **kwargs: object) -> None:

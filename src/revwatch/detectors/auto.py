@@ -54,16 +54,15 @@ only when its series do move together.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import warnings
-from statistics import NormalDist
+from typing import Any, Self
 
 import numpy as np
 
 from revwatch.data.panel import STEP_SECONDS, SUB_DAILY, VALUE, Panel
 from revwatch.detectors._arrays import nanmedian_rows
-from revwatch.detectors.base import TYPE_CODES, Scores
+from revwatch.detectors.base import TYPE_CODES, Detector, Scores
 from revwatch.detectors.calendar import (
     CalendarEffects,
     calendar_effects,
@@ -74,7 +73,7 @@ from revwatch.detectors.growth import GrowthChange, periodic_growth_change, yoy_
 from revwatch.detectors.intermittent import intermittent_cells, intermittent_scores
 from revwatch.detectors.multiscale import multiscale_scores
 from revwatch.detectors.peer import PeerRelativeDetector, log_positive, peer_strength, period_common
-from revwatch.detectors.robust import _WINDOWS, RobustShiftDetector
+from revwatch.detectors.robust import _WINDOWS, RobustShiftDetector, _is_number
 from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
@@ -83,82 +82,9 @@ __all__ = ["AutoDetector", "peer_gate"]
 
 #: Series the gate looks at, at most (evenly spaced rows of the matrix).
 _GATE_SERIES = 2_000
-#: Robust-detector parameters whose None means "by frequency" in ``auto``: on
-#: daily data the noise scale looks back 13 weeks (a 4-week scale has too few
-#: degrees of freedom and inflates every band) and the weekly index combines
-#: 5 past weeks, so a month-long change of the weekly pattern is not adopted
-#: as the new normal before it has been reported.
-#: The CUSUM's decision limit grows with the number of periods a year: the
-#: same limit that alarms falsely once in decades on monthly data alarms every
-#: few weeks on daily data (heavy tails, holidays, unmodelled yearly shape).
-#: On daily data a deviation must last a week (every weekday once) before it
-#: becomes the new normal, and an open event ends only
-#: when the series is back within 1 scale unit of its old baseline (or 90 % of
-#: the onset's deviation is gone): with 2 units, a +12 % shift in a series with
-#: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
-#: one day in three), so shifts were closed as one-day spikes.
-_SUB_HOURLY = {"30min": 2, "15min": 4, "10min": 6, "5min": 12, "1min": 60}  # steps an hour
-#: Steps a day of each sub-daily frequency.
-_PER_DAY = {"hourly": 24, **{freq: 24 * per_hour for freq, per_hour in _SUB_HOURLY.items()}}
-#: The daily defaults whose false-alarm rate sub-daily data keeps per series-day.
-_DAILY_THRESHOLD, _DAILY_CUSUM_LIMIT = 3.5, 11.0
-
-
-def _per_day_threshold(per_day: int) -> float:
-    """Threshold with the daily default's false alarms per series-day at ``per_day`` steps a day.
-
-    At 3.5 a Gaussian residual passes about once in 2,150 steps: once in six years of days, but
-    every eight days of 5-minute steps. The threshold whose two-sided tail is the daily one
-    divided by the steps a day keeps the expected false alarms per series-day.
-
-    Examples
-    --------
-    >>> [round(_per_day_threshold(n), 2) for n in (1, 24, 288)]
-    [3.5, 4.27, 4.8]
-    """
-    tail = 2.0 * (1.0 - NormalDist().cdf(_DAILY_THRESHOLD)) / per_day
-    return float(NormalDist().inv_cdf(1.0 - tail / 2.0))
-
-
-def _per_day_cusum_limit(per_day: int) -> float:
-    """CUSUM limit with the daily default's run length in days at ``per_day`` steps a day.
-
-    Siegmund's approximation of the in-control run length grows as ``exp(2 k h)`` (drift ``k``
-    0.5): adding ``log(per_day) / (2 k)`` to the limit multiplies it by ``per_day``, so a drift
-    alarm is as rare per day as on daily data (monthly 6.5 -> daily 11 follows the same rule).
-
-    Examples
-    --------
-    >>> [round(_per_day_cusum_limit(n), 1) for n in (1, 24, 288)]
-    [11.0, 14.2, 16.7]
-    """
-    return _DAILY_CUSUM_LIMIT + float(np.log(per_day))
-
-
-_FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
-    # steps shorter than an hour are treated as hourly data (a week of steps for the scale)
-    "scale_window": {
-        "daily": 91,
-        "hourly": 168,
-        **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
-        "other": None,
-    },
-    "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
-    # sub-daily: as many false alarms per series-day as the daily defaults
-    "threshold": {
-        **{freq: _per_day_threshold(n) for freq, n in _PER_DAY.items()},
-        "other": _DAILY_THRESHOLD,
-    },
-    "cusum_limit": {
-        "daily": _DAILY_CUSUM_LIMIT,
-        **{freq: _per_day_cusum_limit(n) for freq, n in _PER_DAY.items()},
-        "other": 6.5,
-    },
-    "confirm": {"daily": 7, "other": 3},
-    "revert": {"daily": 1.0, "other": 2.0},
-    "revert_fraction": {"daily": 0.1, "other": 0.25},
-}
 _TREND = TYPE_CODES["trend_change"]
+#: The robust detector's parameters, which ``auto`` also takes under their own names.
+_ROBUST_PARAMS = frozenset(RobustShiftDetector().get_params(deep=False))
 #: Share of normal sub-daily steps flagged by default (``flag_rate``).
 _DEFAULT_FLAG_RATE = 0.005
 _FIELDS = ("score", "z", "baseline", "lower", "upper", "flag", "kind", "provisional")
@@ -211,24 +137,31 @@ def peer_gate(
     return gate
 
 
-class AutoDetector(RobustShiftDetector):
+class AutoDetector(Detector):
     """The default method: robust per-series scoring, peer-relative where peers explain.
 
-    Takes every parameter of :class:`~revwatch.detectors.robust.RobustShiftDetector`
-    (``window``, ``threshold``, ``min_change``, ``confirm``, ``revert``, ...;
-    ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` (``"auto"``)
-    default by frequency: 91, 5 and 11 for daily data, a week of steps, 5 and
-    ``11 + ln(steps a day)`` (14.2 hourly, 16.7 at 5 minutes) for sub-daily
-    data, otherwise ``window``, 3 and 6.5; ``threshold`` (None) is 3.5, and
-    on sub-daily data the value with the same expected false alarms per
-    series-day (4.27 hourly, 4.80 at 5 minutes); ``confirm``, ``revert`` and
-    ``revert_fraction``: 7, 1.0 and 0.1 for daily data, otherwise 3, 2.0 and
-    0.25;
-    the peer part shares ``window``, ``threshold``, ``min_change``,
-    ``confirm``, ``revert`` and ``floor``), plus:
+    A composition (see the module docstring): the nested robust detector
+    (``robust``, scikit-learn style: ``get_params()`` gives ``robust__threshold``
+    and the rest, ``set_params(robust__threshold=4.0)`` sets them) plus the
+    parts below.
+
+    The robust detector's parameters are also accepted under their own names
+    (``set_params(threshold=4.0)`` is ``set_params(robust__threshold=4.0)``):
+    the spelling of ``revwatch detect -p threshold=4``, of a config file's
+    method parameters and of ``revwatch.detect(..., threshold=4)``, all of
+    which go through :meth:`set_params`; without a ``robust`` yet, setting one
+    of them starts from ``RobustShiftDetector()``.
 
     Parameters
     ----------
+    robust : RobustShiftDetector or None, default None
+        The robust part (each series against its own past); None is
+        ``RobustShiftDetector()``, whose by-frequency defaults are resolved in
+        :meth:`detect` (for this panel's frequency: see
+        :class:`~revwatch.detectors.robust.RobustShiftDetector`). The peer part
+        shares its ``window``, ``threshold``, ``min_change``, ``confirm``,
+        ``revert`` and ``floor``; the calendar, growth and intermittent parts
+        its ``threshold``, ``min_change``, ``seasonal`` and windows.
     peers : bool, default True
         Use the peer-relative scores where the gate is on (see the module
         docstring); False gives the robust detector alone.
@@ -276,6 +209,11 @@ class AutoDetector(RobustShiftDetector):
     --------
     >>> AutoDetector(peers=False).get_params()["peers"]
     False
+    >>> auto = AutoDetector().set_params(threshold=4.0, cusum_limit=10)
+    >>> auto.robust
+    RobustShiftDetector(window=None, scale_window=None, threshold=4.0, ...)
+    >>> auto.get_params()["robust__threshold"], auto.get_params()["robust__confirm"]
+    (4.0, None)
     """
 
     name = "auto"
@@ -284,22 +222,7 @@ class AutoDetector(RobustShiftDetector):
     def __init__(
         self,
         *,
-        window: int | None = None,
-        scale_window: int | None = None,
-        threshold: float | None = None,
-        min_change: float = 0.05,
-        min_history: int = 3,
-        confirm: int | None = None,
-        revert: float | None = None,
-        revert_fraction: float | None = None,
-        growth: float = 2.5,
-        cusum_drift: float = 0.5,
-        cusum_limit: float | str | None = "auto",
-        prior_weight: float = 3.0,
-        floor: float = 0.005,
-        seasonal: bool = True,
-        seasonal_cycles: int | None = None,
-        seasonal_amplitude: float = 0.05,
+        robust: RobustShiftDetector | None = None,
         peers: bool = True,
         peer_min_series: int = 5,
         peer_strength: float = 0.7,
@@ -310,23 +233,7 @@ class AutoDetector(RobustShiftDetector):
         closed_days: bool = True,
         flag_rate: float | None = None,
     ) -> None:
-        # stored as given (scikit-learn style); None/"auto" are resolved in detect()
-        self.window = window
-        self.scale_window = scale_window
-        self.threshold = threshold  # type: ignore[assignment]  # None allowed here
-        self.min_change = min_change
-        self.min_history = min_history
-        self.confirm = confirm  # type: ignore[assignment]  # None allowed here
-        self.revert = revert  # type: ignore[assignment]  # None allowed here
-        self.revert_fraction = revert_fraction  # type: ignore[assignment]  # None allowed here
-        self.growth = growth
-        self.cusum_drift = cusum_drift
-        self.cusum_limit = cusum_limit  # type: ignore[assignment]  # "auto" allowed here
-        self.prior_weight = prior_weight
-        self.floor = floor
-        self.seasonal = seasonal
-        self.seasonal_cycles = seasonal_cycles  # type: ignore[assignment]  # None allowed here
-        self.seasonal_amplitude = seasonal_amplitude
+        self.robust = robust
         self.peers = peers
         self.peer_min_series = peer_min_series
         self.peer_strength = peer_strength
@@ -337,18 +244,31 @@ class AutoDetector(RobustShiftDetector):
         self.closed_days = closed_days
         self.flag_rate = flag_rate
 
+    def set_params(self, **params: Any) -> Self:
+        """Set parameters; the robust detector's also under their own names (see the class)."""
+        params = {f"robust__{k}" if k in _ROBUST_PARAMS else k: v for k, v in params.items()}
+        nested = any(key.startswith("robust__") for key in params)
+        if nested and self.robust is None and params.get("robust") is None:
+            params["robust"] = RobustShiftDetector()
+        return super().set_params(**params)
+
+    def _param_names(self) -> list[str]:
+        own = [name for name in self.get_params(deep=False) if name != "robust"]
+        return [*sorted(own), "robust", *sorted(_ROBUST_PARAMS)]
+
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
         self._check_auto_params()
+        own = self._robust(panel.freq)
+        own._check_params()
         if panel.freq in SUB_DAILY:
-            return self._sub_daily(panel)
+            return self._sub_daily(panel, own)
         panel, closed = self._without_closed_days(panel)
         panel, effects = self._without_calendar(panel)
-        own = self._robust(panel.freq)
         robust = own.detect(panel)
         if panel.freq in _SWING_FREQS:
             _drop_drifts_within_swing(robust, panel.matrix().values, _SWING_FREQS[panel.freq])
-        if self.seasonal and panel.freq in _YEAR:
+        if own.seasonal and panel.freq in _YEAR:
             _explained_by_last_year(
                 robust, panel.matrix().values, _YEAR[panel.freq], float(own.threshold)
             )
@@ -357,7 +277,7 @@ class AutoDetector(RobustShiftDetector):
         n_series, n_periods = robust.score.shape
         peer_used = np.zeros((n_series, n_periods), dtype=bool)
         if self.peers and n_series >= int(self.peer_min_series):
-            window = int(self.window) if self.window is not None else _WINDOWS.get(panel.freq, 12)
+            window = int(own.window) if own.window is not None else _WINDOWS.get(panel.freq, 12)
             y = panel.matrix().values
             gate = peer_gate(
                 y,
@@ -375,11 +295,11 @@ class AutoDetector(RobustShiftDetector):
                 peer = PeerRelativeDetector(
                     window=window,
                     threshold=own.threshold,
-                    min_change=self.min_change,
+                    min_change=own.min_change,
                     min_peers=int(self.peer_min_series),
                     confirm=own.confirm,
                     revert=own.revert,
-                    floor=self.floor,
+                    floor=own.floor,
                 ).detect(panel)
                 peer_used = gate[None, :] & np.isfinite(peer.score)
                 _merge(robust, peer, peer_used)
@@ -409,9 +329,8 @@ class AutoDetector(RobustShiftDetector):
             robust.extra["calendar_unknown"] = effects.unknown
         return robust
 
-    def _sub_daily(self, panel: Panel) -> Scores:
+    def _sub_daily(self, panel: Panel, own: RobustShiftDetector) -> Scores:
         """Steps of an hour or shorter: several time scales, bands from the series' own past."""
-        own = self._robust(panel.freq)
         rate = _DEFAULT_FLAG_RATE if self.flag_rate is None else float(self.flag_rate)
         matrix = panel.matrix()
         scores = multiscale_scores(
@@ -465,7 +384,7 @@ class AutoDetector(RobustShiftDetector):
             int(cells.any(axis=1).sum()),
         )
         fallback = intermittent_scores(
-            part, window, threshold=float(own.threshold), min_change=float(self.min_change)
+            part, window, threshold=float(own.threshold), min_change=float(own.min_change)
         )
         mask = np.zeros(values.shape, dtype=bool)
         mask[rows] = cells
@@ -473,14 +392,16 @@ class AutoDetector(RobustShiftDetector):
         _merge_rows(scores, fallback, rows, cells)
 
     def _check_auto_params(self) -> None:
-        """Validate the parameters ``auto`` adds or widens (the rest: the robust detector)."""
+        """Validate ``auto``'s own parameters (the robust detector's: its ``_check_params``)."""
         if not (_is_number(self.peer_min_series) and int(self.peer_min_series) >= 3):
             raise ParameterError(
                 f"peer_min_series must be at least 3, got {self.peer_min_series!r}"
             )
         if not (_is_number(self.peer_strength) and float(self.peer_strength) > 0):
             raise ParameterError(f"peer_strength must be positive, got {self.peer_strength!r}")
-        for name in ("peers", "calendar", "seasonal", "yoy", "intermittent", "closed_days"):
+        if not (self.robust is None or isinstance(self.robust, RobustShiftDetector)):
+            raise ParameterError(f"robust must be a RobustShiftDetector, got {self.robust!r}")
+        for name in ("peers", "calendar", "yoy", "intermittent", "closed_days"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
         rate = self.flag_rate
@@ -488,25 +409,11 @@ class AutoDetector(RobustShiftDetector):
             raise ParameterError(f"flag_rate must be between 0 and 0.5 or none, got {rate!r}")
         if not (self.country is None or isinstance(self.country, str)):
             raise ParameterError(f"country must be a country code such as US, got {self.country!r}")
-        limit = self.cusum_limit
-        if not (limit is None or limit == "auto" or (_is_number(limit) and float(limit) >= 0)):
-            raise ParameterError(
-                f"cusum_limit must be 'auto', a number >= 0 or none (off), got {limit!r}"
-            )
-        cycles = self.seasonal_cycles
-        if cycles is not None and not (_is_number(cycles) and int(cycles) >= 1):
-            raise ParameterError(f"seasonal_cycles must be at least 1, got {cycles!r}")
 
     def _robust(self, freq: str) -> RobustShiftDetector:
-        """The robust detector with this detector's parameters, defaults by frequency."""
-        names = inspect.signature(RobustShiftDetector.__init__).parameters
-        params = {k: v for k, v in self.get_params().items() if k in names}
-        for name, by_freq in _FREQ_DEFAULTS.items():
-            # None means "by frequency", except for the CUSUM, where None disables it
-            unset = "auto" if name == "cusum_limit" else None
-            if params[name] == unset:
-                params[name] = by_freq.get(freq, by_freq["other"])
-        return RobustShiftDetector(**params)
+        """The robust part (``robust``, None: the default one), its defaults by frequency set."""
+        robust = self.robust if self.robust is not None else RobustShiftDetector()
+        return robust.for_frequency(freq)
 
     def _without_calendar(self, panel: Panel) -> tuple[Panel, CalendarEffects | None]:
         """The panel with each series' calendar effects divided out (daily data)."""
@@ -699,10 +606,6 @@ def _not_judged(scores: Scores, cells: np.ndarray) -> None:
         getattr(scores, name)[cells] = np.nan
     if scores.severity is not None:
         scores.severity[cells] = np.nan
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def _add_growth_change(

@@ -127,31 +127,57 @@ class Detector(ABC):
     #: The optional extra the method needs (``pip install 'revwatch[EXTRA]'``), None for none.
     extra: ClassVar[str | None] = None
 
-    def get_params(self) -> dict[str, Any]:
-        """Parameters as given to ``__init__`` (scikit-learn convention)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters as given to ``__init__`` (scikit-learn convention).
+
+        With ``deep``, a parameter that is itself a detector (``AutoDetector``'s ``robust``) also
+        gives its own parameters as ``NAME__PARAM`` (``robust__threshold``).
+        """
         sig = inspect.signature(type(self).__init__)
-        return {
+        params = {
             p: getattr(self, p)
             for p in sig.parameters
             if p != "self" and sig.parameters[p].kind is inspect.Parameter.KEYWORD_ONLY
         }
+        if deep:
+            for key, value in list(params.items()):
+                if isinstance(value, Detector):
+                    params.update({f"{key}__{k}": v for k, v in value.get_params().items()})
+        return params
 
     def set_params(self, **params: Any) -> Self:
-        """Set parameters by name; unknown names raise ``ParameterError``."""
+        """Set parameters by name, a nested detector's as ``NAME__PARAM`` (scikit-learn style).
+
+        Unknown names raise ``ParameterError``.
+        """
         from revwatch.errors import ParameterError
 
-        valid = self.get_params()
+        valid = self.get_params(deep=False)
+        nested: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
-            if key not in valid:
+            head, _, sub = key.partition("__")
+            if head not in valid:
                 raise ParameterError(
                     f"method {self.name!r} has no parameter {key!r}; "
-                    f"valid: {', '.join(sorted(valid)) or 'none'}"
+                    f"valid: {', '.join(self._param_names()) or 'none'}"
                 )
-            setattr(self, key, value)
+            if sub:
+                nested.setdefault(head, {})[sub] = value
+            else:
+                setattr(self, key, value)
+        for head, sub_params in nested.items():
+            inner = getattr(self, head)
+            if not isinstance(inner, Detector):
+                raise ParameterError(f"{head} is not a detector, so {head}__NAME cannot be set")
+            inner.set_params(**sub_params)
         return self
 
+    def _param_names(self) -> list[str]:
+        """The parameter names :meth:`set_params` accepts, for its error message."""
+        return sorted(self.get_params())
+
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
     def preload(self) -> None:

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -94,6 +95,81 @@ _WINDOWS = {
     "1min": 2880,
     "yearly": 5,
 }
+#: Parameters whose None (``"auto"`` for ``cusum_limit``) means "by frequency": on
+#: daily data the noise scale looks back 13 weeks (a 4-week scale has too few
+#: degrees of freedom and inflates every band) and the weekly index combines
+#: 5 past weeks, so a month-long change of the weekly pattern is not adopted
+#: as the new normal before it has been reported.
+#: The CUSUM's decision limit grows with the number of periods a year: the
+#: same limit that alarms falsely once in decades on monthly data alarms every
+#: few weeks on daily data (heavy tails, holidays, unmodelled yearly shape).
+#: On daily data a deviation must last a week (every weekday once) before it
+#: becomes the new normal, and an open event ends only
+#: when the series is back within 1 scale unit of its old baseline (or 90 % of
+#: the onset's deviation is gone): with 2 units, a +12 % shift in a series with
+#: 5 % daily noise "ended" on any day the noise pulled it under 2 units (about
+#: one day in three), so shifts were closed as one-day spikes.
+_SUB_HOURLY = {"30min": 2, "15min": 4, "10min": 6, "5min": 12, "1min": 60}  # steps an hour
+#: Steps a day of each sub-daily frequency.
+_PER_DAY = {"hourly": 24, **{freq: 24 * per_hour for freq, per_hour in _SUB_HOURLY.items()}}
+#: The daily defaults whose false-alarm rate sub-daily data keeps per series-day.
+_DAILY_THRESHOLD, _DAILY_CUSUM_LIMIT = 3.5, 11.0
+
+
+def _per_day_threshold(per_day: int) -> float:
+    """Threshold with the daily default's false alarms per series-day at ``per_day`` steps a day.
+
+    At 3.5 a Gaussian residual passes about once in 2,150 steps: once in six years of days, but
+    every eight days of 5-minute steps. The threshold whose two-sided tail is the daily one
+    divided by the steps a day keeps the expected false alarms per series-day.
+
+    Examples
+    --------
+    >>> [round(_per_day_threshold(n), 2) for n in (1, 24, 288)]
+    [3.5, 4.27, 4.8]
+    """
+    tail = 2.0 * (1.0 - NormalDist().cdf(_DAILY_THRESHOLD)) / per_day
+    return float(NormalDist().inv_cdf(1.0 - tail / 2.0))
+
+
+def _per_day_cusum_limit(per_day: int) -> float:
+    """CUSUM limit with the daily default's run length in days at ``per_day`` steps a day.
+
+    Siegmund's approximation of the in-control run length grows as ``exp(2 k h)`` (drift ``k``
+    0.5): adding ``log(per_day) / (2 k)`` to the limit multiplies it by ``per_day``, so a drift
+    alarm is as rare per day as on daily data (monthly 6.5 -> daily 11 follows the same rule).
+
+    Examples
+    --------
+    >>> [round(_per_day_cusum_limit(n), 1) for n in (1, 24, 288)]
+    [11.0, 14.2, 16.7]
+    """
+    return _DAILY_CUSUM_LIMIT + float(np.log(per_day))
+
+
+_FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
+    # steps shorter than an hour are treated as hourly data (a week of steps for the scale)
+    "scale_window": {
+        "daily": 91,
+        "hourly": 168,
+        **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
+        "other": None,
+    },
+    "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
+    # sub-daily: as many false alarms per series-day as the daily defaults
+    "threshold": {
+        **{freq: _per_day_threshold(n) for freq, n in _PER_DAY.items()},
+        "other": _DAILY_THRESHOLD,
+    },
+    "cusum_limit": {
+        "daily": _DAILY_CUSUM_LIMIT,
+        **{freq: _per_day_cusum_limit(n) for freq, n in _PER_DAY.items()},
+        "other": 6.5,
+    },
+    "confirm": {"daily": 7, "other": 3},
+    "revert": {"daily": 1.0, "other": 2.0},
+    "revert_fraction": {"daily": 0.1, "other": 0.25},
+}
 _SPIKE = TYPE_CODES["spike"]
 _DROP = TYPE_CODES["drop"]
 _LEVEL = TYPE_CODES["level_shift"]
@@ -112,7 +188,16 @@ class _Baseline:
 
 
 class RobustShiftDetector(Detector):
-    """Robust, causal, event-aware detector; the default (``auto``) method.
+    """Robust, causal, event-aware detector; the robust part of the default (``auto``) method.
+
+    Seven parameters default *by frequency* (None, ``"auto"`` for ``cusum_limit``, whose None
+    turns the CUSUM off), resolved in :meth:`detect` from the panel's frequency
+    (:meth:`for_frequency`): ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` are 91,
+    5 and 11 for daily data, a week of steps, 5 and ``11 + ln(steps a day)`` (14.2 hourly, 16.7
+    at 5 minutes) for sub-daily data, otherwise ``window``, 3 and 6.5; ``threshold`` is 3.5, and
+    on sub-daily data the value with the same expected false alarms per series-day (4.27
+    hourly, 4.80 at 5 minutes); ``confirm``, ``revert`` and ``revert_fraction`` are 7, 1.0 and
+    0.1 for daily data, otherwise 3, 2.0 and 0.25. A value given is used as given.
 
     Parameters
     ----------
@@ -120,32 +205,32 @@ class RobustShiftDetector(Detector):
         Clean observations before a period that form its baseline (level and
         trend). None picks one by frequency: 12 monthly, 8 quarterly, 13
         weekly, 28 daily, 48 hourly, 5 yearly.
-    scale_window : int or None, default None
+    scale_window : int or None, default None (by frequency)
         Observations whose period-over-period changes give the noise scale;
         the scale is steadier than the level, so it may look further back.
-        None means three times ``window``.
-    threshold : float, default 3.5
+        By frequency: 91 daily, a week of steps sub-daily, otherwise ``window``.
+    threshold : float or None, default None (by frequency: 3.5)
         Calibrated score (normal-equivalent z) at or above which a period is
         flagged.
     min_change : float, default 0.05
         Minimum relative difference from the baseline for a flag.
     min_history : int, default 3
         Observations in the current regime needed before a period is scored.
-    confirm : int, default 3
+    confirm : int or None, default None (by frequency: 7 daily, otherwise 3)
         Periods (the onset included) a deviation must persist to be typed as
         a level shift or trend change rather than a spike or drop.
-    revert : float, default 2.0
+    revert : float or None, default None (by frequency: 1.0 daily, otherwise 2.0)
         An open event ends when the series comes back within ``revert``
         scale units of its frozen baseline, or recovers ``revert_fraction``
         of the onset's deviation.
-    revert_fraction : float, default 0.25
+    revert_fraction : float or None, default None (by frequency: 0.1 daily, otherwise 0.25)
         See ``revert``.
     growth : float, default 2.5
         A persistent deviation that grew by more than ``growth`` scale units
         since its onset is a trend change; otherwise a level shift.
     cusum_drift : float, default 0.5
         Allowance ``k`` of the CUSUM on calibrated scores.
-    cusum_limit : float, default 6.5
+    cusum_limit : float, "auto" or None, default "auto" (by frequency: 6.5 monthly, 11 daily)
         Decision limit ``h`` of the CUSUM; ``None`` or 0 disables it.
     prior_weight : float, default 3.0
         Pseudo-observations of the portfolio's relative scale added to each
@@ -156,7 +241,7 @@ class RobustShiftDetector(Detector):
         Adjust for a seasonal pattern (period from the panel's frequency: 12
         for monthly, 7 for daily, ...) once one full cycle of history exists
         and the pattern is strong enough; see :func:`seasonal_indices`.
-    seasonal_cycles : int, default 3
+    seasonal_cycles : int or None, default None (by frequency: 5 daily and sub-daily, else 3)
         Past cycles whose same-phase ratios are combined (median).
     seasonal_amplitude : float, default 0.05
         A series is treated as seasonal at a period only if the robust spread
@@ -169,6 +254,9 @@ class RobustShiftDetector(Detector):
     --------
     >>> RobustShiftDetector(threshold=4.0).threshold
     4.0
+    >>> daily = RobustShiftDetector(threshold=4.0).for_frequency("daily")
+    >>> daily.threshold, daily.confirm, daily.cusum_limit
+    (4.0, 7, 11.0)
     """
 
     #: Not a registered method: the robust part of ``auto`` (``AutoDetector``, named ``auto``),
@@ -176,58 +264,105 @@ class RobustShiftDetector(Detector):
     name = "robust"
     complexity = "Medium (robust event-aware baseline)"
 
+    # The types once resolved by frequency (:meth:`for_frequency`, at the start of :meth:`detect`)
+    threshold: float
+    confirm: int
+    revert: float
+    revert_fraction: float
+    cusum_limit: float | None
+    seasonal_cycles: int
+
     def __init__(
         self,
         *,
         window: int | None = None,
         scale_window: int | None = None,
-        threshold: float = 3.5,
+        threshold: float | None = None,
         min_change: float = 0.05,
         min_history: int = 3,
-        confirm: int = 3,
-        revert: float = 2.0,
-        revert_fraction: float = 0.25,
+        confirm: int | None = None,
+        revert: float | None = None,
+        revert_fraction: float | None = None,
         growth: float = 2.5,
         cusum_drift: float = 0.5,
-        cusum_limit: float | None = 6.5,
+        cusum_limit: float | str | None = "auto",
         prior_weight: float = 3.0,
         floor: float = 0.005,
         seasonal: bool = True,
-        seasonal_cycles: int = 3,
+        seasonal_cycles: int | None = None,
         seasonal_amplitude: float = 0.05,
     ) -> None:
+        # stored as given (scikit-learn style); None/"auto" are resolved in detect()
         self.window = window
         self.scale_window = scale_window
-        self.threshold = threshold
+        self.threshold = threshold  # type: ignore[assignment]  # None: by frequency
         self.min_change = min_change
         self.min_history = min_history
-        self.confirm = confirm
-        self.revert = revert
-        self.revert_fraction = revert_fraction
+        self.confirm = confirm  # type: ignore[assignment]  # None: by frequency
+        self.revert = revert  # type: ignore[assignment]  # None: by frequency
+        self.revert_fraction = revert_fraction  # type: ignore[assignment]  # None: by frequency
         self.growth = growth
         self.cusum_drift = cusum_drift
-        self.cusum_limit = cusum_limit
+        self.cusum_limit = cusum_limit  # type: ignore[assignment]  # "auto": by frequency
         self.prior_weight = prior_weight
         self.floor = floor
         self.seasonal = seasonal
-        self.seasonal_cycles = seasonal_cycles
+        self.seasonal_cycles = seasonal_cycles  # type: ignore[assignment]  # None: by frequency
         self.seasonal_amplitude = seasonal_amplitude
+
+    def for_frequency(self, freq: str) -> RobustShiftDetector:
+        """A copy with the parameters left to the frequency (None, ``cusum_limit`` "auto") set.
+
+        Examples
+        --------
+        >>> RobustShiftDetector(confirm=4).for_frequency("monthly").get_params()["confirm"]
+        4
+        >>> RobustShiftDetector().for_frequency("hourly").scale_window
+        168
+        """
+        params = self.get_params(deep=False)
+        for name, by_freq in _FREQ_DEFAULTS.items():
+            # None means "by frequency", except for the CUSUM, where None disables it
+            unset = "auto" if name == "cusum_limit" else None
+            if params[name] == unset:
+                params[name] = by_freq.get(freq, by_freq["other"])
+        return RobustShiftDetector(**params)
+
+    def _left_to(self, freq: str) -> bool:
+        """Whether :meth:`for_frequency` would change a parameter for ``freq``."""
+        for name, by_freq in _FREQ_DEFAULTS.items():
+            unset = "auto" if name == "cusum_limit" else None
+            if getattr(self, name) == unset and by_freq.get(freq, by_freq["other"]) != unset:
+                return True
+        return False
 
     #: Parameters that must be numbers (those in ``_OPTIONAL_NUMBERS`` may also be None).
     _NUMBERS = (
         "window", "scale_window", "threshold", "min_change", "min_history", "confirm", "revert",
-        "revert_fraction", "growth", "cusum_drift", "cusum_limit", "prior_weight", "floor",
-        "seasonal_cycles", "seasonal_amplitude",
+        "revert_fraction", "growth", "cusum_drift", "prior_weight", "floor", "seasonal_cycles",
+        "seasonal_amplitude",
     )  # fmt: skip
-    _OPTIONAL_NUMBERS = ("window", "scale_window", "cusum_limit")
+    _OPTIONAL_NUMBERS = ("window", "scale_window")
 
     def _check_params(self) -> None:
+        """Validate the parameters (resolved by frequency); ``ParameterError`` names the bad one."""
         for name in self._NUMBERS:
             value = getattr(self, name)
             if value is None and name in self._OPTIONAL_NUMBERS:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
                 raise ParameterError(f"{name} must be a number, got {value!r}")
+        limit = self.cusum_limit
+        if not (limit is None or (_is_number(limit) and float(limit) >= 0)):
+            raise ParameterError(
+                f"cusum_limit must be 'auto', a number >= 0 or none (off), got {limit!r}"
+            )
+        if not isinstance(self.seasonal, bool | np.bool_):
+            raise ParameterError(f"seasonal must be true or false, got {self.seasonal!r}")
+        if int(self.seasonal_cycles) < 1:
+            raise ParameterError(
+                f"seasonal_cycles must be at least 1, got {self.seasonal_cycles!r}"
+            )
         if self.window is not None and int(self.window) < 3:
             raise ParameterError(f"window must be at least 3, got {self.window}")
         if self.scale_window is not None and int(self.scale_window) < 3:
@@ -305,6 +440,8 @@ class RobustShiftDetector(Detector):
         (:func:`revwatch.detectors._kernels.detect_arrays`); otherwise the
         NumPy loop over periods (:meth:`_detect_numpy`) gives the same result.
         """
+        if self._left_to(panel.freq):
+            return self.for_frequency(panel.freq).detect(panel)
         self._check_params()
         y = panel.matrix().values
         n_periods = y.shape[1]
@@ -922,3 +1059,7 @@ def material_drift(yt: np.ndarray, level: np.ndarray, det: RobustShiftDetector) 
     """A CUSUM alarm also needs the current period to differ materially (half ``min_change``)."""
     with np.errstate(invalid="ignore"):
         return np.abs(yt - level) >= 0.5 * float(det.min_change) * np.abs(level)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)

@@ -635,7 +635,10 @@ def _rollup_panel(panel: Panel, dimensions: Sequence[str]) -> Panel:
 
 
 def _fresh(detector: Detector) -> Detector:
-    return type(detector)(**detector.get_params())
+    params = detector.get_params(deep=False)
+    return type(detector)(
+        **{k: _fresh(v) if isinstance(v, Detector) else v for k, v in params.items()}
+    )
 
 
 def _views(
