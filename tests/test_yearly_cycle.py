@@ -147,3 +147,27 @@ def test_a_growth_change_is_reported_once_on_its_onset_or_when_confirmed(confirm
     found = periodic_growth_change(y, np.zeros(y.shape), none, period=12, confirm=confirm)
     onset = int(np.flatnonzero(found.opened[0])[0])
     assert np.flatnonzero(found.flag[0]).tolist() == [onset + confirm - 1]
+
+
+def test_growth_changes_within_a_series_own_swing_are_not_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # twenty series whose level is a random walk (growth that swings every year, as licence
+    # auctions or commodity sales do) and one steady series with a fall of growth from month 96
+    from revwatch.detectors import growth
+
+    rng = np.random.default_rng(7)
+    walks = np.vstack(
+        [
+            _recession(start=132, seed=s)[0] * np.exp(np.cumsum(0.06 * rng.standard_normal(132)))
+            for s in range(20)
+        ]
+    )
+    y = np.vstack([_recession(seed=8), walks])
+    none = np.zeros(y.shape, dtype=bool)
+    with_swing = periodic_growth_change(y, np.zeros(y.shape), none, period=12)
+    monkeypatch.setattr(growth, "_SWING_QUANTILE", 0.0)
+    without = periodic_growth_change(y, np.zeros(y.shape), none, period=12)
+    assert with_swing.flag[0, 96:104].any() and without.flag[0, 96:104].any()
+    # the own swing takes out a third or more of the random walks' reports
+    assert with_swing.flag[1:].sum() <= 0.7 * without.flag[1:].sum()

@@ -467,8 +467,11 @@ def periodic_growth_change(
     ``sqrt(1 / window + pi / (2 * reference))``, and ``z`` the ratio as a
     normal-equivalent z through the Student-t with the degrees of freedom
     that spread is worth (0.37 per period-to-period change). An
-    event opens where ``|z| >= threshold`` and ``|exp(change) - 1| >=
-    min_change`` and stays open while ``z`` keeps its sign and ``|z| >= 1``;
+    event opens where ``|z| >= threshold``, ``|exp(change) - 1| >=
+    min_change`` and ``|change|`` is beyond the series' own swing of growth
+    changes (the 90 % quantile of ``|change|`` over the ``scale`` periods that
+    end a window before ``t``, at least 12 of them: none is reported before),
+    and stays open while ``z`` keeps its sign and ``|z| >= 1``;
     it is reported on its onset (the window's ``window`` periods are the
     evidence, as the daily version's 28 days are) or, with ``confirm`` above
     1, on the period it has lasted that long (never earlier: that would look
@@ -552,6 +555,12 @@ def periodic_growth_change(
     result.z[...] = zz
     result.change[...] = change
     result.scale[...] = se
+    # the series' own swing of growth changes: the 90 % quantile of |change| over the `scale`
+    # periods that end a window before t (a volatile series swings by a third every year)
+    swing = _shifted(
+        _trailing_quantile(np.abs(change), scale, 12, _SWING_QUANTILE, every=_SCALE_EVERY),
+        window,
+    )
     sign = np.sign(np.nan_to_num(z))
     explained_up = _any_within(flag & (sign > 0), window)
     explained_down = _any_within(flag & (sign < 0), window)
@@ -570,7 +579,8 @@ def periodic_growth_change(
         confirmed = pending & (t - opened_at + 1 >= int(confirm))
         result.flag[:, t] = confirmed
         pending &= ~confirmed
-        material = np.abs(np.expm1(np.nan_to_num(change[:, t]))) >= float(min_change)
+        size = np.abs(np.nan_to_num(change[:, t]))
+        material = (np.expm1(size) >= float(min_change)) & (size > swing[:, t])
         onset = known & (open_sign == 0) & (np.abs(zt) >= float(threshold)) & material
         if not onset.any():
             continue
@@ -591,6 +601,8 @@ def periodic_growth_change(
     return result
 
 
+#: Quantile of a series' past |growth change| a new one must pass (its own swing).
+_SWING_QUANTILE = 0.9
 #: Series per block of the trailing-window medians (a block holds ``width`` copies).
 _WINDOW_BLOCK = 8192
 
@@ -638,6 +650,46 @@ def _trailing_median(
     full[:, known] = out[:, slot[known]]
     full_counts[:, known] = counts[:, slot[known]]
     return full, full_counts
+
+
+def _trailing_quantile(
+    values: np.ndarray, width: int, least: int, q: float, *, every: int = 1
+) -> np.ndarray:
+    """The ``q`` quantile (linear, as :func:`numpy.nanquantile`) of each row's last ``width``.
+
+    NaN where fewer than ``least`` are known; computed every ``every`` periods and carried
+    forward.
+
+    Examples
+    --------
+    >>> _trailing_quantile(np.array([[1.0, 2.0, 3.0, 4.0, np.nan]]), 4, 2, 0.5).tolist()
+    [[nan, 1.5, 2.0, 2.5, 3.0]]
+    """
+    n_series, n_periods = values.shape
+    cols = np.arange(n_periods - 1, -1, -int(every))[::-1]
+    out = np.full((n_series, cols.size), np.nan)
+    padded = np.concatenate([np.full((n_series, width - 1), np.nan), values], axis=1)
+    padded = padded.astype(np.float32)
+    for lo in range(0, n_series, _WINDOW_BLOCK):
+        hi = min(lo + _WINDOW_BLOCK, n_series)
+        windows = np.lib.stride_tricks.sliding_window_view(padded[lo:hi], width, axis=1)[:, cols]
+        n = np.count_nonzero(np.isfinite(windows), axis=2)
+        ordered = np.sort(windows, axis=2)
+        at = q * np.maximum(n - 1, 0)
+        below = np.clip(np.floor(at).astype(np.int64), 0, width - 1)
+        above = np.clip(below + 1, 0, width - 1)
+        above = np.where(at > below, above, below)
+        a = np.take_along_axis(ordered, below[..., None], axis=-1)[..., 0]
+        b = np.take_along_axis(ordered, above[..., None], axis=-1)[..., 0]
+        value = a + (b - a) * (at - below)
+        out[lo:hi] = np.where(n >= least, value, np.nan)
+    if cols.size == n_periods:
+        return out
+    slot = np.searchsorted(cols, np.arange(n_periods), side="right") - 1
+    known = slot >= 0
+    full = np.full((n_series, n_periods), np.nan)
+    full[:, known] = out[:, slot[known]]
+    return full
 
 
 def _sorted_median(ordered: np.ndarray, n: np.ndarray) -> np.ndarray:
