@@ -488,3 +488,24 @@ def test_period_end_notes_only_when_they_say_something(
     when = pd.Series(pd.to_datetime([start]))
     notes = annotate_windows(when, when, freq=freq)[0]
     assert [n for n in notes if n.endswith("-end")] == expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "json"])
+def test_sub_daily_incidents_carry_their_time_of_day(fmt: str) -> None:
+    from revwatch.incidents.build import build_incidents, format_incidents
+
+    stamps = pd.date_range("2024-01-01", periods=10 * 288, freq="5min")
+    rng = np.random.default_rng(3)
+    hour = np.asarray(stamps.hour + stamps.minute / 60.0)
+    y = (
+        100.0
+        * (0.4 + np.exp(-0.5 * ((hour - 13) / 3) ** 2))
+        * np.exp(0.05 * rng.normal(size=hour.size))
+    )
+    y[8 * 288 + 150 : 8 * 288 + 160] *= 3.0  # 12:30 to 13:15 on day 9
+    frame = pd.DataFrame({"id": "shop", "time": stamps, "value": y})
+    incidents = build_incidents(analyze(frame, id="id", time="time", value="value"))
+    text = format_incidents(incidents.reported(), fmt)
+    assert "2024-01-09" in text
+    expected = {"csv": "2024-01-09T12:30:00", "markdown": "2024-01-09 12:30", "json": "12:30"}
+    assert expected[fmt] in text

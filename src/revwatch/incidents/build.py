@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 from revwatch.data.keys import series_key_texts
-from revwatch.data.panel import FREQUENCIES, PERIOD, VALUE, Panel
+from revwatch.data.panel import FREQUENCIES, PERIOD, SUB_DAILY, VALUE, Panel
 from revwatch.detectors.base import TYPE_CODES, TYPE_NAMES, Detector, Scores
 from revwatch.errors import MissingColumnError, ParameterError
 from revwatch.incidents.annotations import annotate_windows, load_events
@@ -754,7 +754,12 @@ def _episodes(view: _View, gap: int, fdr: float | None) -> pd.DataFrame:
         flagged.assign(
             text=view.metric
             + " "
-            + pd.Series(periods[flagged["t"].to_numpy()].strftime("%Y-%m-%d"), index=flagged.index)
+            + pd.Series(
+                periods[flagged["t"].to_numpy()].strftime(
+                    "%Y-%m-%d %H:%M" if view.panel.freq in SUB_DAILY else "%Y-%m-%d"
+                ),
+                index=flagged.index,
+            )
             + " z="
             + flagged["sev"].round(1).astype(str)
         )
@@ -1379,6 +1384,25 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def stamp_format(frame: pd.DataFrame, *, iso: bool = False) -> str:
+    """How an incidents frame's ``start``/``end`` are written: with a time of day if any has one.
+
+    Sub-daily incidents start and end within a day; two on one day must not read the same.
+
+    Examples
+    --------
+    >>> days = pd.DataFrame({"start": pd.to_datetime(["2024-01-01"]), "end": [pd.NaT]})
+    >>> stamp_format(days), stamp_format(days.assign(start=pd.Timestamp("2024-01-01 09:05")))
+    ('%Y-%m-%d', '%Y-%m-%d %H:%M')
+    """
+    for column in ("start", "end"):
+        if column in frame:
+            stamps = pd.to_datetime(frame[column]).dropna()
+            if len(stamps) and (stamps != stamps.dt.normalize()).any():
+                return "%Y-%m-%dT%H:%M:%S" if iso else "%Y-%m-%d %H:%M"
+    return "%Y-%m-%d"
+
+
 def format_incidents(frame: pd.DataFrame, fmt: str, *, safe_text: bool = True) -> str:
     """Serialise incidents as ``json``, ``csv`` or ``markdown`` text.
 
@@ -1410,7 +1434,7 @@ def format_incidents(frame: pd.DataFrame, fmt: str, *, safe_text: bool = True) -
                 if not pd.api.types.is_numeric_dtype(flat[column].dtype):
                     flat[column] = neutralise_text(flat[column])
         buffer = io.StringIO()
-        flat.to_csv(buffer, index=False, date_format="%Y-%m-%d")
+        flat.to_csv(buffer, index=False, date_format=stamp_format(frame, iso=True))
         return buffer.getvalue()
     if fmt == "markdown":
         show = [
@@ -1436,7 +1460,7 @@ def format_incidents(frame: pd.DataFrame, fmt: str, *, safe_text: bool = True) -
         table = flat[show].copy()
         for c in ("start", "end"):
             if c in table:
-                table[c] = pd.to_datetime(table[c]).dt.strftime("%Y-%m-%d").fillna("open")
+                table[c] = pd.to_datetime(table[c]).dt.strftime(stamp_format(frame)).fillna("open")
         for c in ("impact", "impact_low", "impact_high"):
             if c in table:
                 units = flat["unit"] if "unit" in flat else pd.Series("money:USD", index=flat.index)
@@ -1474,6 +1498,7 @@ def emit_incidents(
         columns = ("tier", "id", "series", "type", "start", "end", "impact", "interval")
         for column in (*columns, "root cause", "calendar"):
             table.add_column(column)
+        shown = stamp_format(frame)
         for rec in frame.head(limit).to_dict(orient="records"):
             unit = Unit.parse(rec["unit"])
             table.add_row(
@@ -1481,8 +1506,8 @@ def emit_incidents(
                 str(rec["incident_id"]),
                 Text(printable(f"{rec['series']} / {rec['metric']}")),
                 f"{rec['type']} {rec['direction']}",
-                pd.Timestamp(rec["start"]).strftime("%Y-%m-%d"),
-                "open" if pd.isna(rec["end"]) else pd.Timestamp(rec["end"]).strftime("%Y-%m-%d"),
+                pd.Timestamp(rec["start"]).strftime(shown),
+                "open" if pd.isna(rec["end"]) else pd.Timestamp(rec["end"]).strftime(shown),
                 format_amount(rec["impact"], unit, signed=True),
                 f"[{format_amount(rec['impact_low'], unit)}, "
                 f"{format_amount(rec['impact_high'], unit)}]",
