@@ -509,3 +509,25 @@ def test_sub_daily_incidents_carry_their_time_of_day(fmt: str) -> None:
     assert "2024-01-09" in text
     expected = {"csv": "2024-01-09T12:30:00", "markdown": "2024-01-09 12:30", "json": "12:30"}
     assert expected[fmt] in text
+
+
+@pytest.mark.parametrize(
+    ("value_name", "unit", "noted"),
+    [
+        ("y", None, True),  # nothing says money: the guess is told
+        ("revenue", None, False),
+        ("mrr_usd", None, False),
+        ("y", "count", False),  # the user said
+    ],
+)
+def test_a_guessed_money_unit_is_told(value_name: str, unit: str | None, noted: bool) -> None:
+    from revwatch.incidents.build import build_incidents
+
+    rng = np.random.default_rng(1)
+    values = 1_000.0 * np.exp(0.03 * rng.standard_normal(36))
+    values[30] *= 2.0
+    frame = pd.DataFrame(
+        {"period": pd.date_range("2023-01-01", periods=36, freq="MS"), value_name: values}
+    )
+    incidents = build_incidents(analyze(frame, time="period", value=value_name), unit=unit)
+    assert any("--unit" in note for note in incidents.notes) is noted

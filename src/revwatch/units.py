@@ -36,6 +36,7 @@ __all__ = [
     "Unit",
     "format_amount",
     "infer_unit",
+    "money_name",
     "totals_by_unit",
 ]
 
@@ -51,6 +52,39 @@ _COUNT_NAME = re.compile(
 )
 _RATE_NAME = re.compile(r"(rate|ratio|share|conversion|churn|fraction|prob)", re.IGNORECASE)
 _PERCENT_NAME = re.compile(r"(percent|pct)", re.IGNORECASE)
+#: Words in a column name that say it holds money (whole words) ...
+_MONEY_WORDS = frozenset(
+    [
+        "mrr",
+        "arr",
+        "gmv",
+        "usd",
+        "eur",
+        "gbp",
+        "jpy",
+        "chf",
+        "cad",
+        "aud",
+        "inr",
+        "cny",
+        "cost",
+        "costs",
+        "fee",
+        "fees",
+        "bill",
+        "bills",
+        "price",
+        "prices",
+        "spend",
+        "margin",
+        "profit",
+        "income",
+        "dollars",
+        "euros",
+    ]
+)
+#: ... and stems anywhere in it.
+_MONEY_STEMS = ("revenue", "sales", "amount", "payment", "invoice", "billing", "turnover")
 
 
 @dataclass(frozen=True)
@@ -178,6 +212,19 @@ def format_amount(
     if text in ("0", "0k"):
         sign = ""
     return f"{sign}{u.prefix}{text}"
+
+
+def money_name(name: str) -> bool:
+    """Whether a column's name says it holds money (``revenue``, ``mrr``, ``amount`` ...).
+
+    Examples
+    --------
+    >>> money_name("monthly_revenue"), money_name("value"), money_name("y")
+    (True, False, False)
+    """
+    lowered = name.lower()
+    words = set(re.split(r"[^a-z]+", lowered))
+    return bool(words & _MONEY_WORDS) or any(stem in lowered for stem in _MONEY_STEMS)
 
 
 def infer_unit(name: str, values: Any, *, currency: str = "USD") -> Unit:

@@ -91,7 +91,7 @@ from revwatch.incidents.rootcause import (
     seasonal_expectation,
 )
 from revwatch.pipeline import Detection, analyze, to_panel
-from revwatch.units import Unit, format_amount, infer_unit
+from revwatch.units import Unit, format_amount, infer_unit, money_name
 
 logger = logging.getLogger(__name__)
 
@@ -366,6 +366,9 @@ class Incidents:
         The watched metric's name (in the ids).
     context : dict
         Per incident id, its chart context (see :class:`Incident`).
+    notes : list of str
+        What the user should be told about how the incidents were built (a unit that was
+        guessed); the command line prints them on stderr.
     """
 
     frame: pd.DataFrame
@@ -373,6 +376,7 @@ class Incidents:
     settings: IncidentSettings
     name: str = ""
     context: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)
 
     def reported(self, *, include_suppressed: bool = False) -> pd.DataFrame:
         """The incidents to show: not suppressed by FDR control unless asked."""
@@ -1005,6 +1009,12 @@ def build_incidents(
         if panel.value_name in panel.percent_columns
         else infer_unit(panel.value_name, panel.frame[VALUE].to_numpy())
     )
+    notes = []
+    if not unit and value_unit.kind == "money" and not money_name(panel.value_name):
+        notes.append(
+            f"impact shown as {value_unit.text} (the value column {panel.value_name!r} does not "
+            "say its unit); pass --unit count, --unit money:EUR ... to set it"
+        )
     dims = list(dimensions or [])
     missing = [d for d in dims if d not in panel.id_columns]
     if missing:
@@ -1016,7 +1026,7 @@ def build_incidents(
     parts = [_episodes(v, int(cfg.gap), cfg.fdr) for v in views]
     parts = [p.assign(view=i) for i, p in enumerate(parts) if not p.empty]
     if not parts:
-        return Incidents(_empty_frame(), detection, cfg, name=name or panel.value_name)
+        return Incidents(_empty_frame(), detection, cfg, name=name or panel.value_name, notes=notes)
     eps = pd.concat(parts, ignore_index=True)
     periods = panel.matrix().periods
     n_periods = len(periods)
@@ -1190,7 +1200,7 @@ def build_incidents(
     frame = frame.iloc[order].reset_index(drop=True)
     frame = frame[[*INCIDENT_COLUMNS, "count_change", "aov_change", *_EXTRA_COLUMNS]]
     logger.info("%d incidents from %d episodes", len(frame), len(eps))
-    return Incidents(frame, detection, cfg, name=watched, context=context)
+    return Incidents(frame, detection, cfg, name=watched, context=context, notes=notes)
 
 
 def _events(events: pd.DataFrame | str | Path | None) -> pd.DataFrame | None:
@@ -1517,6 +1527,8 @@ def emit_incidents(
         console = stderr_console(width=180)  # pipes and CI logs: wide enough for every column
         console.print(table)
         if not quiet:
+            for note in result.notes:
+                console.print(f"note: {note}", markup=False, highlight=False)
             console.print(f"expected false alarms per week with these settings: {rate:.2f}")
         return
     text = format_incidents(frame, fmt, safe_text=safe_text)
@@ -1525,6 +1537,8 @@ def emit_incidents(
     else:
         Path(output).expanduser().write_text(text, encoding="utf-8")
     if not quiet:
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         print(
             f"{len(frame)} incidents; expected false alarms per week: {rate:.2f}", file=sys.stderr
         )
