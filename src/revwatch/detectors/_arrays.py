@@ -35,6 +35,32 @@ def nanmedian_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return med, n
 
 
+def nanquantile_rows(a: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of each row ignoring NaN (linear, as :func:`numpy.nanquantile`).
+
+    Sort-based like :func:`nanmedian_rows`; rows with no value give NaN.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0, np.nan, 3.0, 2.0], [np.nan] * 4])
+    >>> nanquantile_rows(a, 0.5).tolist(), nanquantile_rows(a, 0.75).tolist()
+    ([2.0, nan], [2.5, nan])
+    >>> bool(np.allclose(nanquantile_rows(a[:1], 0.9), np.nanquantile(a[:1], 0.9, axis=1)))
+    True
+    """
+    if a.shape[1] == 0:
+        return np.full(a.shape[0], np.nan)
+    s = np.sort(a, axis=1)
+    n = np.count_nonzero(~np.isnan(a), axis=1)
+    at = float(q) * np.maximum(n - 1, 0)
+    lo = np.clip(np.floor(at).astype(np.int64), 0, a.shape[1] - 1)
+    hi = np.clip(lo + 1, 0, a.shape[1] - 1)
+    rows = np.arange(a.shape[0])
+    below, above = s[rows, lo], s[rows, hi]
+    value = np.where(at > lo, below + (above - below) * (at - lo), below)
+    return np.where(n > 0, value, np.nan)
+
+
 def trailing_moments(
     values: np.ndarray, window: int, min_periods: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -70,6 +70,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from revwatch.detectors._arrays import nanmedian_rows, nanquantile_rows
 from revwatch.detectors.base import TYPE_CODES, Scores
 from revwatch.errors import ParameterError
 
@@ -223,7 +224,10 @@ def _lagged_median(
                 if use is not None:
                     stack[i, :, ~use[i]] = np.nan
             enough = np.count_nonzero(np.isfinite(stack), axis=0) >= 2
-            out[lo:hi] = np.where(enough, np.nanmedian(stack, axis=0), np.nan)
+            # the median over the lags, as rows of (lags) per cell
+            flat = stack.reshape(stack.shape[0], -1).T
+            middle = nanmedian_rows(flat)[0].reshape(stack.shape[1:])
+            out[lo:hi] = np.where(enough, middle, np.nan)
     return out
 
 
@@ -311,9 +315,9 @@ def _robust_z(
             continue
         ref = mean[:, max(0, end - hist) : end]
         enough = np.count_nonzero(np.isfinite(ref), axis=1) >= int(min(per_day, hist) * _WARMUP[1])
-        mid = np.nanmedian(ref, axis=1)
+        mid = nanmedian_rows(ref)[0]
         dev = np.abs(ref - mid[:, None])
-        spread = 1.4826 * np.nanmedian(dev, axis=1)
+        spread = 1.4826 * nanmedian_rows(dev)[0]
         # a mostly constant past (zeros between spikes): the mean deviation instead
         spread = np.where(spread > 0, spread, 1.2533 * np.nanmean(dev, axis=1))
         spread = np.where((spread > 0) & enough, spread, np.nan)
@@ -345,7 +349,7 @@ def _calibrated(
         # a band from a few days of the series is less sure: the floor is wider while
         # they are few (twice the floor after one day, 1.25 times after four)
         wide = floor * (1.0 + per_day / np.maximum(seen, 1))
-        cut = np.maximum(np.nanquantile(pool, level, axis=1), wide)
+        cut = np.maximum(nanquantile_rows(pool, level), wide)
         cut = np.where(known, cut, np.nan)
         thr[:, start:stop] = cut[:, None]
         clear[:, start:stop] = np.abs(z[:, start:stop]) > _CLEAR * cut[:, None]
