@@ -528,37 +528,36 @@ def _explained_by_last_year(
     """
     if values.shape[1] <= period:
         return
-    flagged = scores.flag[:, period:]
-    if not flagged.any():
+    # only the flagged cells a year on are read: flags are few
+    s, t = np.nonzero(scores.flag[:, period:])
+    if not s.size:
         return
-    now, then = values[:, period:], values[:, :-period]
-    base_now, base_then = scores.baseline[:, period:], scores.baseline[:, :-period]
+    t = t + period
+    base_now, base_then = scores.baseline[s, t], scores.baseline[s, t - period]
     with np.errstate(invalid="ignore", divide="ignore"):
-        dev_now = np.log(now / base_now)
-        dev_then = np.log(then / base_then)
-        rel = (scores.upper[:, period:] - base_now) / (threshold * np.abs(base_now))
+        dev_now = np.log(values[s, t] / base_now)
+        dev_then = np.log(values[s, t - period] / base_then)
+        rel = (scores.upper[s, t] - base_now) / (threshold * np.abs(base_now))
         z = (dev_now - dev_then) / (rel * np.sqrt(2.0))
     explained = (
-        flagged
-        & np.isfinite(z)
+        np.isfinite(z)
         & (rel > 0)
         & (np.sign(dev_then) == np.sign(dev_now))
         & (np.abs(z) < threshold)
     )
     # a run that has become a level shift or a trend change is not a yearly peak
-    explained &= np.isin(scores.kind[:, period:], [TYPE_CODES["spike"], TYPE_CODES["drop"]]) | (
+    explained &= np.isin(scores.kind[s, t], [TYPE_CODES["spike"], TYPE_CODES["drop"]]) | (
         np.abs(dev_then) >= 0.5 * np.abs(dev_now)
     )
     if not explained.any():
         return
-    cells = np.zeros_like(scores.flag)
-    cells[:, period:] = explained
-    scores.flag[cells] = False
-    scores.kind[cells] = 0
-    scores.provisional[cells] = False
-    scores.score[cells] = np.minimum(scores.score[cells], np.abs(z[explained]))
-    scores.z[cells] = np.sign(scores.z[cells]) * scores.score[cells]
-    logger.info("auto: %d flags deviate as the same period a year before did", int(cells.sum()))
+    s, t, z = s[explained], t[explained], z[explained]
+    scores.flag[s, t] = False
+    scores.kind[s, t] = 0
+    scores.provisional[s, t] = False
+    scores.score[s, t] = np.minimum(scores.score[s, t], np.abs(z))
+    scores.z[s, t] = np.sign(scores.z[s, t]) * scores.score[s, t]
+    logger.info("auto: %d flags deviate as the same period a year before did", int(s.size))
 
 
 def _widen_for_learned_effects(scores: Scores, seen: np.ndarray, threshold: float) -> None:
