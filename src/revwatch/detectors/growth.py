@@ -46,6 +46,7 @@ are left alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -99,6 +100,23 @@ class GrowthChange:
     scale: np.ndarray
     flag: np.ndarray
     opened: np.ndarray
+
+    @classmethod
+    def empty(cls, shape: tuple[int, int]) -> GrowthChange:
+        """Nothing found on a ``(series, periods)`` panel: NaN scores, no flags.
+
+        Examples
+        --------
+        >>> GrowthChange.empty((2, 3)).flag.shape
+        (2, 3)
+        """
+        return cls(
+            z=np.full(shape, np.nan, dtype=np.float32),
+            change=np.full(shape, np.nan, dtype=np.float32),
+            scale=np.full(shape, np.nan, dtype=np.float32),
+            flag=np.zeros(shape, dtype=bool),
+            opened=np.zeros(shape, dtype=bool),
+        )
 
 
 def yoy_growth_change(
@@ -157,13 +175,7 @@ def yoy_growth_change(
     _check(values, day_z, day_flag, day_shift, lag, window, reference_weeks, scale_weeks,
            min_reference, confirm, threshold, min_change, clip)  # fmt: skip
     n_series, n_days = values.shape
-    result = GrowthChange(
-        z=np.full((n_series, n_days), np.nan, dtype=np.float32),
-        change=np.full((n_series, n_days), np.nan, dtype=np.float32),
-        scale=np.full((n_series, n_days), np.nan, dtype=np.float32),
-        flag=np.zeros((n_series, n_days), dtype=bool),
-        opened=np.zeros((n_series, n_days), dtype=bool),
-    )
+    result = GrowthChange.empty((n_series, n_days))
     if n_days < lag + window + 7 * min_reference + 7:
         return result
     settings = _Settings(
@@ -510,13 +522,7 @@ def periodic_growth_change(
         if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < least:
             raise ParameterError(f"{name} must be an integer >= {least}, got {number!r}")
     n_series, n_periods = values.shape
-    result = GrowthChange(
-        z=np.full((n_series, n_periods), np.nan, dtype=np.float32),
-        change=np.full((n_series, n_periods), np.nan, dtype=np.float32),
-        scale=np.full((n_series, n_periods), np.nan, dtype=np.float32),
-        flag=np.zeros((n_series, n_periods), dtype=bool),
-        opened=np.zeros((n_series, n_periods), dtype=bool),
-    )
+    result = GrowthChange.empty((n_series, n_periods))
     if n_periods < period + window + reference + 12:
         return result
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -607,6 +613,40 @@ _SWING_QUANTILE = 0.9
 _WINDOW_BLOCK = 8192
 
 
+def _window_blocks(
+    values: np.ndarray, width: int, every: int
+) -> tuple[np.ndarray, Iterator[tuple[slice, np.ndarray, np.ndarray]]]:
+    """The columns computed (every ``every``-th, the last included) and, per block of series,
+    ``(rows, sorted windows, counts)``: each row's last ``width`` values up to those columns,
+    sorted in float32 with missing values last, and how many are known.
+    """
+    n_series, n_periods = values.shape
+    cols = np.arange(n_periods - 1, -1, -int(every))[::-1]
+    padded = np.concatenate([np.full((n_series, width - 1), np.nan), values], axis=1)
+    padded = padded.astype(np.float32)
+
+    def blocks() -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        for lo in range(0, n_series, _WINDOW_BLOCK):
+            rows = slice(lo, min(lo + _WINDOW_BLOCK, n_series))
+            windows = np.lib.stride_tricks.sliding_window_view(padded[rows], width, axis=1)
+            windows = windows[:, cols]
+            yield rows, windows, np.count_nonzero(np.isfinite(windows), axis=2)
+
+    return cols, blocks()
+
+
+def _carried(computed: np.ndarray, cols: np.ndarray, n_periods: int) -> np.ndarray:
+    """``computed`` (at ``cols``) carried forward to every period (never back: causal)."""
+    if cols.size == n_periods:
+        return computed
+    slot = np.searchsorted(cols, np.arange(n_periods), side="right") - 1
+    known = slot >= 0
+    fill = 0 if computed.dtype.kind in "iu" else np.nan
+    full = np.full((computed.shape[0], n_periods), fill, dtype=computed.dtype)
+    full[:, known] = computed[:, slot[known]]
+    return full
+
+
 def _trailing_median(
     values: np.ndarray, width: int, least: int, *, mad: bool = False, every: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -624,32 +664,17 @@ def _trailing_median(
     >>> med.tolist(), n.tolist()
     ([[nan, 3.0, 3.0, 4.0, 6.0]], [[1, 2, 3, 2, 2]])
     """
-    n_series, n_periods = values.shape
-    cols = np.arange(n_periods - 1, -1, -int(every))[::-1]
-    out = np.full((n_series, cols.size), np.nan)
-    counts = np.zeros((n_series, cols.size), dtype=np.int64)
-    padded = np.concatenate([np.full((n_series, width - 1), np.nan), values], axis=1)
-    padded = padded.astype(np.float32)
-    for lo in range(0, n_series, _WINDOW_BLOCK):
-        hi = min(lo + _WINDOW_BLOCK, n_series)
-        windows = np.lib.stride_tricks.sliding_window_view(padded[lo:hi], width, axis=1)[:, cols]
-        n = np.count_nonzero(np.isfinite(windows), axis=2)
+    cols, blocks = _window_blocks(values, width, every)
+    out = np.full((values.shape[0], cols.size), np.nan)
+    counts = np.zeros((values.shape[0], cols.size), dtype=np.int64)
+    for rows, windows, n in blocks:
         middle = _sorted_median(np.sort(windows, axis=2), n)
         if mad:
             deviation = np.abs(windows - middle[..., None].astype(np.float32))
             middle = _sorted_median(np.sort(deviation, axis=2), n)
-        out[lo:hi] = np.where(n >= least, middle, np.nan)
-        counts[lo:hi] = n
-    if cols.size == n_periods:
-        return out, counts
-    # carried forward to the periods in between (never back: causal)
-    slot = np.searchsorted(cols, np.arange(n_periods), side="right") - 1
-    known = slot >= 0
-    full = np.full((n_series, n_periods), np.nan)
-    full_counts = np.zeros((n_series, n_periods), dtype=np.int64)
-    full[:, known] = out[:, slot[known]]
-    full_counts[:, known] = counts[:, slot[known]]
-    return full, full_counts
+        out[rows] = np.where(n >= least, middle, np.nan)
+        counts[rows] = n
+    return _carried(out, cols, values.shape[1]), _carried(counts, cols, values.shape[1])
 
 
 def _trailing_quantile(
@@ -665,31 +690,17 @@ def _trailing_quantile(
     >>> _trailing_quantile(np.array([[1.0, 2.0, 3.0, 4.0, np.nan]]), 4, 2, 0.5).tolist()
     [[nan, 1.5, 2.0, 2.5, 3.0]]
     """
-    n_series, n_periods = values.shape
-    cols = np.arange(n_periods - 1, -1, -int(every))[::-1]
-    out = np.full((n_series, cols.size), np.nan)
-    padded = np.concatenate([np.full((n_series, width - 1), np.nan), values], axis=1)
-    padded = padded.astype(np.float32)
-    for lo in range(0, n_series, _WINDOW_BLOCK):
-        hi = min(lo + _WINDOW_BLOCK, n_series)
-        windows = np.lib.stride_tricks.sliding_window_view(padded[lo:hi], width, axis=1)[:, cols]
-        n = np.count_nonzero(np.isfinite(windows), axis=2)
+    cols, blocks = _window_blocks(values, width, every)
+    out = np.full((values.shape[0], cols.size), np.nan)
+    for rows, windows, n in blocks:
         ordered = np.sort(windows, axis=2)
         at = q * np.maximum(n - 1, 0)
         below = np.clip(np.floor(at).astype(np.int64), 0, width - 1)
-        above = np.clip(below + 1, 0, width - 1)
-        above = np.where(at > below, above, below)
+        above = np.where(at > below, np.clip(below + 1, 0, width - 1), below)
         a = np.take_along_axis(ordered, below[..., None], axis=-1)[..., 0]
         b = np.take_along_axis(ordered, above[..., None], axis=-1)[..., 0]
-        value = a + (b - a) * (at - below)
-        out[lo:hi] = np.where(n >= least, value, np.nan)
-    if cols.size == n_periods:
-        return out
-    slot = np.searchsorted(cols, np.arange(n_periods), side="right") - 1
-    known = slot >= 0
-    full = np.full((n_series, n_periods), np.nan)
-    full[:, known] = out[:, slot[known]]
-    return full
+        out[rows] = np.where(n >= least, a + (b - a) * (at - below), np.nan)
+    return _carried(out, cols, values.shape[1])
 
 
 def _sorted_median(ordered: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -278,22 +278,6 @@ def _expectations(
     return guesses, choice
 
 
-def _day_rolling_median(values: np.ndarray, per_day: int, days: int) -> np.ndarray:
-    """Median of each step's value at the same clock time on the ``days`` days before it.
-
-    At least two of those days known, else NaN; the step's own day is never used.
-    """
-    n_series, n_periods = values.shape
-    n_days = -(-n_periods // per_day)
-    padded = np.full((n_series, n_days * per_day), np.nan)
-    padded[:, :n_periods] = values
-    cube = padded.reshape(n_series, n_days, per_day).transpose(1, 0, 2)
-    frame = pd.DataFrame(cube.reshape(n_days, n_series * per_day))
-    rolled = frame.rolling(days, min_periods=2).median().shift(1).to_numpy()
-    back = rolled.reshape(n_days, n_series, per_day).transpose(1, 0, 2)
-    return back.reshape(n_series, n_days * per_day)[:, :n_periods]
-
-
 def _robust_z(
     resid: np.ndarray, w: int, per_day: int, days: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
