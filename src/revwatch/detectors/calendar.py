@@ -238,8 +238,8 @@ def calendar_effects(
       on), applied when at least ``min_effect`` (5 %) away from 1.
     * **public holidays** of ``country`` and the days next to them (each
       holiday by name; a day next to one that is also a day of month is a term
-      of its own, Black Friday at a month end): the median of the series' own earlier ratios on that
-      holiday once there is one; before that the portfolio's (the median over
+      of its own, Black Friday at a month end): the median of the series' own
+      earlier ratios on that holiday once there is one; before that the portfolio's (the median over
       at least ``min_series`` series of their ratios on its last occurrence);
       with neither, the day is ``unknown``: not judged.
     * **fixed dates** (every date, with or without a country): where the same
