@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from revwatch.data.panel import Panel
 from revwatch.detectors.auto import AutoDetector
 from revwatch.detectors.base import TYPE_CODES
 from revwatch.detectors.growth import periodic_growth_change
@@ -27,9 +28,7 @@ def _seasonal(n_years: int, period: int, *, seed: int, n_series: int = 1) -> np.
     return 1_000.0 * peak * growth * np.exp(0.02 * rng.standard_normal((n_series, n)))
 
 
-def _quarterly_panel(values: np.ndarray) -> object:
-    from revwatch.data.panel import Panel
-
+def _quarterly_panel(values: np.ndarray) -> Panel:
     periods = pd.date_range("2010-01-01", periods=values.shape[1], freq="QS")
     frame = pd.concat(
         [
@@ -47,7 +46,7 @@ def test_a_peak_that_recurs_every_year_is_flagged_at_most_the_first_time(
 ) -> None:
     y = _seasonal(6, period, seed=seed)
     panel = make_panel(y) if freq == "monthly" else _quarterly_panel(y)
-    scores = AutoDetector().detect(panel)  # type: ignore[arg-type]
+    scores = AutoDetector().detect(panel)
     peaks = np.arange(period - 1, y.shape[1], period)
     judged = peaks[np.isfinite(scores.score[0, peaks])]
     assert judged.size >= 2
