@@ -153,6 +153,9 @@ _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
         "daily": 91,
         "hourly": 168,
         **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
+        # the changes of 5 years give the scale 1.6 degrees of freedom, under the 2 a band
+        # needs: yearly data were never judged; 12 years give monthly data's 11 changes
+        "yearly": 12,
         "other": None,
     },
     "seasonal_cycles": {"daily": 5, "hourly": 5, **dict.fromkeys(_SUB_HOURLY, 5), "other": 3},
@@ -194,7 +197,8 @@ class RobustShiftDetector(Detector):
     turns the CUSUM off), resolved in :meth:`detect` from the panel's frequency
     (:meth:`for_frequency`): ``scale_window``, ``seasonal_cycles`` and ``cusum_limit`` are 91,
     5 and 11 for daily data, a week of steps, 5 and ``11 + ln(steps a day)`` (14.2 hourly, 16.7
-    at 5 minutes) for sub-daily data, otherwise ``window``, 3 and 6.5; ``threshold`` is 3.5, and
+    at 5 minutes) for sub-daily data, 12, 3 and 6.5 for yearly data, otherwise ``window``, 3
+    and 6.5; ``threshold`` is 3.5, and
     on sub-daily data the value with the same expected false alarms per series-day (4.27
     hourly, 4.80 at 5 minutes); ``confirm``, ``revert`` and ``revert_fraction`` are 7, 1.0 and
     0.1 for daily data, otherwise 3, 2.0 and 0.25. A value given is used as given.
@@ -208,7 +212,8 @@ class RobustShiftDetector(Detector):
     scale_window : int or None, default None (by frequency)
         Observations whose period-over-period changes give the noise scale;
         the scale is steadier than the level, so it may look further back.
-        By frequency: 91 daily, a week of steps sub-daily, otherwise ``window``.
+        By frequency: 91 daily, a week of steps sub-daily, 12 yearly, otherwise
+        ``window``.
     threshold : float or None, default None (by frequency: 3.5)
         Calibrated score (normal-equivalent z) at or above which a period is
         flagged.
