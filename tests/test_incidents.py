@@ -91,6 +91,52 @@ def test_event_method_makes_one_incident_per_event() -> None:
     assert row["impact"] == pytest.approx((values[0, 40:42] - 1000.0).sum(), rel=0.1)
 
 
+def _staged(seed: int, steps: dict[int, float]) -> np.ndarray:
+    """A daily series at 1000 with 2 % noise, multiplied by ``factor`` from each day on."""
+    _, values = _noise_frame(1, 112, seed=seed)
+    for day, factor in sorted(steps.items()):
+        values[0, day:] *= factor
+    return values
+
+
+@pytest.mark.parametrize(
+    ("case", "steps", "cascade", "expected"),
+    [
+        # a staged fall (lockdown stages): each step is confirmed, the series never comes back
+        ("staged", {60: 0.6, 76: 0.65, 92: 0.7}, None, [(60, "down")]),
+        (
+            "staged, cascade off",
+            {60: 0.6, 76: 0.65, 92: 0.7},
+            0,
+            [(60, "down"), (76, "down"), (92, "down")],
+        ),
+        # a drop that recovered, then a new drop: two incidents
+        ("recovered", {60: 0.5, 63: 2.0, 70: 0.5, 73: 2.0}, None, [(60, "down"), (70, "down")]),
+        # down then up: two incidents
+        ("opposite", {60: 0.5, 63: 2.0, 68: 1.5, 71: 1 / 1.5}, None, [(60, "down"), (68, "up")]),
+        # the next step down comes after the new level filled the baseline window (28 days)
+        ("late", {30: 0.6, 85: 0.6}, None, [(30, "down"), (85, "down")]),
+    ],
+)
+def test_a_move_that_never_came_back_is_one_incident_however_many_steps(
+    case: str, steps: dict[int, float], cascade: int | None, expected: list[tuple[int, str]]
+) -> None:
+    values = _staged(11, steps)
+    detection = analyze(_frame(values), id="acct", time="day", value="rev")
+    settings = IncidentSettings(fdr=None, cascade=cascade)
+    frame = build_incidents(detection, settings=settings).frame.sort_values("start")
+    got = [((s - DAY0).days, d) for s, d in zip(frame["start"], frame["direction"], strict=True)]
+    assert len(got) == len(expected), (case, got)
+    for (day, direction), (want_day, want_direction) in zip(got, expected, strict=True):
+        # an onset may be judged a day late, when the first day is within the noise
+        assert want_day <= day <= want_day + 1 and direction == want_direction, (case, got)
+
+
+def test_cascade_must_not_be_negative() -> None:
+    with pytest.raises(ParameterError, match="cascade must be >= 0"):
+        IncidentSettings(cascade=-1)
+
+
 def test_ids_are_stable_on_rerun_and_on_extended_data() -> None:
     _, values = _noise_frame(3, 90, seed=5)
     values[1, 50] *= 0.5

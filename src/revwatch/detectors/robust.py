@@ -75,7 +75,7 @@ from revwatch.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RobustShiftDetector"]
+__all__ = ["RobustShiftDetector", "baseline_window"]
 
 _MAD_TO_SIGMA = 1.4826
 _MAD_EFFICIENCY = 0.4
@@ -95,6 +95,19 @@ _WINDOWS = {
     "1min": 2880,
     "yearly": 5,
 }
+
+
+def baseline_window(freq: str) -> int:
+    """Periods of the default baseline window for a frequency (12 for one not listed).
+
+    Examples
+    --------
+    >>> baseline_window("daily"), baseline_window("monthly"), baseline_window("yearly")
+    (28, 12, 5)
+    """
+    return _WINDOWS.get(freq, 12)
+
+
 #: Parameters whose None (``"auto"`` for ``cusum_limit``) means "by frequency": on
 #: daily data the noise scale looks back 13 weeks (a 4-week scale has too few
 #: degrees of freedom and inflates every band) and the weekly index combines

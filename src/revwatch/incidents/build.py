@@ -8,7 +8,11 @@ An *incident* is one problem as a person acts on it:
    one series form an episode. With an event-aware method (``auto``) an
    episode is an event's onset plus its continuation until it reverts
    (spike/drop) or settles (level shift, trend change); for point methods,
-   flags with at most ``gap`` unflagged periods between them.
+   flags with at most ``gap`` unflagged periods between them. A move in the
+   same direction that starts before the series came back from the previous
+   one, within ``cascade`` periods of its end, continues the same episode (a
+   staged lockdown stepping down three times is one incident; a drop that
+   recovered and a new drop a week later are two).
 2. **Correlation suppression.** Overlapping episodes of the same series on
    different metrics, and of a roll-up total and the segments under it, are
    one incident. Segments that flag while their total does not become one
@@ -80,6 +84,7 @@ import pandas as pd
 from revwatch.data.keys import series_key_texts
 from revwatch.data.panel import FREQUENCIES, PERIOD, SUB_DAILY, VALUE, Panel
 from revwatch.detectors.base import TYPE_CODES, TYPE_NAMES, Detector, Scores
+from revwatch.detectors.robust import baseline_window
 from revwatch.errors import MissingColumnError, ParameterError
 from revwatch.incidents.annotations import annotate_windows, load_events
 from revwatch.incidents.impact import ImpactSettings, band_sigma, window_impact
@@ -160,6 +165,14 @@ class IncidentSettings:
     ----------
     gap : int, default 0
         Unflagged periods allowed inside one episode.
+    cascade : int or None, default None
+        A new episode in the same direction as the previous one of its
+        series, starting at most this many periods after that one ended and
+        with every value between them still on that episode's side of the
+        baseline its onset was judged against (the series never came back),
+        joins it. None: the detector's baseline window for the frequency (28
+        days, 12 months, ...: until then the new level is not yet the
+        window's whole history); 0 switches it off.
     min_duration : int, default 1
         Periods an incident must last to be ``warning`` or above (seed 001
         suggests 2 for hourly data).
@@ -193,6 +206,7 @@ class IncidentSettings:
     """
 
     gap: int = 0
+    cascade: int | None = None
     min_duration: int = 1
     critical_confidence: float = 0.9
     warning_confidence: float = 0.7
@@ -211,6 +225,8 @@ class IncidentSettings:
     def __post_init__(self) -> None:
         if int(self.gap) < 0:
             raise ParameterError(f"gap must be >= 0, got {self.gap}")
+        if self.cascade is not None and int(self.cascade) < 0:
+            raise ParameterError(f"cascade must be >= 0 (or None), got {self.cascade}")
         if int(self.min_duration) < 1:
             raise ParameterError(f"min_duration must be >= 1, got {self.min_duration}")
         if self.fdr is not None and not 0.0 < float(self.fdr) < 1.0:
@@ -709,9 +725,75 @@ def _active(scores: Scores, gap: int) -> np.ndarray:
     return active
 
 
-def _episodes(view: _View, gap: int, fdr: float | None) -> pd.DataFrame:
+def _cascade(active: np.ndarray, scores: Scores, values: np.ndarray, window: int) -> np.ndarray:
+    """``active`` with same-direction episodes joined while the series never came back.
+
+    Episode ``B`` of a series continues the episode before it when both point
+    the same way (the sign of ``z`` at their first cell), ``B`` starts at most
+    ``window`` periods after it ended, and every known value between them is
+    still on the far side of the baseline the chain's first onset was judged
+    against (the series' normal before the whole incident).
+
+    Examples
+    --------
+    >>> from revwatch.detectors.base import Scores
+    >>> s = Scores.empty((1, 9), 3.5)
+    >>> s.z[0] = [0, -5, 0, 0, -5, 0, 0, 0, -5]
+    >>> s.baseline[0] = [100, 100, 60, 60, 60, 40, 40, 40, 45]
+    >>> y = np.array([[100, 60, 61, 59, 40, 41, 70, 101, 30]], dtype=float)
+    >>> act = np.array([[0, 1, 0, 0, 1, 0, 0, 0, 1]], dtype=bool)
+    >>> _cascade(act, s, y, 5).astype(int).tolist()  # the third drop followed a recovery
+    [[0, 1, 1, 1, 1, 0, 0, 0, 1]]
+    """
+    if window <= 0 or not active.any():
+        return active
+    n_series, n_periods = active.shape
+    padded = np.zeros((n_series, n_periods + 2), dtype=bool)
+    padded[:, 1:-1] = active
+    edge = np.diff(padded.astype(np.int8), axis=1)
+    rows, starts = np.nonzero(edge == 1)  # in (series, start) order
+    _, ends = np.nonzero(edge == -1)
+    ends = ends - 1
+    if rows.size < 2:
+        return active
+    sign = np.sign(np.nan_to_num(scores.z[rows, starts]))
+    base = scores.baseline[rows, starts]
+    # candidate links between consecutive episodes of one series
+    a, b = np.arange(rows.size - 1), np.arange(1, rows.size)
+    link = (rows[a] == rows[b]) & (sign[a] == sign[b]) & (sign[a] != 0)
+    link &= starts[b] - ends[a] - 1 <= window
+    if not link.any():
+        return active
+    # the cells between each candidate pair: one entry per cell, with its pair number
+    lengths = np.where(link, starts[b] - ends[a] - 1, 0)
+    which = np.repeat(np.arange(a.size), lengths)
+    offset = np.arange(which.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cols = ends[which] + 1 + offset
+    between = values[rows[which], cols]
+    ids = np.arange(rows.size)
+    while True:
+        # each episode's chain root: the first episode of its run of links
+        linked_in = np.concatenate([[False], link])
+        root = np.maximum.accumulate(np.where(linked_in, -1, ids))
+        ref = base[root[a]]
+        came_back = ~np.isfinite(ref[which]) | (
+            np.isfinite(between) & (sign[which] * (between - ref[which]) <= 0)
+        )
+        broken = link & ((np.bincount(which[came_back], minlength=a.size) > 0) | ~np.isfinite(ref))
+        if not broken.any():
+            break
+        link &= ~broken
+    out = active.copy()
+    fill = link[which]
+    out[rows[which][fill], cols[fill]] = True
+    return out
+
+
+def _episodes(view: _View, gap: int, fdr: float | None, cascade: int | None) -> pd.DataFrame:
     scores = view.scores
     active = _active(scores, gap)
+    window = baseline_window(view.panel.freq) if cascade is None else int(cascade)
+    active = _cascade(active, scores, view.panel.matrix().values, window)
     n_series, n_periods = active.shape
     padded = np.zeros((n_series, n_periods + 2), dtype=bool)
     padded[:, 1:-1] = active
@@ -1023,7 +1105,7 @@ def build_incidents(
             f"use one of {', '.join(panel.id_columns) or 'none (pass --id)'}"
         )
     views, rollup = _views(detection, dims, metrics)
-    parts = [_episodes(v, int(cfg.gap), cfg.fdr) for v in views]
+    parts = [_episodes(v, int(cfg.gap), cfg.fdr, cfg.cascade) for v in views]
     parts = [p.assign(view=i) for i, p in enumerate(parts) if not p.empty]
     if not parts:
         return Incidents(_empty_frame(), detection, cfg, name=name or panel.value_name, notes=notes)

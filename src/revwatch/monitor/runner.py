@@ -297,6 +297,7 @@ def incident_settings(metric: MetricConfig, threshold: float) -> IncidentSetting
     warning = min(warning, critical)
     return IncidentSettings(
         min_duration=metric.min_duration,
+        cascade=metric.cascade,
         critical_confidence=critical,
         warning_confidence=warning,
         info_confidence=min(tiers.info_confidence, warning),
