@@ -341,12 +341,12 @@ def test_labelled_rows_load_with_default_options(
 
 
 def test_detect_on_five_minute_rows_exits_zero_and_keeps_the_phase(tmp_path: Path) -> None:
-    stamps = pd.date_range("2015-02-26 21:42:53", periods=3 * 288, freq="5min")
+    stamps = pd.date_range("2015-02-26 21:42:53", periods=4 * 288, freq="5min")
     rng = np.random.default_rng(0)
     values = (
         100 + 20 * np.sin(np.arange(len(stamps)) * 2 * np.pi / 288) + rng.normal(0, 3, len(stamps))
     )
-    values[700] = 900.0
+    values[1000] = 900.0  # the fourth day: a daily shape is judged once it has a track record
     frame = pd.DataFrame(
         {"series": "tweets", "time": stamps.strftime("%Y-%m-%d %H:%M:%S"), "value": values}
     )
@@ -370,7 +370,7 @@ def test_detect_on_five_minute_rows_exits_zero_and_keeps_the_phase(tmp_path: Pat
     assert result.exit_code == 0, result.output
     flagged = pd.read_csv(pd.io.common.StringIO(result.output))
     assert (pd.to_datetime(flagged["period"]).dt.second == 53).all()
-    assert stamps[700].strftime("%Y-%m-%dT%H:%M:%S") in flagged["period"].tolist()
+    assert stamps[1000].strftime("%Y-%m-%dT%H:%M:%S") in flagged["period"].tolist()
 
 
 # --------------------------------------------------------------------------

@@ -129,3 +129,27 @@ def test_default_scales_follow_the_step() -> None:
     assert default_scales(288) == (1, 12, 36)
     assert default_scales(24) == (1, 3)
     assert default_scales(1440) == (1, 60, 180)
+
+
+@pytest.mark.parametrize("negative", [True, False])
+def test_a_daily_cycle_with_a_busy_third_is_not_flagged_while_its_shape_is_learned(
+    negative: bool,
+) -> None:
+    """A flat level misses the busy third of every day; its median deviation does not show it.
+
+    Judged against the flat level on days 3 and 4, such a cycle (a machine metric, a shop open
+    eight hours a day) had every busy hour flagged.
+    """
+    rng = np.random.default_rng(4)
+    per_day = 288
+    clock = np.arange(7 * per_day) % per_day
+    # open 9:00-17:00, ramping up and down over about an hour
+    hours = clock / 12.0
+    busy = 1.0 / (1.0 + np.exp(-(hours - 9.0) * 4)) - 1.0 / (1.0 + np.exp(-(hours - 17.0) * 4))
+    low = -20.0 if negative else 5.0
+    y = low + (80.0 - low) * busy + 1.5 * rng.standard_normal(clock.size)
+    y = np.maximum(y, 0.1) if not negative else y
+    periods = pd.date_range("2014-04-01", periods=clock.size, freq="5min")
+    scores = multiscale_scores(y[None, :], per_day, periods=periods)
+    assert np.isfinite(scores.score[0, 4 * per_day :]).all()  # judged from day 4 at the latest
+    assert int(scores.flag.sum()) <= 2

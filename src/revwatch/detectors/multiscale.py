@@ -26,8 +26,14 @@ stages:
    shape is not a drop every Saturday, and the first weekend, never seen
    before, is judged against the weekdays); and the median of the last
    ``history_days`` days (no shape). The simplest applies unless a richer one's
-   residual had a trailing spread at least 20 % smaller; the choice is made
-   per step, so it follows the series.
+   residual had a trailing spread (the mean absolute deviation from its
+   median) at least 20 % smaller; the choice is made per step, so it follows
+   the series. The mean, not the median, of the deviations: a flat level on a
+   daily cycle misses the busy third of every day, which the median of the
+   deviations does not see. While a richer expectation exists but has no
+   track record yet, which one holds is not known and the step is not judged
+   (a daily cycle judged against a flat level on its third day flagged every
+   busy hour).
 3. **Several time scales.** The residual of the expectation in force is
    averaged over the last ``w`` steps for each ``w`` of ``scales`` (by
    default one step, an hour and three hours; one step only for data of one
@@ -58,8 +64,11 @@ that has lasted the longest scale is a ``level_shift``, a shorter one a
 ``spike`` or ``drop`` (provisional until it ends or becomes a shift). The band
 is the one-step scale's.
 
-The first two days are not judged (no level yet, then no calibration): flags
-start on the third day, with the wider floor.
+The first two days are not judged (no level yet, then no calibration). On a
+series with a time-of-day shape neither is the third: its expectation, from
+two earlier days, has no track record yet, and its robust z needs a day of its
+residuals. Flags start on the fourth day, with the wider floor (the third on a
+series whose flat level is the best expectation it has).
 """
 
 from __future__ import annotations
@@ -232,10 +241,17 @@ def _lagged_median(
 
 
 def _trailing_spread(x: np.ndarray, guess: np.ndarray, per_day: int, days: int) -> np.ndarray:
-    """Median absolute deviation of ``x - guess`` over the ``days`` days before each step."""
+    """Mean absolute deviation of ``x - guess`` from its median, over the ``days`` days before.
+
+    The mean, not the median, of the absolute deviations: an expectation that
+    misses the busy third of every day (a flat level on a daily cycle) has a
+    median deviation as small as the right one's, and a mean three times it.
+    Known from half a day of residuals.
+    """
     resid = pd.DataFrame((x - guess).T).shift(1)
-    centre = resid.rolling(days * per_day, min_periods=per_day).median()
-    return _rolling((resid - centre).abs(), days * per_day, per_day, "median")
+    least = max(per_day // 2, 1)
+    centre = resid.rolling(days * per_day, min_periods=least).median()
+    return _rolling((resid - centre).abs(), days * per_day, least, "mean")
 
 
 def _expectations(
@@ -265,6 +281,12 @@ def _expectations(
     spreads = [_trailing_spread(x, g, per_day, days) for g in guesses]
     last = len(guesses) - 1
     choice = np.where(np.isfinite(guesses[last]), last, -1)
+    # a richer expectation that exists but has no track record yet: which one holds is not
+    # known, so the step is not judged (a daily cycle judged against a flat level on its third
+    # day flagged every busy hour)
+    pending = np.zeros(choice.shape, dtype=bool)
+    for i in range(last):
+        pending |= np.isfinite(guesses[i]) & ~np.isfinite(spreads[i])
     best = spreads[last]
     for i in range(last - 1, -1, -1):
         spread = spreads[i]
@@ -275,7 +297,7 @@ def _expectations(
         )
         choice = np.where(better, i, choice)
         best = np.where(better, spread, best)
-    return guesses, choice
+    return guesses, np.where(pending, -1, choice)
 
 
 def _robust_z(
