@@ -28,10 +28,11 @@ def daily_panel(
     holiday_effects: dict[str, float] | None = None,
     drop_at: str | None = None,
     seed: int = 0,
+    start: str = "2023-01-01",
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """Weekly pattern, 4 % noise, optional 1st-of-month bump, US holidays and a planted drop."""
     rng = np.random.default_rng(seed)
-    periods = pd.date_range("2023-01-01", periods=days, freq="D")
+    periods = pd.date_range(start, periods=days, freq="D")
     y = 1_000.0 * WEEK[periods.day_of_week][None, :] * rng.lognormal(0, 0.04, (n_series, days))
     y[:, periods.day == 1] *= bump
     if holiday_effects:
@@ -251,3 +252,32 @@ def test_an_effect_learned_from_one_year_widens_the_band(second_year: float, fla
     assert effects.seen is not None and effects.seen[0, second] == 1
     flag, _ = run(periods, y, country="US")
     assert bool(flag[0, second]) is flagged
+
+
+@pytest.mark.parametrize(
+    ("bumped", "unknown_at", "expected_at", "flag_free"),
+    [
+        # a billing run on every 1st: the second one is not judged (one earlier ratio, far
+        # from 1: a bump or a one-off?), from the third on the bump is expected
+        ([1, 2, 3, 4, 5, 6, 7], [2], {4: 1.4, 5: 1.4, 7: 1.4}, [2, 3, 4, 5, 6, 7]),
+        # one +40 % 1st (a double charge on that day), then ordinary ones: the next 1st is not
+        # judged, later ones are not expected high (the two ratios disagree)
+        ([1], [2], {4: 1.0, 5: 1.0, 7: 1.0}, [2, 3, 4, 5, 6, 7]),
+    ],
+)
+def test_a_month_day_seen_once_far_from_normal_is_not_judged_the_next_time(
+    bumped: list[int], unknown_at: list[int], expected_at: dict[int, float], flag_free: list[int]
+) -> None:
+    periods, y = daily_panel(n_series=1, days=240, seed=6, start="2023-01-02")
+    firsts = np.flatnonzero(periods.day == 1)  # 1 February 2023 on
+    for k in bumped:
+        y[0, firsts[k - 1]] *= 1.4
+    effects = calendar_effects(y, periods)
+    # (a 1st on a weekend is a term of its own, 1 April and 1 July 2023: not judged by the
+    # rule for related terms, whatever this test plants)
+    unknown = [k for k in range(1, 8) if effects.unknown[0, firsts[k - 1]]]
+    assert set(unknown_at) <= set(unknown) and not effects.unknown[0, firsts[0]]
+    for k, factor in expected_at.items():
+        assert effects.factor[0, firsts[k - 1]] == pytest.approx(factor, abs=0.08)
+    flag, _ = run(periods, y)
+    assert not flag[0, [firsts[k - 1] for k in flag_free]].any()

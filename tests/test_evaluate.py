@@ -304,6 +304,20 @@ def test_compare_in_parallel_equals_sequential() -> None:
     assert len(lines) == 4 and all("smartphone-sales: seed" in line for line in lines)
 
 
+def test_compare_gives_a_parameter_to_the_methods_that_have_it() -> None:
+    told = compare("daily-revenue", "auto,iqr", seeds=1, n_jobs=1,
+                   dataset_kwargs={"holidays": "US"}, params={"country": "US"})  # fmt: skip
+    untold = compare("daily-revenue", "auto,iqr", seeds=1, n_jobs=1,
+                     dataset_kwargs={"holidays": "US"})  # fmt: skip
+    rows = {name: frame.set_index("method") for name, frame in
+            (("told", told.runs), ("untold", untold.runs))}  # fmt: skip
+    # auto learns the holidays as calendar terms: fewer false alarms; iqr has no country
+    assert rows["told"].loc["auto", "false_alarms"] < rows["untold"].loc["auto", "false_alarms"]
+    assert rows["told"].loc["iqr", "n_flags"] == rows["untold"].loc["iqr", "n_flags"]
+    with pytest.raises(ParameterError, match="no method has a parameter 'colour'"):
+        compare("smartphone-sales", "iqr", seeds=1, n_jobs=1, params={"colour": "red"})
+
+
 def test_compare_rejects_bad_n_jobs() -> None:
     with pytest.raises(ParameterError, match="n_jobs"):
         compare("smartphone-sales", "iqr", seeds=1, n_jobs=0)
@@ -601,6 +615,10 @@ def test_cli_compare_takes_generator_options() -> None:
     wrong = runner.invoke(app, ["compare", "smartphone-sales", "--seeds", "1", "--yearly-cycle"])
     assert wrong.exit_code == 2
     assert "no option yearly_cycle (--yearly-cycle)" in wrong.stderr
+    # --country plants the holidays and tells the methods that take a country
+    told = runner.invoke(app, [*args, "--country", "US", "--billing-bump", "-f", "table"])
+    assert told.exit_code == 0, told.output
+    assert "methods told country=US" in told.stderr
 
 
 @pytest.mark.parametrize(

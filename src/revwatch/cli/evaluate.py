@@ -252,7 +252,9 @@ def compare_command(
     """Regenerate a seed's data set over N seeds and compare methods (mean ± std).
 
     The generator options (``--holidays``, ``--realistic``, ...) are those of
-    ``revwatch generate``.
+    ``revwatch generate``. ``--country`` is also given to the methods that take
+    a country (``auto``: its public holidays become calendar terms);
+    ``--holidays`` alone plants US holidays without telling the methods.
     """
     _setup_logging(verbose)
     with _user_errors():
@@ -290,8 +292,9 @@ def compare_command(
             progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
             n_jobs=jobs,
             match_direction=match_direction,
+            params={"country": country} if country else None,
         )
-        _emit_comparison(result, fmt, output, raw, options)
+        _emit_comparison(result, fmt, output, raw, options, country=country)
 
 
 def _emit_comparison(
@@ -300,8 +303,11 @@ def _emit_comparison(
     output: Path | None,
     raw: bool,
     options: dict[str, object] | None = None,
+    country: str | None = None,
 ) -> None:
     shown = ", ".join(f"{k}={v}" for k, v in (options or {}).items())
+    if country:
+        shown += f"; methods told country={country}"
     title = (
         f"revwatch compare {result.dataset}{f' ({shown})' if shown else ''} over "
         f"{len(result.seeds)} seeds "

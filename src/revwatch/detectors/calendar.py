@@ -235,7 +235,9 @@ def calendar_effects(
     * **day of month** (every month): the 1st, the first and the last business
       day, the last day; a day's class is the set of those it is. The median
       of the last ``cycles`` own ratios once two exist (the third month start
-      on), applied when at least ``min_effect`` (5 %) away from 1.
+      on), applied when at least ``min_effect`` (5 %) away from 1; the second
+      occurrence, after a first that was ``strong`` (15 %) away from 1, is
+      ``unknown`` (a billing run or a one-off: not told from one month).
     * **public holidays** of ``country`` and the days next to them (each
       holiday by name; a day next to one that is also a day of month is a term
       of its own, Black Friday at a month end): the median of the series' own
@@ -329,6 +331,10 @@ def calendar_effects(
                 spread, _ = nanmedian_rows(np.abs(ratios[:, past] - own[:, None]))
                 noise = 2.0 * 1.25 * 1.4826 * spread / np.sqrt(np.maximum(n_own, 1))
                 est = np.where((n_own >= 2) & (np.abs(own) >= noise), own, np.nan)
+                # one earlier occurrence far from 1 (a billing run, or a one-off that fell on
+                # that day): it can not be told yet, so the day is not judged rather than
+                # judged against either (as a single extreme year of a fixed date)
+                unknown[:, pos] |= (n_own == 1) & (np.abs(own) >= np.log1p(float(strong)))
                 learned.setdefault(key[1], []).append((pos, own))  # type: ignore[index]
                 if np.isnan(est).any():
                     unseen.append((pos, key[1]))  # type: ignore[index]

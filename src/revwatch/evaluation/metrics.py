@@ -799,6 +799,7 @@ def compare(
     progress: Callable[[str], None] | None = None,
     n_jobs: int | None = None,
     match_direction: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Evaluate methods on a generated data set over many random seeds.
 
@@ -831,6 +832,10 @@ def compare(
         this process, one after the other.
     match_direction : bool, default False
         See :func:`evaluate`.
+    params : mapping, optional
+        Method parameters (``{"country": "US"}``), each given to the compared
+        methods that have a parameter of that name; a name no registered
+        method has is an error.
 
     Returns
     -------
@@ -861,8 +866,31 @@ def compare(
             skipped[name] = f"cannot be imported ({exc})"
     active = [n for n in names if n not in skipped]
     kwargs = dict(dataset_kwargs or {})
+    given = dict(params or {})
+    accepted = {name: set(get_detector(name).get_params()) for name in active}
+    if given:
+        known: set[str] = set()
+        for name in method_names():
+            try:
+                known |= set(get_detector(name).get_params())
+            except (RevwatchError, ImportError):
+                continue
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ParameterError(
+                f"compare: no method has a parameter {unknown[0]!r}; "
+                "see `revwatch methods` for each method's parameters"
+            )
     jobs = [
-        (dataset_name, seed, name, tolerance, kwargs, match_direction)
+        (
+            dataset_name,
+            seed,
+            name,
+            tolerance,
+            kwargs,
+            match_direction,
+            {k: v for k, v in given.items() if k in accepted[name]},
+        )
         for seed in seed_list
         for name in active
     ]
@@ -970,11 +998,13 @@ def _run_job(
     tolerance: int,
     kwargs: Mapping[str, Any],
     match_direction: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> _Outcome:
     """One (seed, method) job of :func:`compare`; top-level so that it pickles."""
     panel, grid = _prepare(dataset_name, seed, kwargs)
     try:
-        detection = analyze(panel, method=name, **_comparison_params(name, panel))
+        given = {**_comparison_params(name, panel), **dict(params or {})}
+        detection = analyze(panel, method=name, **given)
         return ("ok", _method_row(detection, grid, tolerance, name, match_direction))
     except RevwatchError as exc:
         return ("revwatch", str(exc))
