@@ -93,7 +93,10 @@ _WINDOWS = {
     "10min": 288,
     "5min": 576,
     "1min": 2880,
-    "yearly": 5,
+    # the smallest window whose thirds hold two observations each: the slope of a shorter one
+    # is never its own, and the slope carried from a trend change was extrapolated for good
+    # (UK coal employment, flat at 11 000 for five years, expected at 811)
+    "yearly": 6,
 }
 
 
@@ -103,7 +106,7 @@ def baseline_window(freq: str) -> int:
     Examples
     --------
     >>> baseline_window("daily"), baseline_window("monthly"), baseline_window("yearly")
-    (28, 12, 5)
+    (28, 12, 6)
     """
     return _WINDOWS.get(freq, 12)
 
@@ -166,8 +169,9 @@ _FREQ_DEFAULTS: dict[str, dict[str, float | int | None]] = {
         "daily": 91,
         "hourly": 168,
         **{freq: 168 * per_hour for freq, per_hour in _SUB_HOURLY.items()},
-        # the changes of 5 years give the scale 1.6 degrees of freedom, under the 2 a band
-        # needs: yearly data were never judged; 12 years give monthly data's 11 changes
+        # the changes of a 5- or 6-year window give the scale 1.6 or 2.0 degrees of freedom,
+        # at or under the 2 a band needs: yearly data were never judged; 12 years give monthly
+        # data's 11 changes
         "yearly": 12,
         "other": None,
     },
@@ -221,7 +225,7 @@ class RobustShiftDetector(Detector):
     window : int or None, default None
         Clean observations before a period that form its baseline (level and
         trend). None picks one by frequency: 12 monthly, 8 quarterly, 13
-        weekly, 28 daily, 48 hourly, 5 yearly.
+        weekly, 28 daily, 48 hourly, 6 yearly.
     scale_window : int or None, default None (by frequency)
         Observations whose period-over-period changes give the noise scale;
         the scale is steadier than the level, so it may look further back.
