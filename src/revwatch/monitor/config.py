@@ -221,9 +221,6 @@ class MetricConfig(_Model):
     dimensions: list[str] = Field(default_factory=list)
     #: periods an incident must last to be warning or above (the persistence filter)
     min_duration: int = Field(default=1, ge=1)
-    #: periods after an episode within which a same-direction move that never came back joins
-    #: it (None: the baseline window of the frequency; 0: off)
-    cascade: int | None = Field(default=None, ge=0)
     #: Benjamini-Hochberg level per period; 0 switches the control off
     fdr: float = Field(default=0.05, ge=0, lt=1)
     #: money:EUR, count, ratio or percent; inferred from the column when omitted
@@ -662,7 +659,6 @@ active_periods = 1            # an incident is back to normal after this many cl
 # unit = "money:USD"          # money:<ISO code>, count, ratio or percent (default: inferred)
 # dimensions = ["region"]     # keys a total breaks down by: the total gets root cause lines
 # min_duration = 1            # periods an incident must last to be warning or above
-# cascade = 28                # a same-way move this soon after, never recovered: same incident
 # fdr = 0.05                  # false discovery rate per period (0: off)
 
 [metrics.tiers]               # the highest of the three rules wins

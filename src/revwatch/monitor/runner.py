@@ -297,7 +297,9 @@ def incident_settings(metric: MetricConfig, threshold: float) -> IncidentSetting
     warning = min(warning, critical)
     return IncidentSettings(
         min_duration=metric.min_duration,
-        cascade=metric.cascade,
+        # every step of a staged move is an incident of its own here: a stored incident that
+        # was resolved is not reopened, so a later step joined to it would never be alerted
+        cascade=0,
         critical_confidence=critical,
         warning_confidence=warning,
         info_confidence=min(tiers.info_confidence, warning),
@@ -333,7 +335,10 @@ def metric_incidents(detection: Detection, metric: MetricConfig) -> list[Inciden
 
     The same spans, tiers, impact, root cause and ids as ``revwatch detect
     --incidents`` on the same data (``--dimensions`` = the metric's
-    ``dimensions``); incidents that fail the FDR control are left out.
+    ``dimensions``), except that every step of a staged move is an incident of
+    its own (``cascade = 0``: a stored incident that was resolved is not
+    reopened, so a step joined to it would never be alerted); incidents that
+    fail the FDR control are left out.
     """
     settings = incident_settings(metric, float(detection.scores.threshold))
     found = build_incidents(
