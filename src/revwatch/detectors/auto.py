@@ -55,13 +55,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
 from typing import Any, Self
 
 import numpy as np
 
 from revwatch.data.panel import STEP_SECONDS, SUB_DAILY, VALUE, Panel
-from revwatch.detectors._arrays import nanmedian_rows
+from revwatch.detectors._arrays import nanmedian_rows, nanquantile_rows
 from revwatch.detectors.base import TYPE_CODES, Detector, Scores
 from revwatch.detectors.calendar import (
     CalendarEffects,
@@ -471,9 +470,7 @@ def drift_beyond_swing(values: np.ndarray, rows: np.ndarray, t: int, period: int
         depart[:, k] = np.abs(logs[:, s] - ref)
     past = depart[:, :-1]
     enough = np.count_nonzero(~np.isnan(past), axis=1) >= least
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        swing = np.nanquantile(past, _SWING_QUANTILE, axis=1)
+    swing = nanquantile_rows(past, _SWING_QUANTILE)
     return ~enough | ~(depart[:, -1] <= swing)
 
 
