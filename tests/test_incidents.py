@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from typer.testing import CliRunner
 
 from revwatch.cli import app
@@ -591,3 +594,32 @@ def test_a_guessed_money_unit_is_told(value_name: str, unit: str | None, noted: 
     )
     incidents = build_incidents(analyze(frame, time="period", value=value_name), unit=unit)
     assert any("--unit" in note for note in incidents.notes) is noted
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    active=hnp.arrays(np.bool_, (3, 40)),
+    z=hnp.arrays(np.float64, (3, 40), elements=st.floats(-6, 6)),
+    values=hnp.arrays(np.float64, (3, 40), elements=st.floats(1, 200)),
+    window=st.integers(0, 12),
+)
+def test_the_cascade_only_joins_episodes_of_one_series(
+    active: np.ndarray, z: np.ndarray, values: np.ndarray, window: int
+) -> None:
+    from revwatch.detectors.base import Scores
+    from revwatch.incidents.build import _cascade
+
+    scores = Scores.empty(active.shape, 3.5)
+    scores.z[...] = z
+    scores.baseline[...] = 100.0
+    out = _cascade(active, scores, values, window)
+    assert (out | active).sum() == out.sum()  # nothing active is lost
+    added = out & ~active
+    # what is added lies between two episodes of its row, at most `window` apart
+    for row, col in zip(*np.nonzero(added), strict=True):
+        before = np.flatnonzero(active[row, :col])
+        after = np.flatnonzero(active[row, col + 1 :])
+        assert before.size and after.size
+        assert after[0] + col + 1 - before[-1] - 1 <= window
+    if window == 0:
+        assert (out == active).all()

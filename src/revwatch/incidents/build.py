@@ -767,25 +767,26 @@ def _cascade(active: np.ndarray, scores: Scores, values: np.ndarray, window: int
     # the cells between each candidate pair: one entry per cell, with its pair number
     lengths = np.where(link, starts[b] - ends[a] - 1, 0)
     which = np.repeat(np.arange(a.size), lengths)
+    first = a[which]  # the earlier episode of the pair
     offset = np.arange(which.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    cols = ends[which] + 1 + offset
-    between = values[rows[which], cols]
-    ids = np.arange(rows.size)
+    cols = ends[first] + 1 + offset
+    between = values[rows[first], cols]
+    episodes = np.arange(rows.size)
     while True:
         # each episode's chain root: the first episode of its run of links
         linked_in = np.concatenate([[False], link])
-        root = np.maximum.accumulate(np.where(linked_in, -1, ids))
-        ref = base[root[a]]
+        root = np.maximum.accumulate(np.where(linked_in, -1, episodes))
+        ref = base[root[a]]  # per pair: the baseline of its chain's first onset
         came_back = ~np.isfinite(ref[which]) | (
-            np.isfinite(between) & (sign[which] * (between - ref[which]) <= 0)
+            np.isfinite(between) & (sign[first] * (between - ref[which]) <= 0)
         )
         broken = link & ((np.bincount(which[came_back], minlength=a.size) > 0) | ~np.isfinite(ref))
         if not broken.any():
             break
-        link &= ~broken
+        link &= ~broken  # links only go, so this ends
     out = active.copy()
     fill = link[which]
-    out[rows[which][fill], cols[fill]] = True
+    out[rows[first][fill], cols[fill]] = True
     return out
 
 
