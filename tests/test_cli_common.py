@@ -65,3 +65,32 @@ def test_stderr_console_is_wide_off_a_terminal(width: int) -> None:
     assert console.stderr
     assert not console.is_terminal
     assert console.width == width
+
+
+@pytest.mark.parametrize("command", ["methods", "detect"])
+def test_a_reader_that_goes_away_is_not_an_internal_error(command: str, tmp_path: Path) -> None:
+    """``revwatch methods | head -1``: the pipe closes early; nothing to report, exit 141."""
+    import subprocess
+    import sys
+
+    args = ["methods"]
+    if command == "detect":
+        args = ["detect", str(_generated(tmp_path)), "--format", "csv", "--all"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "revwatch.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before the command writes anything
+    err = child.stderr.read().decode()
+    code = child.wait(timeout=60)
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert code == 141
+
+
+def _generated(folder: Path) -> Path:
+    from revwatch.datasets import generate, write_dataset
+
+    path, _ = write_dataset(generate("saas-mrr", seed=1), folder / "mrr.csv")
+    return Path(path)

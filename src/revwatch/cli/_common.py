@@ -50,6 +50,12 @@ def _user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("revwatch: interrupted", err=True)
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        # the reader went away (`revwatch methods | head -1`): not an error of ours. Point
+        # stdout at nothing so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(141) from None
     except Exception as exc:  # a bug: say so in one line unless debugging
         if os.environ.get("REVWATCH_DEBUG"):
             raise

@@ -339,7 +339,7 @@ def methods_command() -> None:
     """List the detection methods and their parameters."""
     with _user_errors():
         for name in method_names():
-            params = get_detector(name).get_params()
+            params = get_detector(name).settable_params()
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
             typer.echo(f"{name:24s} {shown}")
 

@@ -255,6 +255,21 @@ class AutoDetector(Detector):
         own = [name for name in self.get_params(deep=False) if name != "robust"]
         return [*sorted(own), "robust", *sorted(_ROBUST_PARAMS)]
 
+    def settable_params(self) -> dict[str, Any]:
+        """``auto``'s own parameters, then the robust part's under their own names.
+
+        ``None`` there means "by frequency" (see :class:`RobustShiftDetector`).
+
+        Examples
+        --------
+        >>> shown = AutoDetector().settable_params()
+        >>> "robust" in shown, shown["threshold"], shown["peers"]
+        (False, None, True)
+        """
+        own = {k: v for k, v in self.get_params(deep=False).items() if k != "robust"}
+        robust = self.robust if self.robust is not None else RobustShiftDetector()
+        return {**own, **robust.get_params(deep=False)}
+
     def detect(self, panel: Panel) -> Scores:
         """Score every period of every series causally; see the module docstring."""
         self._check_auto_params()

@@ -172,6 +172,20 @@ class Detector(ABC):
             inner.set_params(**sub_params)
         return self
 
+    def settable_params(self) -> dict[str, Any]:
+        """The names :meth:`set_params` (``-p NAME=VALUE``) accepts, with their current values.
+
+        By default the parameters of ``__init__``; a method that also takes a nested
+        detector's parameters under their own names (``auto``) lists those instead of the slot.
+
+        Examples
+        --------
+        >>> from revwatch.detectors.registry import get_detector
+        >>> get_detector("rolling-zscore").settable_params()
+        {'window': 30, 'threshold': 3.0, 'min_periods': None}
+        """
+        return self.get_params(deep=False)
+
     def _param_names(self) -> list[str]:
         """The parameter names :meth:`set_params` accepts, for its error message."""
         return sorted(self.get_params())

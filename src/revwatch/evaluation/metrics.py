@@ -867,12 +867,12 @@ def compare(
     active = [n for n in names if n not in skipped]
     kwargs = dict(dataset_kwargs or {})
     given = dict(params or {})
-    accepted = {name: set(get_detector(name).get_params()) for name in active}
+    accepted = {name: set(get_detector(name).settable_params()) for name in active}
     if given:
         known: set[str] = set()
         for name in method_names():
             try:
-                known |= set(get_detector(name).get_params())
+                known |= set(get_detector(name).settable_params())
             except (RevwatchError, ImportError):
                 continue
         unknown = sorted(set(given) - known)
