@@ -149,6 +149,20 @@ def test_the_nightly_run_alerts_every_step_of_a_staged_move() -> None:
     assert len(build_incidents(detection, settings=NO_FDR).frame) == 1
 
 
+@pytest.mark.parametrize("cascade", [None, 0])
+def test_the_cells_of_a_staged_incident_are_one_stretch_as_it_was_grouped(
+    cascade: int | None,
+) -> None:
+    values = _staged(11, {60: 0.6, 76: 0.65, 92: 0.7})
+    detection = analyze(_frame(values), id="acct", time="day", value="rev")
+    found = build_incidents(detection, settings=IncidentSettings(fdr=None, cascade=cascade))
+    cells = found.cells()[0]
+    first, last = np.flatnonzero(cells)[[0, -1]]
+    stretches = int(np.count_nonzero(np.diff(cells[first : last + 1].astype(int)) == 1)) + 1
+    assert stretches == len(found.frame)  # one shaded stretch per incident
+    assert first in (60, 61)
+
+
 def test_cascade_must_not_be_negative() -> None:
     with pytest.raises(ParameterError, match="cascade must be >= 0"):
         IncidentSettings(cascade=-1)

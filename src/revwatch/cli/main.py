@@ -110,11 +110,9 @@ def _emit(
 
 def _chart_incidents(found: Any, chart: Path, *, quiet: bool) -> None:
     """The four-panel chart with the periods inside incidents shaded."""
-    from revwatch.incidents.build import active_cells
-
     detection = found.detection
     series = detection.series()
-    series["in_incident"] = detection.panel.matrix().to_rows(active_cells(detection.scores))
+    series["in_incident"] = detection.panel.matrix().to_rows(found.cells())
     ids = list(detection.panel.id_columns)
     report.plot_top_series(series, ids, chart, top=4, value_label=detection.panel.value_name)
     if not quiet:

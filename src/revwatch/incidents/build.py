@@ -394,6 +394,19 @@ class Incidents:
     context: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
 
+    def cells(self) -> np.ndarray:
+        """Which cells of the detection's series lie inside an episode (series x periods).
+
+        The episodes of the value view as this run grouped them (``gap`` and ``cascade``):
+        what a chart shades as "in an incident".
+        """
+        scores = self.detection.scores
+        panel = self.detection.panel
+        active = _active(scores, int(self.settings.gap))
+        cascade = self.settings.cascade
+        window = baseline_window(panel.freq) if cascade is None else int(cascade)
+        return _cascade(active, scores, panel.matrix().values, window)
+
     def reported(self, *, include_suppressed: bool = False) -> pd.DataFrame:
         """The incidents to show: not suppressed by FDR control unless asked."""
         if include_suppressed:
