@@ -158,3 +158,21 @@ def test_email_html_with_inline_chart(smtp_inbox: tuple[_Inbox, int]) -> None:
     images = [p for p in parts if p.get_content_type() == "image/png"]
     assert len(images) == 2
     assert images[0].get_payload(decode=True)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("state", "prefix", "action"),
+    [
+        ("open", "[CRITICAL]", "trigger"),
+        ("esc:critical", "[ESCALATED TO CRITICAL]", "trigger"),
+        ("resolved", "[RESOLVED]", "resolve"),
+        ("reopen:1", "[REOPENED CRITICAL]", "trigger"),
+        ("resolved:1", "[RESOLVED]", "resolve"),
+        ("reopen:12", "[REOPENED CRITICAL]", "trigger"),
+    ],
+)
+def test_every_ledger_state_says_what_it_announces(state: str, prefix: str, action: str) -> None:
+    alert = _alert(state=state)
+    assert alert.summary().startswith(prefix)
+    channel = PagerDutyChannel(routing_key="k", url="http://127.0.0.1:9/v2/enqueue")
+    assert channel.payload(alert)["event_action"] == action

@@ -135,20 +135,6 @@ def test_a_move_that_never_came_back_is_one_incident_however_many_steps(
         assert want_day <= day <= want_day + 1 and direction == want_direction, (case, got)
 
 
-def test_the_nightly_run_alerts_every_step_of_a_staged_move() -> None:
-    """A resolved incident is not reopened by a run: each step must be an incident of its own."""
-    from revwatch.monitor.config import MetricConfig
-    from revwatch.monitor.runner import metric_incidents
-
-    values = _staged(11, {60: 0.6, 76: 0.65, 92: 0.7})
-    detection = analyze(_frame(values), id="acct", time="day", value="rev")
-    metric = MetricConfig(name="rev", source="s", value="rev", keys=["acct"], fdr=0)
-    nightly = sorted((i.start - DAY0).days for i in metric_incidents(detection, metric))
-    assert len(nightly) == 3
-    assert all(0 <= got - step <= 1 for got, step in zip(nightly, (60, 76, 92), strict=True))
-    assert len(build_incidents(detection, settings=NO_FDR).frame) == 1
-
-
 @pytest.mark.parametrize("cascade", [None, 0])
 def test_the_cells_of_a_staged_incident_are_one_stretch_as_it_was_grouped(
     cascade: int | None,

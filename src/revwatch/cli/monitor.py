@@ -54,6 +54,8 @@ def run_command(
         escalated = (
             f"{report.incidents_escalated} escalated, " if report.incidents_escalated else ""
         )
+        if report.incidents_reopened:
+            escalated += f"{report.incidents_reopened} reopened, "
         recorded = (
             f", {report.incidents_recorded} past incidents recorded without alerts"
             if report.incidents_recorded

@@ -85,14 +85,26 @@ class Alert:
     ----------
     incident : dict
         The incident row from the store.
-    state : {"open", "esc:warning", "esc:critical", "resolved"}
+    state : {"open", "esc:warning", "esc:critical", "resolved", "reopen:<k>", "resolved:<k>"}
         The state change being announced (``esc:<tier>``: an announced
         incident reached a higher tier; PagerDuty gets a trigger with the same
-        dedup key, so it pages once if the incident was not paged before).
+        dedup key, so it pages once if the incident was not paged before;
+        ``reopen:<k>``: a resolved incident is open again, a later step of the
+        same move, and ``resolved:<k>`` resolves that reopening).
     """
 
     incident: dict[str, Any]
     state: str = "open"
+
+    @property
+    def resolves(self) -> bool:
+        """Whether the alert announces a resolve (``resolved`` or ``resolved:<k>``)."""
+        return self.state == "resolved" or self.state.startswith("resolved:")
+
+    @property
+    def opens(self) -> bool:
+        """Whether the alert announces an incident (again): ``open`` or ``reopen:<k>``."""
+        return self.state == "open" or self.state.startswith("reopen:")
 
     @property
     def incident_id(self) -> str:
@@ -107,10 +119,12 @@ class Alert:
         """One line for notifications and PagerDuty's summary (<= 1024 characters)."""
         inc = self.incident
         start = str(inc.get("start_period", ""))[:10]
-        if self.state == "resolved":
+        if self.resolves:
             prefix = "RESOLVED"
         elif self.state.startswith("esc:"):
             prefix = f"ESCALATED TO {self.state.removeprefix('esc:').upper()}"
+        elif self.state.startswith("reopen:"):
+            prefix = f"REOPENED {str(inc.get('tier', 'info')).upper()}"
         else:
             prefix = str(inc.get("tier", "info")).upper()
         impact = inc.get("impact")
@@ -330,10 +344,27 @@ def incident_url(dashboard_url: str | None, incident_id: str) -> str | None:
     return f"{dashboard_url.rstrip('/')}/incidents/{urllib.parse.quote(incident_id, safe='')}"
 
 
+def _event(state: str) -> str:
+    """The webhook's ``event`` of a ledger state.
+
+    Examples
+    --------
+    >>> [_event(s) for s in ("open", "esc:critical", "resolved", "reopen:2", "resolved:2")]
+    ['opened', 'esc:critical', 'resolved', 'reopened', 'resolved']
+    """
+    if state == "open":
+        return "opened"
+    if state.startswith("reopen:"):
+        return "reopened"
+    if state.startswith("resolved:"):
+        return "resolved"
+    return state
+
+
 def _digest_title(alerts: Sequence[Alert]) -> str:
     if len(alerts) == 1:
         return alerts[0].summary()
-    opened = sum(a.state == "open" for a in alerts)
+    opened = sum(a.opens for a in alerts)
     escalated = sum(a.state.startswith("esc:") for a in alerts)
     resolved = len(alerts) - opened - escalated
     text = f"revwatch: {opened} new, "
@@ -403,7 +434,7 @@ class PagerDutyChannel:
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         """The event: trigger or resolve, dedup_key = incident id."""
-        action = "resolve" if alert.state == "resolved" else "trigger"
+        action = "resolve" if alert.resolves else "trigger"
         body: dict[str, Any] = {
             "routing_key": self.routing_key,
             "event_action": action,
@@ -454,7 +485,7 @@ class WebhookChannel:
         for a in alerts:
             item = {k: v for k, v in a.incident.items() if k != "context"}
             item.update(
-                event="opened" if a.state == "open" else a.state,
+                event=_event(a.state),
                 state=a.state,
                 status=a.state,
                 current_status=a.incident.get("status"),
@@ -519,12 +550,12 @@ class EmailChannel:
                 f'<a href="{html.escape(link)}">{ident}</a>' if link else f"<code>{ident}</code>"
             )
             parts.append(f"<h3>{html.escape(alert.summary())}</h3><p>Incident {shown}</p>")
-            if alert.state == "open":
+            if alert.opens:
                 parts.append(f'<img src="cid:chart{i}" alt="chart of the series">')
         msg.add_alternative(f"<html><body>{''.join(parts)}</body></html>", subtype="html")
         html_part: Any = msg.get_payload()[1]  # type: ignore[index]
         for i, alert in enumerate(alerts):
-            if alert.state != "open":
+            if not alert.opens:
                 continue  # a resolve needs no chart
             html_part.add_related(
                 render_chart(alert), maintype="image", subtype="png", cid=f"<chart{i}>"

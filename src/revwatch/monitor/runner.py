@@ -18,7 +18,8 @@
    pending ledger rows of every state change that matters (the outbox:
    ``open``; ``esc:warning`` / ``esc:critical`` when an announced incident
    reaches a higher tier, so a warning that becomes critical pages once;
-   ``resolved``), the score summary, the model record and the new
+   ``resolved``; ``reopen:k`` when a later step of the same move extends an
+   incident that was resolved, then ``resolved:k``), the score summary, the model record and the new
    watermark. Incidents in a direction the metric does not alert on
    (``directions``) are routed as ``info``. A run alerts only incidents
    still open or that ended within ``alerts.recent_days`` (at least one
@@ -124,6 +125,8 @@ class RunReport:
     incidents_resolved: int = 0
     #: escalated to a higher tier (not a stored counter)
     incidents_escalated: int = 0
+    #: resolved ones open again, a later step of the same move (not a stored counter)
+    incidents_reopened: int = 0
     #: past incidents recorded without alerts (first run, catch-up; not a stored counter)
     incidents_recorded: int = 0
     deliveries_sent: int = 0
@@ -297,9 +300,6 @@ def incident_settings(metric: MetricConfig, threshold: float) -> IncidentSetting
     warning = min(warning, critical)
     return IncidentSettings(
         min_duration=metric.min_duration,
-        # every step of a staged move is an incident of its own here: a stored incident that
-        # was resolved is not reopened, so a later step joined to it would never be alerted
-        cascade=0,
         critical_confidence=critical,
         warning_confidence=warning,
         info_confidence=min(tiers.info_confidence, warning),
@@ -335,10 +335,7 @@ def metric_incidents(detection: Detection, metric: MetricConfig) -> list[Inciden
 
     The same spans, tiers, impact, root cause and ids as ``revwatch detect
     --incidents`` on the same data (``--dimensions`` = the metric's
-    ``dimensions``), except that every step of a staged move is an incident of
-    its own (``cascade = 0``: a stored incident that was resolved is not
-    reopened, so a step joined to it would never be alerted); incidents that
-    fail the FDR control are left out.
+    ``dimensions``); incidents that fail the FDR control are left out.
     """
     settings = incident_settings(metric, float(detection.scores.threshold))
     found = build_incidents(
@@ -468,6 +465,30 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
             channels = routing.channels(inc["tier"] if alerting else "info")
             in_window = active or pd.Timestamp(inc["end_period"]) >= recent
             old = known.get(ident)
+            if old is not None and _reopens(old, inc, alerting=alerting, in_window=in_window):
+                # a later step of the same move (the incident model joined it: the series never
+                # came back) after the incident was resolved: open it again and say so (one
+                # recorded as history was never announced: it opens now)
+                reopen = (
+                    "open"
+                    if old.get("resolution") == "history"
+                    else f"reopen:{store.reopen_count(ident, conn=conn) + 1}"
+                )
+                inc.update(
+                    status="open",
+                    alerted_tier=inc["tier"],
+                    resolved_at=None,
+                    resolution=None,
+                    resolved_run=None,
+                    last_seen_run=report.run_id,
+                )
+                store.save_incident(conn, inc)
+                store.enqueue(conn, ident, reopen, channels, run_id=report.run_id)
+                report.incidents_reopened += reopen != "open"
+                report.incidents_opened += reopen == "open"
+                if not active:
+                    _resolve(store, conn, ident, report)
+                continue
             if old is not None:
                 inc["status"] = old["status"]
                 inc["last_seen_run"] = report.run_id
@@ -529,6 +550,17 @@ def _process_metric(config: Config, metric: MetricConfig, store: Store, report: 
         )
         store.set_watermark(conn, metric.name, last.to_pydatetime(), report.run_id)
     logger.info("metric %s: scored up to %s", metric.name, last.date())
+
+
+def _reopens(old: dict[str, Any], inc: dict[str, Any], *, alerting: bool, in_window: bool) -> bool:
+    """Whether a stored, resolved incident is open again: it now ends later (a new step).
+
+    Not a suppressed one, nor one in a direction the metric does not alert on, nor outside
+    the recent window (a catch-up over old data extends it silently).
+    """
+    if old["status"] != "resolved" or old.get("suppressed") or not (alerting and in_window):
+        return False
+    return bool(pd.Timestamp(inc["end_period"]) > pd.Timestamp(old["end_period"]))
 
 
 def _resolve(store: Store, conn: Any, incident_id_: str, report: RunReport) -> None:

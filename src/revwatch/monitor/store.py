@@ -21,7 +21,10 @@ Tables:
     (``alerted_tier``) and the runs that escalated and resolved it.
 ``deliveries``
     The alert ledger: one row per (incident, state, channel), unique; status
-    ``pending`` -> ``sending`` -> ``sent`` | ``failed`` | ``skipped``.
+    ``pending`` -> ``sending`` -> ``sent`` | ``failed`` | ``skipped``. States:
+    ``open``, ``esc:warning`` / ``esc:critical``, ``resolved``; a resolved
+    incident that a later step of the same move opens again gets ``reopen:k``
+    and then ``resolved:k`` (its k-th reopening).
 ``feedback``
     Labels (``benign`` / ``confirmed``) with their cause, for suppression,
     baseline masking and the supervised classifier.
@@ -655,8 +658,12 @@ class Store:
                 .values(**values)
             )
             if status == "resolved" and found["status"] != "resolved":
-                channels = self.delivered_channels(found["incident_id"], ALERTING_STATES, conn=c)
-                self.enqueue(c, found["incident_id"], "resolved", channels, run_id=run_id)
+                # the k-th reopening is resolved as resolved:k (a ledger row is unique per state)
+                reopened = self.reopen_count(found["incident_id"], conn=c)
+                alerted = [*ALERTING_STATES, *(f"reopen:{k}" for k in range(1, reopened + 1))]
+                channels = self.delivered_channels(found["incident_id"], alerted, conn=c)
+                state = "resolved" if reopened == 0 else f"resolved:{reopened}"
+                self.enqueue(c, found["incident_id"], state, channels, run_id=run_id)
             found.update(values)
             return found
 
@@ -703,6 +710,15 @@ class Store:
             query = query.where(deliveries_t.c.incident_id == incident_id)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(query)]
+
+    def reopen_count(self, incident_id: str, conn: Connection | None = None) -> int:
+        """How many times the incident was opened again (its ``reopen:k`` ledger states)."""
+        query = sa.select(sa.func.count(sa.distinct(deliveries_t.c.state))).where(
+            deliveries_t.c.incident_id == incident_id,
+            deliveries_t.c.state.like("reopen:%"),
+        )
+        with self._conn(conn) as c:
+            return int(c.execute(query).scalar() or 0)
 
     def delivered_channels(
         self, incident_id: str, state: str | Sequence[str], conn: Connection | None = None
