@@ -5,9 +5,12 @@ Usage::
     .venv/bin/python benchmarks/bench_scale.py --series 10000 100000 1000000 --periods 24
     .venv/bin/python benchmarks/bench_scale.py --series 10000 100000 --periods 730
     .venv/bin/python benchmarks/bench_scale.py --sizes 1000000x24 100000x730   # issue 15's two
+    .venv/bin/python benchmarks/bench_scale.py --sizes 100000x60    # with the growth change
+    .venv/bin/python benchmarks/bench_scale.py --sizes 1000x8640 --freq 5min   # sub-daily
 
 For each size it generates N series x T periods (monthly for T <= 120, daily
-otherwise; lognormal levels, gentle trends, 3 % noise, a few injected
+otherwise, or the pandas step ``--freq`` gives, with a daily cycle when it is
+shorter than a day; lognormal levels, gentle trends, 3 % noise, a few injected
 anomalies), writes them to Parquet, then runs the command line
 ``revwatch detect FILE --id account --time month --value revenue -f csv -o
 OUT`` in a child process (load, validate, detect with the default or given
@@ -53,14 +56,21 @@ TARGETS: dict[tuple[int, int], tuple[float, float]] = {
 }
 
 
-def make_frame(n_series: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
+def make_frame(
+    n_series: int, n_periods: int, seed: int = 0, freq: str | None = None
+) -> pd.DataFrame:
     """N series x T periods in long format, built in blocks (memory stays near the output)."""
     rng = np.random.default_rng(seed)
-    freq = "MS" if n_periods <= 120 else "D"
-    periods = pd.date_range("2024-01-01", periods=n_periods, freq=freq).values
+    freq = freq or ("MS" if n_periods <= 120 else "D")
+    index = pd.date_range("2024-01-01", periods=n_periods, freq=freq)
+    periods = index.values
+    per_month = 1.0 if freq == "MS" else 30.0 * 86_400 / max(_step_seconds(index), 1.0)
     level = np.exp(rng.uniform(np.log(1_000), np.log(100_000), size=(n_series, 1)))
-    growth = 1 + rng.uniform(-0.01, 0.015, size=(n_series, 1)) / (1 if freq == "MS" else 30)
+    growth = 1 + rng.uniform(-0.01, 0.015, size=(n_series, 1)) / per_month
     values = level * growth ** np.arange(n_periods)
+    if _step_seconds(index) < 86_400:  # a day's cycle: quiet nights, a busy afternoon
+        hours = (index.hour + index.minute / 60.0).to_numpy()
+        values = values * (1.0 + 0.6 * np.sin(2 * np.pi * (hours - 9.0) / 24.0))[None, :]
     values *= 1 + 0.03 * rng.standard_normal((n_series, n_periods))
     hit = rng.random(n_series) < 0.02
     values[hit, n_periods - 3] *= 2.5
@@ -72,6 +82,10 @@ def make_frame(n_series: int, n_periods: int, seed: int = 0) -> pd.DataFrame:
             "revenue": values.ravel().round(2),
         }
     )
+
+
+def _step_seconds(index: pd.DatetimeIndex) -> float:
+    return float((index[1] - index[0]).total_seconds()) if len(index) > 1 else 86_400.0
 
 
 def run_cli(path: Path, out: Path, method: str) -> tuple[float, float]:
@@ -169,6 +183,9 @@ def main() -> None:
     )
     parser.add_argument("--method", default="auto")
     parser.add_argument(
+        "--freq", default=None, help="pandas step of the periods (default: MS up to 120, else D)"
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="runs per size; the table shows the medians"
     )
     parser.add_argument("--folder", type=Path, default=None, help="keep the Parquet files here")
@@ -196,15 +213,16 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for n, periods in sizes:
         args.periods = periods
-        path = folder / f"panel-{n}x{args.periods}.parquet"
-        frame = make_frame(n, args.periods)
+        tag = f"-{args.freq}" if args.freq else ""
+        path = folder / f"panel-{n}x{args.periods}{tag}.parquet"
+        frame = make_frame(n, args.periods, freq=args.freq)
         if not path.exists():
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
         repeat = max(args.repeat, 1)
         base = float(np.median([baseline_rate(frame, args.periods) for _ in range(repeat)]))
         rows = len(frame)
         del frame
-        out = folder / f"out-{n}x{args.periods}.csv"
+        out = folder / f"out-{n}x{args.periods}{tag}.csv"
         runs = [run_cli(path, out, args.method) for _ in range(repeat)]
         seconds = float(np.median([r[0] for r in runs]))
         peak_gb = max(r[1] for r in runs)
