@@ -25,14 +25,49 @@ def nanmedian_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if a.shape[1] == 0:
         return np.full(a.shape[0], np.nan), np.zeros(a.shape[0], dtype=np.int64)
-    s = np.sort(a, axis=1)
     n = np.count_nonzero(~np.isnan(a), axis=1)
     lo = np.clip((n - 1) // 2, 0, a.shape[1] - 1)
     hi = np.clip(n // 2, 0, a.shape[1] - 1)
-    rows = np.arange(a.shape[0])
-    med = 0.5 * (s[rows, lo] + s[rows, hi])
+    below, above = _order_stats(a, n, lo, hi)
+    med = 0.5 * (below + above)
     med[n == 0] = np.nan
     return med, n
+
+
+#: Rows at least this wide are partitioned instead of sorted (the same values) ...
+_PARTITION_MIN = 64
+#: ... when they have at most this many different counts of values.
+_PARTITION_GROUPS = 16
+
+
+def _order_stats(
+    a: np.ndarray, n: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``lo``-th and ``hi``-th smallest of each row (NaN last), by sort or partition.
+
+    Rows with the same number of values have their order statistics at the same positions,
+    so wide rows are partitioned (linear, not ``n log n``) a group of equal counts at a time,
+    NaN put last as infinity: the same values as the sort, to the last bit. Narrow rows, or
+    rows with many different counts, are sorted.
+    """
+    n_rows, width = a.shape
+    below = np.empty(n_rows)
+    above = np.empty(n_rows)
+    counts = np.unique(n) if width >= _PARTITION_MIN else n[:0]
+    if width >= _PARTITION_MIN and counts.size <= _PARTITION_GROUPS:
+        for count in counts.tolist():
+            rows = np.flatnonzero(n == count)
+            k_lo, k_hi = int(lo[rows[0]]), int(hi[rows[0]])
+            block = a[rows]
+            if count < width:
+                block = np.where(np.isnan(block), np.inf, block)
+            part = np.partition(block, sorted({k_lo, k_hi}), axis=1)
+            below[rows] = part[:, k_lo]
+            above[rows] = part[:, k_hi]
+        return below, above
+    s = np.sort(a, axis=1)
+    rows = np.arange(n_rows)
+    return s[rows, lo], s[rows, hi]
 
 
 def nanquantile_rows(a: np.ndarray, q: float) -> np.ndarray:
@@ -50,14 +85,13 @@ def nanquantile_rows(a: np.ndarray, q: float) -> np.ndarray:
     """
     if a.shape[1] == 0:
         return np.full(a.shape[0], np.nan)
-    s = np.sort(a, axis=1)
     n = np.count_nonzero(~np.isnan(a), axis=1)
     at = float(q) * np.maximum(n - 1, 0)
     lo = np.clip(np.floor(at).astype(np.int64), 0, a.shape[1] - 1)
     hi = np.clip(lo + 1, 0, a.shape[1] - 1)
-    rows = np.arange(a.shape[0])
-    below, above = s[rows, lo], s[rows, hi]
-    value = np.where(at > lo, below + (above - below) * (at - lo), below)
+    below, above = _order_stats(a, n, lo, hi)
+    with np.errstate(invalid="ignore"):  # rows with no value: inf - inf, masked below
+        value = np.where(at > lo, below + (above - below) * (at - lo), below)
     return np.where(n > 0, value, np.nan)
 
 
