@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -52,3 +53,16 @@ def test_many_different_counts_fall_back_to_the_sort() -> None:
     for i in range(40):  # forty different counts
         a[i, : i + 1] = np.nan
     np.testing.assert_array_equal(nanmedian_rows(a)[0], _sorted_median(a))
+
+
+@pytest.mark.parametrize(("k", "nan_share"), [(3, 0.0), (3, 0.4), (6, 0.3), (6, 1.0)])
+def test_the_calendar_medians_equal_numpys_nanmedian(k: int, nan_share: float) -> None:
+    from revwatch.detectors.calendar import _median_of_first_axis
+
+    rng = np.random.default_rng(k)
+    stack = rng.standard_normal((k, 30, 20))
+    stack[rng.random(stack.shape) < nan_share] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(stack, axis=0)
+    np.testing.assert_array_equal(_median_of_first_axis(stack), expected)
