@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -67,6 +67,32 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def parse_value(text: str) -> Any:
+    """A ``--param`` value: none/null, true/false, an int, a float, else the text."""
+    lowered = text.strip().lower()
+    if lowered in {"none", "null"}:
+        return None
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` items as a mapping (a one-line error for a malformed one)."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--param {item!r} must look like NAME=VALUE, e.g. threshold=4")
+        params[key.strip()] = parse_value(raw)
+    return params
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -76,6 +102,12 @@ def _setup_logging(verbose: bool) -> None:
     )
     for handler in logging.getLogger().handlers:  # no secret in any log line
         handler.addFilter(RedactingFilter())
+
+
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable)."),
+]
 
 
 ConfigOpt = Annotated[

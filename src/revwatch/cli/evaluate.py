@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from revwatch.cli import datasets as cli_datasets
-from revwatch.cli._common import _setup_logging, _user_errors, app
+from revwatch.cli._common import ParamOpt, _setup_logging, _user_errors, app, parse_params
 from revwatch.datasets import DATASETS
 from revwatch.errors import ParameterError
 from revwatch.report import write_results
@@ -225,6 +225,7 @@ def compare_command(
     ] = None,
     tolerance: ToleranceOption = 0,
     match_direction: MatchDirectionOption = False,
+    param: ParamOpt = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     raw: Annotated[
@@ -255,6 +256,7 @@ def compare_command(
     ``revwatch generate``. ``--country`` is also given to the methods that take
     a country (``auto``: its public holidays become calendar terms);
     ``--holidays`` alone plants US holidays without telling the methods.
+    ``-p NAME=VALUE`` goes to every compared method that has that parameter.
     """
     _setup_logging(verbose)
     with _user_errors():
@@ -292,9 +294,9 @@ def compare_command(
             progress=(lambda line: err.print(line, highlight=False)) if verbose else None,
             n_jobs=jobs,
             match_direction=match_direction,
-            params={"country": country} if country else None,
+            params={**({"country": country} if country else {}), **parse_params(param)} or None,
         )
-        _emit_comparison(result, fmt, output, raw, options, country=country)
+        _emit_comparison(result, fmt, output, raw, options, country=country, params=param)
 
 
 def _emit_comparison(
@@ -304,10 +306,14 @@ def _emit_comparison(
     raw: bool,
     options: dict[str, object] | None = None,
     country: str | None = None,
+    params: list[str] | None = None,
 ) -> None:
-    shown = ", ".join(f"{k}={v}" for k, v in (options or {}).items())
+    parts = [", ".join(f"{k}={v}" for k, v in (options or {}).items())]
     if country:
-        shown += f"; methods told country={country}"
+        parts.append(f"methods told country={country}")
+    if params:
+        parts.append(f"methods given {', '.join(params)}")
+    shown = "; ".join(p for p in parts if p)
     title = (
         f"revwatch compare {result.dataset}{f' ({shown})' if shown else ''} over "
         f"{len(result.seeds)} seeds "

@@ -22,7 +22,7 @@ import typer
 import revwatch
 from revwatch import report
 from revwatch.cli import datasets as cli_datasets
-from revwatch.cli._common import _setup_logging, _user_errors, app
+from revwatch.cli._common import ParamOpt, _setup_logging, _user_errors, app, parse_params
 from revwatch.datasets import DATASETS, generate, write_dataset
 from revwatch.detectors.registry import get_detector, method_names
 from revwatch.errors import ParameterError
@@ -35,30 +35,6 @@ logger = logging.getLogger(__name__)
 
 
 _FORMATS = ("table", "csv", "json", "markdown")
-
-
-def _parse_value(text: str) -> Any:
-    lowered = text.strip().lower()
-    if lowered in {"none", "null"}:
-        return None
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"--param {item!r} must look like NAME=VALUE, e.g. threshold=4")
-        params[key.strip()] = _parse_value(raw)
-    return params
 
 
 def _emit(
@@ -159,10 +135,7 @@ def detect_command(
     method: Annotated[
         str, typer.Option("--method", "-m", help="Detection method (see `revwatch methods`).")
     ] = "auto",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable)."),
-    ] = None,
+    param: ParamOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="table, csv, json or markdown.")
     ] = "table",
@@ -248,7 +221,7 @@ def detect_command(
                 aggregate=aggregate, freq=freq, method=method, metrics=metrics or None,
                 dimensions=dimensions or None, country=country, events=events, unit=unit,
                 decimal=decimal, encoding=encoding, skip_rows=skip_rows,
-                tz=tz, date_format=date_format, **_parse_params(param),
+                tz=tz, date_format=date_format, **parse_params(param),
             )  # fmt: skip
             emit_incidents(
                 found, fmt=fmt, output=output, limit=limit, quiet=quiet, safe_text=not raw_text
@@ -273,7 +246,7 @@ def detect_command(
             skip_rows=skip_rows,
             tz=tz,
             date_format=date_format,
-            **_with_country(_parse_params(param), method, country),
+            **_with_country(parse_params(param), method, country),
         )
         if not quiet:
             for note in detection.panel.notes:
