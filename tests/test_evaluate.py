@@ -634,6 +634,10 @@ def test_cli_compare_takes_generator_options() -> None:
     wrong = runner.invoke(app, ["compare", "smartphone-sales", "--seeds", "1", "--yearly-cycle"])
     assert wrong.exit_code == 2
     assert "no option yearly_cycle (--yearly-cycle)" in wrong.stderr
+    # --country on a data set without holidays names the flag the user gave
+    country = runner.invoke(app, ["compare", "saas-mrr", "--seeds", "1", "--country", "US"])
+    assert country.exit_code == 2
+    assert "has no holidays (--country)" in country.stderr
     # --country plants the holidays and tells the methods that take a country
     told = runner.invoke(app, [*args, "--country", "US", "--billing-bump", "-f", "table"])
     assert told.exit_code == 0, told.output

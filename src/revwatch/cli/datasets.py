@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from revwatch.datasets import dataset_options
+from revwatch.errors import ParameterError
 
 __all__ = [
     "BillingBumpOption",
@@ -100,4 +101,10 @@ def generator_options(
         "heavy_tails": heavy_tails or None,
         "late_starts": late_starts or None,
     }
-    return dataset_options(name, given, realistic=realistic)
+    try:
+        return dataset_options(name, given, realistic=realistic)
+    except ParameterError as exc:
+        if country and "no option holidays" in str(exc):  # the user gave --country
+            text = str(exc).replace("no option holidays (--holidays)", "no holidays (--country)")
+            raise ParameterError(text) from None
+        raise
