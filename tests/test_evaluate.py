@@ -318,22 +318,22 @@ def test_compare_gives_a_parameter_to_the_methods_that_have_it() -> None:
         compare("smartphone-sales", "iqr", seeds=1, n_jobs=1, params={"colour": "red"})
 
 
+def _compare_csv(args: list[str]) -> pd.DataFrame:
+    """``revwatch compare ARGS -f csv``'s summary, one row per method (it must succeed)."""
+    result = CliRunner().invoke(app, ["compare", *args, "--jobs", "1", "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(io.StringIO(result.stdout)).set_index("method")
+
+
 def test_cli_compare_param_reaches_every_method_that_has_it() -> None:
-    runner = CliRunner()
-    args = ["compare", "saas-mrr", "--seeds", "1", "--methods", "auto,rolling-zscore,iqr",
-            "--jobs", "1", "-f", "csv"]  # fmt: skip
-    plain = runner.invoke(app, args)
-    strict = runner.invoke(app, [*args, "-p", "threshold=8"])
-    assert plain.exit_code == 0 and strict.exit_code == 0, strict.output
-    flags = [
-        pd.read_csv(io.StringIO(r.stdout)).set_index("method")["n_flags_mean"]
-        for r in (plain, strict)
-    ]
+    args = ["saas-mrr", "--seeds", "1", "--methods", "auto,rolling-zscore,iqr"]
+    plain = _compare_csv(args)["n_flags_mean"]
+    strict = _compare_csv([*args, "-p", "threshold=8"])["n_flags_mean"]
     # a far higher threshold flags less in the methods that have one; iqr has none
-    assert flags[1]["auto"] < flags[0]["auto"]
-    assert flags[1]["rolling-zscore"] < flags[0]["rolling-zscore"]
-    assert flags[1]["iqr"] == flags[0]["iqr"]
-    bad = runner.invoke(app, [*args, "-p", "threshold"])
+    assert strict["auto"] < plain["auto"]
+    assert strict["rolling-zscore"] < plain["rolling-zscore"]
+    assert strict["iqr"] == plain["iqr"]
+    bad = CliRunner().invoke(app, ["compare", *args, "-p", "threshold"])
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.stderr
 
 
