@@ -400,12 +400,10 @@ class Incidents:
         The episodes of the value view as this run grouped them (``gap`` and ``cascade``):
         what a chart shades as "in an incident".
         """
-        scores = self.detection.scores
-        panel = self.detection.panel
-        active = _active(scores, int(self.settings.gap))
-        cascade = self.settings.cascade
-        window = baseline_window(panel.freq) if cascade is None else int(cascade)
-        return _cascade(active, scores, panel.matrix().values, window)
+        detection = self.detection
+        return _grouped(
+            detection.panel, detection.scores, int(self.settings.gap), self.settings.cascade
+        )
 
     def reported(self, *, include_suppressed: bool = False) -> pd.DataFrame:
         """The incidents to show: not suppressed by FDR control unless asked."""
@@ -760,13 +758,7 @@ def _cascade(active: np.ndarray, scores: Scores, values: np.ndarray, window: int
     """
     if window <= 0 or not active.any():
         return active
-    n_series, n_periods = active.shape
-    padded = np.zeros((n_series, n_periods + 2), dtype=bool)
-    padded[:, 1:-1] = active
-    edge = np.diff(padded.astype(np.int8), axis=1)
-    rows, starts = np.nonzero(edge == 1)  # in (series, start) order
-    _, ends = np.nonzero(edge == -1)
-    ends = ends - 1
+    rows, starts, ends = _runs(active)
     if rows.size < 2:
         return active
     sign = np.sign(np.nan_to_num(scores.z[rows, starts]))
@@ -803,18 +795,35 @@ def _cascade(active: np.ndarray, scores: Scores, values: np.ndarray, window: int
     return out
 
 
-def _episodes(view: _View, gap: int, fdr: float | None, cascade: int | None) -> pd.DataFrame:
-    scores = view.scores
-    active = _active(scores, gap)
-    window = baseline_window(view.panel.freq) if cascade is None else int(cascade)
-    active = _cascade(active, scores, view.panel.matrix().values, window)
+def _runs(active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, first and last column of every run of ``True``, in (row, start) order.
+
+    Examples
+    --------
+    >>> [v.tolist() for v in _runs(np.array([[1, 1, 0, 1], [0, 0, 0, 1]], dtype=bool))]
+    [[0, 0, 1], [0, 3, 3], [1, 3, 3]]
+    """
     n_series, n_periods = active.shape
     padded = np.zeros((n_series, n_periods + 2), dtype=bool)
     padded[:, 1:-1] = active
     edge = np.diff(padded.astype(np.int8), axis=1)
-    s_start, t_start = np.nonzero(edge == 1)
-    _, t_end = np.nonzero(edge == -1)
-    t_end = t_end - 1
+    rows, starts = np.nonzero(edge == 1)
+    _, ends = np.nonzero(edge == -1)
+    return rows, starts, ends - 1
+
+
+def _grouped(panel: Panel, scores: Scores, gap: int, cascade: int | None) -> np.ndarray:
+    """The cells inside an episode: :func:`_active`, then :func:`_cascade` (its window by
+    frequency when ``cascade`` is None)."""
+    window = baseline_window(panel.freq) if cascade is None else int(cascade)
+    return _cascade(_active(scores, gap), scores, panel.matrix().values, window)
+
+
+def _episodes(view: _View, gap: int, fdr: float | None, cascade: int | None) -> pd.DataFrame:
+    scores = view.scores
+    active = _grouped(view.panel, scores, gap, cascade)
+    n_periods = active.shape[1]
+    s_start, t_start, t_end = _runs(active)
     if not s_start.size:
         return pd.DataFrame()
     cell_s, cell_t = np.nonzero(active)
